@@ -1,0 +1,71 @@
+# relay — every task CI and developers run. `make test` works on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.deps-stamp
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web wheel race chaos ci clean
+
+all: test
+
+$(STAMP): requirements-dev.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# redis-server from Debian when the machine has none.
+redis:
+	@command -v redis-server >/dev/null || { \
+	  echo "installing redis-server (apt-get)"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@command -v redis-server >/dev/null && redis-server --version
+
+# The extension, built in release mode into the venv (editable: python/ is on the path).
+build: venv
+	$(VENV)/bin/maturin develop --release -q
+
+fmt: venv
+	$(VENV)/bin/ruff format python tests benches
+	$(VENV)/bin/ruff check --fix python tests benches
+	cargo fmt
+
+lint: venv
+	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/ruff check python tests benches
+	cargo fmt --check
+	cargo clippy --all-targets -q -- -D warnings
+	cargo clippy --all-targets --features python -q -- -D warnings
+
+typecheck: build
+	$(VENV)/bin/mypy --strict python/relay tests benches
+	$(VENV)/bin/python -m mypy.stubtest relay._core
+
+cargo-test:
+	cargo test -q
+
+pytest: build redis
+	$(PY) -m pytest -q
+
+# What CI runs: everything, on a fresh machine.
+test: redis build lint typecheck cargo-test pytest
+
+test-fast: build redis
+	$(PY) -m pytest -q -x tests/unit tests/core tests/scripts
+
+bench: build redis
+	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=min,median,ops \
+	  --benchmark-sort=name --benchmark-autosave -p no:randomly
+
+demo: build redis
+	$(VENV)/bin/relay demo
+
+ci: test
+
+clean:
+	rm -rf target $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""The broker: every operation on Redis, each one atomic Lua script."""
+
+from relay.broker.broker import Broker, JobSpec
+from relay.broker.types import (
+    Claimed,
+    Code,
+    Counts,
+    DeadPage,
+    Nack,
+    NackMode,
+    NackOutcome,
+    Promoted,
+    QueueStats,
+    RateLimit,
+    Reaped,
+    Totals,
+    Undecodable,
+)
+
+__all__ = [
+    "Broker",
+    "Claimed",
+    "Code",
+    "Counts",
+    "DeadPage",
+    "JobSpec",
+    "Nack",
+    "NackMode",
+    "NackOutcome",
+    "Promoted",
+    "QueueStats",
+    "RateLimit",
+    "Reaped",
+    "Totals",
+    "Undecodable",
+]

@@ -1,0 +1,411 @@
+"""The Broker: the only code that talks to Redis; one method per Lua script."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from redis import exceptions as rexc
+
+from relay import _core
+from relay.broker import replies
+from relay.broker.connection import connect
+from relay.broker.scripts import SCRIPTS
+from relay.broker.types import (
+    Claimed,
+    Code,
+    DeadPage,
+    Nack,
+    NackOutcome,
+    Promoted,
+    QueueStats,
+    Reaped,
+)
+from relay.config import BrokerSettings
+from relay.errors import (
+    ConfigError,
+    IdempotencyConflict,
+    JobNotFound,
+    PayloadTooLarge,
+    QueueFull,
+    RedisUnavailable,
+    ScriptError,
+)
+from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue, check_job_type, new_job_id
+from relay.keys import QUEUES_KEY, QueueKeys
+
+log = logging.getLogger("relay.broker")
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """One job to enqueue: its type, payload (JSON text) and options."""
+
+    type: str
+    payload: bytes = b"null"
+    options: JobOptions = field(default_factory=JobOptions)
+    id: str | None = None  # normally generated; a fixed id makes a retried enqueue a no-op
+
+    @classmethod
+    def of(cls, job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
+        """A spec from a JSON value and keyword options (priority, delay_ms, ...)."""
+        return cls(
+            type=job_type, payload=msgspec.json.encode(payload), options=JobOptions(**options)
+        )
+
+
+class _QueueKeySets:
+    """The KEYS lists of every script for one queue, built once."""
+
+    def __init__(self, k: QueueKeys) -> None:
+        ready = k.ready_all()
+        self.keys = k
+        self.enqueue = [*ready, k.delayed, k.jobs, k.conf, k.stats, k.events, k.wake]
+        self.claim = [
+            *ready,
+            k.inflight,
+            k.jobs,
+            k.run,
+            k.paused,
+            k.bucket,
+            k.stats,
+            k.events,
+            k.wake,
+        ]
+        self.ack = [k.inflight, k.run, k.jobs, k.err, k.done, k.stats, k.events]
+        self.nack = [
+            *ready,
+            k.inflight,
+            k.delayed,
+            k.dead,
+            k.jobs,
+            k.run,
+            k.err,
+            k.stats,
+            k.events,
+            k.wake,
+        ]
+        self.extend = [k.inflight, k.run]
+        self.reap = [*ready, k.inflight, k.dead, k.jobs, k.run, k.err, k.stats, k.events, k.wake]
+        self.promote = [*ready, k.delayed, k.jobs, k.wake]
+        self.get_job = [k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
+        self.dead = [k.dead, k.jobs, k.run, k.err]
+        self.requeue = [*ready, k.dead, k.jobs, k.run, k.stats, k.events, k.wake]
+        self.stats = [
+            *ready,
+            k.delayed,
+            k.inflight,
+            k.dead,
+            k.done,
+            k.stats,
+            k.paused,
+            k.bucket,
+            k.conf,
+        ]
+
+
+def fingerprint(job_type: str, payload: bytes) -> str:
+    """What an idempotency key is bound to: the job's type and payload."""
+    return hashlib.blake2b(job_type.encode() + b"\0" + payload, digest_size=8).hexdigest()
+
+
+class Broker:
+    """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
+
+    def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:
+        self.redis = client
+        self.settings = settings or BrokerSettings()
+        self._keysets: dict[str, _QueueKeySets] = {}
+        self._registered: set[str] = set()
+
+    @classmethod
+    def from_url(cls, url: str | None = None, settings: BrokerSettings | None = None) -> Broker:
+        """A broker on the Redis at `url` (default: RELAY_REDIS_URL, then localhost)."""
+        return cls(connect(url), settings)
+
+    async def close(self) -> None:
+        """Close the connections."""
+        await self.redis.aclose()
+
+    def _ks(self, queue: str) -> _QueueKeySets:
+        ks = self._keysets.get(queue)
+        if ks is None:
+            ks = self._keysets[queue] = _QueueKeySets(QueueKeys.for_queue(queue))
+        return ks
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[object]) -> Any:
+        try:
+            return await SCRIPTS[name].run(self.redis, keys, args)
+        except rexc.ResponseError as exc:
+            msg = str(exc)
+            if msg.startswith(("OOM", "MISCONF", "READONLY", "LOADING", "BUSY")):
+                raise RedisUnavailable(f"Redis refused {name}: {msg}") from exc
+            raise ScriptError(f"script {name} failed: {msg}") from exc
+        except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
+            raise RedisUnavailable(f"Redis unreachable during {name}: {exc}") from exc
+
+    # -- producing ---------------------------------------------------------------------------
+
+    async def enqueue(
+        self, queue: str, job_type: str, payload: JsonValue = None, **options: Any
+    ) -> EnqueueResult:
+        """Enqueue one job; options are those of JobOptions (priority, delay_ms, ...)."""
+        spec = JobSpec(
+            type=job_type, payload=msgspec.json.encode(payload), options=JobOptions(**options)
+        )
+        return (await self.enqueue_many(queue, [spec]))[0]
+
+    async def enqueue_many(self, queue: str, specs: Sequence[JobSpec]) -> list[EnqueueResult]:
+        """Enqueue many jobs in one round trip (atomic per chunk of `batch_limit` jobs)."""
+        ks = self._ks(queue)
+        chunks = [
+            self._enqueue_args(ks.keys.prefix, specs[i : i + self.settings.batch_limit])
+            for i in range(0, len(specs), self.settings.batch_limit)
+        ]
+        await self._register(queue)
+        out: list[EnqueueResult] = []
+        for start, args in zip(
+            range(0, len(specs), self.settings.batch_limit), chunks, strict=True
+        ):
+            reply = await self._run("enqueue", ks.enqueue, args)
+            out.extend(self._enqueue_reply(queue, specs, start, reply))
+        return out
+
+    def _enqueue_args(self, prefix: str, specs: Sequence[JobSpec]) -> list[object]:
+        s = self.settings
+        args: list[object] = [prefix, s.idempotency_window_ms, s.events_cap]
+        now_ns = time.time_ns()
+        for spec in specs:
+            check_job_type(spec.type)
+            if len(spec.payload) > s.max_payload_bytes:
+                raise PayloadTooLarge(
+                    f"payload of {len(spec.payload)} bytes is over the limit "
+                    f"of {s.max_payload_bytes} bytes; nothing was written"
+                )
+            o = spec.options
+            env = _core.encode_job(
+                spec.type,
+                spec.payload,
+                o.priority,
+                o.max_attempts,
+                o.timeout_ms,
+                now_ns // 1_000_000,
+                o.idempotency_key,
+            )
+            key = o.idempotency_key or ""
+            args += [
+                spec.id or new_job_id(now_ns),
+                env,
+                o.delay_ms,
+                -1 if o.run_at_ms is None else o.run_at_ms,
+                key,
+                fingerprint(spec.type, spec.payload) if key else "",
+            ]
+        return args
+
+    def _enqueue_reply(
+        self, queue: str, specs: Sequence[JobSpec], start: int, reply: list[Any]
+    ) -> list[EnqueueResult]:
+        code = reply[0]
+        if code == Code.CONFLICT:
+            spec = specs[start + int(reply[1]) - 1]
+            raise IdempotencyConflict(spec.options.idempotency_key or "", reply[2].decode())
+        if code == Code.QUEUE_FULL:
+            raise QueueFull(queue, int(reply[1]), int(reply[2]))
+        if code == Code.MALFORMED:
+            raise ConfigError(f"job {start + int(reply[1])} of the batch is malformed")
+        return [
+            EnqueueResult(id=i.decode(), duplicate=bool(d))
+            for i, d in zip(reply[1::2], reply[2::2], strict=True)
+        ]
+
+    async def _register(self, queue: str) -> None:
+        if queue not in self._registered:
+            await self.redis.sadd(QUEUES_KEY, queue)
+            self._registered.add(queue)
+
+    # -- consuming ---------------------------------------------------------------------------
+
+    async def claim(self, queue: str, count: int, lease_ms: int) -> Claimed:
+        """Lease up to `count` jobs for `lease_ms`; honours pause and the rate limit."""
+        if not 1 <= count <= self.settings.batch_limit:
+            raise ConfigError(f"claim count must be 1..{self.settings.batch_limit}, got {count}")
+        if lease_ms <= 0:
+            raise ConfigError(f"lease must be positive, got {lease_ms} ms")
+        reply = await self._run(
+            "claim", self._ks(queue).claim, [count, lease_ms, self.settings.events_cap]
+        )
+        return replies.claimed(queue, reply)
+
+    async def ack(self, queue: str, held: Iterable[tuple[str, int]]) -> list[bool]:
+        """Complete jobs; False for each whose lease was lost (its ack changed nothing)."""
+        args: list[object] = [
+            self.settings.keep_completed,
+            self.settings.keep_completed_ms,
+            self.settings.events_cap,
+        ]
+        for job_id, token in held:
+            args += [job_id, token]
+        if len(args) == 3:
+            return []
+        reply = await self._run("ack", self._ks(queue).ack, args)
+        return [c == Code.OK for c in reply]
+
+    async def nack(self, queue: str, nacks: Sequence[Nack]) -> list[NackOutcome]:
+        """Give jobs back: retry now or after a delay, or dead-letter them."""
+        if not nacks:
+            return []
+        args: list[object] = [self.settings.events_cap]
+        for n in nacks:
+            args += [n.id, n.token, n.mode.value, max(0, n.delay_ms), n.error[:4000]]
+        reply = await self._run("nack", self._ks(queue).nack, args)
+        return [NackOutcome(c) for c in reply]
+
+    async def extend(
+        self, queue: str, held: Iterable[tuple[str, int]], lease_ms: int
+    ) -> list[bool]:
+        """Extend leases to Redis now + lease_ms; False for each lease already lost."""
+        args: list[object] = [lease_ms]
+        for job_id, token in held:
+            args += [job_id, token]
+        if len(args) == 1:
+            return []
+        reply = await self._run("extend", self._ks(queue).extend, args)
+        return [c == Code.OK for c in reply]
+
+    async def reap(self, queue: str) -> Reaped:
+        """Take back jobs whose lease expired (at most batch_limit per call)."""
+        r = await self._run(
+            "reap",
+            self._ks(queue).reap,
+            [self.settings.batch_limit, self.settings.crash_limit, self.settings.events_cap],
+        )
+        return Reaped(requeued=int(r[0]), dead=int(r[1]), more=bool(r[2]))
+
+    async def promote(self, queue: str) -> Promoted:
+        """Move due delayed jobs to ready (at most batch_limit per call)."""
+        r = await self._run("promote", self._ks(queue).promote, [self.settings.batch_limit])
+        return Promoted(moved=int(r[0]), wait_ms=int(r[1]))
+
+    async def wait_for_work(self, queues: Sequence[str], timeout_s: float) -> str | None:
+        """Block until an enqueue signals one of `queues`; the queue name, or None on timeout."""
+        keys = [self._ks(q).keys.wake for q in queues]
+        try:
+            got = await self.redis.blpop(keys, timeout=timeout_s)
+        except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
+            raise RedisUnavailable(f"Redis unreachable while waiting: {exc}") from exc
+        if got is None:
+            return None
+        key = got[0].decode()
+        return next(q for q in queues if self._ks(q).keys.wake == key)
+
+    # -- inspecting and operating ------------------------------------------------------------
+
+    async def get_job(self, queue: str, job_id: str) -> JobInfo:
+        """A job and its state; JobNotFound when unknown or trimmed."""
+        r = await self._run("get_job", self._ks(queue).get_job, [job_id])
+        if not r:
+            raise JobNotFound(f"no job {job_id!r} in queue {queue!r}")
+        return replies.job_info(queue, job_id, *r)
+
+    async def dead_jobs(self, queue: str, limit: int = 50, cursor: str | None = None) -> DeadPage:
+        """A page of dead jobs, newest first."""
+        offset = _cursor(cursor)
+        if not 1 <= limit <= 1000:
+            raise ConfigError(f"limit must be 1..1000, got {limit}")
+        r = await self._run("list_dead", self._ks(queue).dead, [offset, limit])
+        total, rows = int(r[0]), r[1:]
+        jobs = [
+            replies.job_info(
+                queue, rows[i].decode(), rows[i + 1], "dead", rows[i + 2], rows[i + 3], rows[i + 4]
+            )
+            for i in range(0, len(rows), 5)
+        ]
+        nxt = offset + len(jobs)
+        return DeadPage(jobs=jobs, next_cursor=str(nxt) if nxt < total else None, total=total)
+
+    async def requeue_dead(self, queue: str, job_id: str | None = None) -> int:
+        """Move one dead job (or all, when job_id is None) back to ready; how many moved."""
+        ks = self._ks(queue)
+        args: list[object] = [self.settings.events_cap, job_id or ""]
+        moved = 0
+        while True:
+            r = await self._run("requeue_dead", ks.requeue, args)
+            if r[0] == Code.NOT_DEAD:
+                raise JobNotFound(f"no dead job {job_id!r} in queue {queue!r}")
+            moved += int(r[0])
+            if job_id or int(r[0]) == 0 or int(r[1]) == 0:
+                return moved
+
+    async def delete_dead(self, queue: str, job_id: str) -> None:
+        """Delete one dead job for good."""
+        if await self._run("delete_dead", self._ks(queue).dead, [job_id]) == Code.NOT_DEAD:
+            raise JobNotFound(f"no dead job {job_id!r} in queue {queue!r}")
+
+    async def stats(self, queue: str) -> QueueStats:
+        """Counts per state, totals, pause flag and limits of one queue."""
+        return replies.queue_stats(queue, await self._run("stats", self._ks(queue).stats, []))
+
+    async def queues(self) -> list[str]:
+        """Every queue that has ever had a job enqueued, sorted."""
+        return sorted(m.decode() for m in await self.redis.smembers(QUEUES_KEY))
+
+    async def pause(self, queue: str) -> None:
+        """Stop claims from the queue (enqueues still land)."""
+        await self.redis.set(self._ks(queue).keys.paused, b"1")
+
+    async def resume(self, queue: str) -> None:
+        """Let claims from the queue go on."""
+        await self.redis.delete(self._ks(queue).keys.paused)
+
+    async def set_rate_limit(self, queue: str, rate: float, burst: int) -> None:
+        """Limit claims to `rate` jobs/s with bursts of `burst`; the bucket starts full."""
+        if not (rate > 0 and rate <= 1e6) or not 1 <= burst <= 1_000_000:
+            raise ConfigError("rate must be in (0, 1e6] jobs/s and burst in 1..1e6")
+        key = self._ks(queue).keys.bucket
+        async with self.redis.pipeline(transaction=True) as p:
+            p.delete(key)
+            p.hset(key, mapping={"rate": repr(float(rate)), "burst": int(burst)})
+            await p.execute()
+
+    async def clear_rate_limit(self, queue: str) -> None:
+        """Remove the queue's rate limit."""
+        await self.redis.delete(self._ks(queue).keys.bucket)
+
+    async def set_max_depth(self, queue: str, max_depth: int | None) -> None:
+        """Refuse enqueues (QueueFull) while ready + delayed jobs exceed max_depth."""
+        key = self._ks(queue).keys.conf
+        if max_depth is None:
+            await self.redis.hdel(key, "max_depth")
+        elif max_depth < 1:
+            raise ConfigError("max_depth must be >= 1")
+        else:
+            await self.redis.hset(key, "max_depth", max_depth)
+
+    async def check_eviction_policy(self) -> str | None:
+        """Warn loudly unless Redis runs with `noeviction`; returns the policy when readable."""
+        try:
+            policy = (await self.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
+        except rexc.ResponseError:  # CONFIG may be disabled on managed Redis
+            return None
+        policy = policy.decode() if isinstance(policy, bytes) else policy
+        if policy != "noeviction":
+            log.warning(
+                "Redis maxmemory-policy is %r, not 'noeviction': Redis may evict queued "
+                "jobs under memory pressure. Set `maxmemory-policy noeviction`.",
+                policy,
+            )
+        return str(policy) if policy is not None else None
+
+
+def _cursor(cursor: str | None) -> int:
+    if cursor is None or cursor == "":
+        return 0
+    if not cursor.isdigit():
+        raise ConfigError(f"invalid cursor {cursor!r}")
+    return int(cursor)

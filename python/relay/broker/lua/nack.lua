@@ -1,0 +1,75 @@
+#!lua flags=allow-oom
+--[[ nack: give back jobs the caller still holds: retry now, retry later, or dead-letter.
+  KEYS[1..10] ready lists  relay:{q}:ready:9 .. relay:{q}:ready:0
+  KEYS[11] inflight zset   relay:{q}:inflight
+  KEYS[12] delayed zset    relay:{q}:delayed   score = run_at (ms, Redis TIME)
+  KEYS[13] dead zset       relay:{q}:dead      score = dead-lettered at (ms)
+  KEYS[14] jobs hash       relay:{q}:jobs
+  KEYS[15] run hash        relay:{q}:run       id -> "attempts token started_ms crashes"
+  KEYS[16] err hash        relay:{q}:err       id -> last error
+  KEYS[17] stats hash      relay:{q}:stats
+  KEYS[18] events stream   relay:{q}:events
+  KEYS[19] wake list       relay:{q}:wake
+  ARGV[1] events stream cap (0 = no events)
+  ARGV[2..] 5 per job: id, claim token, mode, delay (ms), error text. Modes:
+    fail  = failure, retried after delay while attempts remain, else dead
+    later = relay.Retry: not a failure, the attempt is given back, retried after delay
+    dead  = non-retryable: dead at once
+  Returns: {code per job} 1 ready now | 2 delayed | 3 dead | -2 stale token, nothing changed ]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local W = 5
+local reply, n = {}, 0
+local counts = {failed = 0, retried = 0, dead = 0}
+local dead_ids, retried_ids, woke = {}, {}, false
+for b = 2, #ARGV, W do
+  n = n + 1
+  local id, token, mode, delay, err = ARGV[b], ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 4]
+  local run = redis.call('HGET', KEYS[15], id)
+  local attempts, cur, started, crashes
+  if run then attempts, cur, started, crashes = string.match(run, '^(%d+) (%d+) (%d+) (%d+)$') end
+  if cur ~= token or not redis.call('ZSCORE', KEYS[11], id) then
+    reply[n] = -2
+  else
+    redis.call('ZREM', KEYS[11], id)
+    local env = redis.call('HGET', KEYS[14], id) or ''
+    local v, p, m1, m2 = string.byte(env, 1, 4)
+    attempts = tonumber(attempts)
+    if mode == 'later' then
+      attempts = attempts - 1
+      redis.call('HSET', KEYS[15], id, attempts .. ' ' .. cur .. ' ' .. started .. ' ' .. crashes)
+    else
+      counts.failed = counts.failed + 1
+      redis.call('HSET', KEYS[16], id, err)
+    end
+    if mode == 'dead' or v ~= 1 or p == nil or p > 9 or (mode == 'fail' and attempts >= m1 * 256 + m2) then
+      redis.call('ZADD', KEYS[13], now, id)
+      counts.dead = counts.dead + 1; dead_ids[#dead_ids + 1] = id
+      reply[n] = 3
+    elseif delay > 0 then
+      redis.call('ZADD', KEYS[12], now + delay, id)
+      counts.retried = counts.retried + 1; retried_ids[#retried_ids + 1] = id
+      reply[n] = 2
+    else
+      redis.call('RPUSH', KEYS[10 - p], id)
+      counts.retried = counts.retried + 1; retried_ids[#retried_ids + 1] = id
+      woke = true
+      reply[n] = 1
+    end
+  end
+end
+for k, c in pairs(counts) do
+  if c > 0 then redis.call('HINCRBY', KEYS[17], k, c) end
+end
+if tonumber(ARGV[1]) > 0 then
+  if #retried_ids > 0 then
+    redis.call('XADD', KEYS[18], 'MAXLEN', '~', ARGV[1], '*', 'k', 'retried', 'n', #retried_ids,
+      'ids', table.concat(retried_ids, ' ', 1, math.min(#retried_ids, 50)))
+  end
+  if #dead_ids > 0 then
+    redis.call('XADD', KEYS[18], 'MAXLEN', '~', ARGV[1], '*', 'k', 'dead', 'n', #dead_ids,
+      'ids', table.concat(dead_ids, ' ', 1, math.min(#dead_ids, 50)))
+  end
+end
+if woke and redis.call('LLEN', KEYS[19]) == 0 then redis.call('RPUSH', KEYS[19], '1') end
+return reply

@@ -1,0 +1,28 @@
+#!lua
+--[[ promote: move delayed jobs that are due onto the tail of their ready lists.
+  KEYS[1..10] ready lists  relay:{q}:ready:9 .. relay:{q}:ready:0
+  KEYS[11] delayed zset    relay:{q}:delayed   score = run_at (ms, Redis TIME)
+  KEYS[12] jobs hash       relay:{q}:jobs
+  KEYS[13] wake list       relay:{q}:wake
+  ARGV[1] most jobs per call (≤ 1000). Safe from many workers at once.
+  Returns: {moved, wait_ms} wait_ms until the next delayed job is due | -1 none | 0 more due now ]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+if #ids > 0 then
+  local envs = redis.call('HMGET', KEYS[12], unpack(ids))
+  local ready = {}
+  for i, id in ipairs(ids) do
+    -- A missing or corrupt record still moves (to priority 0) so the claimer dead-letters it.
+    local p = string.byte(envs[i] or '', 2)
+    if p == nil or p > 9 then p = 0 end
+    ready[p] = ready[p] or {}
+    table.insert(ready[p], id)
+  end
+  for p, list in pairs(ready) do redis.call('RPUSH', KEYS[10 - p], unpack(list)) end
+  redis.call('ZREM', KEYS[11], unpack(ids))
+  if redis.call('LLEN', KEYS[13]) == 0 then redis.call('RPUSH', KEYS[13], '1') end
+end
+local nxt = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
+if #nxt == 0 then return {#ids, -1} end
+return {#ids, math.max(0, tonumber(nxt[2]) - now)}

@@ -1,0 +1,66 @@
+#!lua flags=allow-oom
+--[[ reap: take back jobs whose lease expired (their worker died or stalled).
+  KEYS[1..10] ready lists  relay:{q}:ready:9 .. relay:{q}:ready:0
+  KEYS[11] inflight zset   relay:{q}:inflight  score = lease deadline (ms, Redis TIME)
+  KEYS[12] dead zset       relay:{q}:dead
+  KEYS[13] jobs hash       relay:{q}:jobs
+  KEYS[14] run hash        relay:{q}:run       id -> "attempts token started_ms crashes"
+  KEYS[15] err hash        relay:{q}:err
+  KEYS[16] stats hash      relay:{q}:stats
+  KEYS[17] events stream   relay:{q}:events
+  KEYS[18] wake list       relay:{q}:wake
+  ARGV[1] most jobs per call (≤ 1000)   ARGV[2] crash limit (lost leases before quarantine)
+  ARGV[3] events stream cap (0 = no events)
+  Each job goes back to the head of its ready list, or to the dead set when its attempts are
+  spent or its worker was lost crash-limit times (a crash loop). Safe from many workers at once.
+  Returns: {requeued, dead, more} more = 1 when the batch limit was hit ]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+if #ids == 0 then return {0, 0, 0} end
+local envs = redis.call('HMGET', KEYS[13], unpack(ids))
+local runs = redis.call('HMGET', KEYS[14], unpack(ids))
+local limit = tonumber(ARGV[2])
+local requeued, dead, h, e = {}, {}, {}, {}
+for i, id in ipairs(ids) do
+  local a, tok, st, c = string.match(runs[i] or '', '^(%d+) (%d+) (%d+) (%d+)$')
+  a, c = tonumber(a) or 0, (tonumber(c) or 0) + 1
+  h[#h + 1] = id; h[#h + 1] = a .. ' ' .. (tok or 0) .. ' ' .. (st or 0) .. ' ' .. c
+  local env = envs[i] or ''
+  local v, p, m1, m2 = string.byte(env, 1, 4)
+  e[#e + 1] = id
+  if v ~= 1 or p == nil or p > 9 then
+    e[#e + 1] = 'lease expired and the job record is missing or corrupt'
+    dead[#dead + 1] = id
+  elseif c >= limit then
+    e[#e + 1] = 'quarantined: the worker running it was lost ' .. c .. ' times (crash loop?)'
+    dead[#dead + 1] = id
+  elseif a >= m1 * 256 + m2 then
+    e[#e + 1] = 'lease expired on the last attempt (' .. a .. '): worker lost or stalled'
+    dead[#dead + 1] = id
+  else
+    e[#e + 1] = 'lease expired: worker lost or stalled, job requeued'
+    redis.call('LPUSH', KEYS[10 - p], id)
+    requeued[#requeued + 1] = id
+  end
+end
+redis.call('ZREM', KEYS[11], unpack(ids))
+redis.call('HSET', KEYS[14], unpack(h))
+redis.call('HSET', KEYS[15], unpack(e))
+if #dead > 0 then
+  local z = {}
+  for _, id in ipairs(dead) do z[#z + 1] = now; z[#z + 1] = id end
+  redis.call('ZADD', KEYS[12], unpack(z))
+  redis.call('HINCRBY', KEYS[16], 'dead', #dead)
+end
+if #requeued > 0 then
+  redis.call('HINCRBY', KEYS[16], 'reaped', #requeued)
+  if redis.call('LLEN', KEYS[18]) == 0 then redis.call('RPUSH', KEYS[18], '1') end
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('XADD', KEYS[17], 'MAXLEN', '~', ARGV[3], '*', 'k', 'reaped', 'n', #ids,
+    'ids', table.concat(ids, ' ', 1, math.min(#ids, 50)))
+end
+local more = 0
+if #ids == tonumber(ARGV[1]) then more = 1 end
+return {#requeued, #dead, more}

@@ -1,0 +1,72 @@
+"""The Lua script registry: loads lua/*.lua once, runs by SHA, reloads on NOSCRIPT."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+_KEY_LINE = re.compile(r"KEYS\[(\d+)(?:\.\.(\d+))?\]")
+
+# name -> number of KEYS it takes; a test checks each header declares exactly these.
+ARITY: dict[str, int] = {
+    "enqueue": 16,
+    "claim": 18,
+    "ack": 7,
+    "nack": 19,
+    "extend": 2,
+    "reap": 18,
+    "promote": 13,
+    "get_job": 7,
+    "list_dead": 4,
+    "requeue_dead": 16,
+    "delete_dead": 4,
+    "stats": 18,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """One Lua script: its source, SHA1 and the number of KEYS it takes."""
+
+    name: str
+    source: str
+    sha: str
+    nkeys: int
+
+    def declared_keys(self) -> int:
+        """The highest KEYS index the header documents."""
+        header = self.source.split("]]", 1)[0]
+        top = 0
+        for m in _KEY_LINE.finditer(header):
+            top = max(top, int(m.group(2) or m.group(1)))
+        return top
+
+    async def run(self, client: Any, keys: Sequence[str], args: Sequence[object]) -> Any:
+        """EVALSHA; on NOSCRIPT (Redis restarted or flushed) load the script and run it again."""
+        if len(keys) != self.nkeys:
+            raise TypeError(f"script {self.name} takes {self.nkeys} keys, got {len(keys)}")
+        try:
+            return await client.evalsha(self.sha, self.nkeys, *keys, *args)
+        except NoScriptError:
+            await client.script_load(self.source)
+            return await client.evalsha(self.sha, self.nkeys, *keys, *args)
+
+
+def load_scripts() -> dict[str, Script]:
+    """Read every script shipped in relay/broker/lua/."""
+    root = resources.files("relay.broker") / "lua"
+    out: dict[str, Script] = {}
+    for name, nkeys in ARITY.items():
+        source = (root / f"{name}.lua").read_text(encoding="utf-8")
+        sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+        out[name] = Script(name=name, source=source, sha=sha, nkeys=nkeys)
+    return out
+
+
+SCRIPTS = load_scripts()

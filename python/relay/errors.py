@@ -1,0 +1,53 @@
+"""Every exception relay raises, rooted at RelayError."""
+
+from __future__ import annotations
+
+
+class RelayError(Exception):
+    """Base of every error raised by relay."""
+
+
+class ConfigError(RelayError, ValueError):
+    """A setting, queue name or job option is invalid."""
+
+
+class CodecError(RelayError, ValueError):
+    """A job envelope or claim reply could not be encoded or decoded."""
+
+
+class JobNotFound(RelayError, LookupError):
+    """No job with that id exists in that queue (or it was trimmed)."""
+
+
+class IdempotencyConflict(RelayError):
+    """The idempotency key was already used for a job with a different payload."""
+
+    def __init__(self, key: str, existing_id: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} already used by job {existing_id} "
+            "with a different type or payload"
+        )
+        self.key = key
+        self.existing_id = existing_id
+
+
+class QueueFull(RelayError):
+    """The queue is at its configured maximum depth; try again later."""
+
+    def __init__(self, queue: str, depth: int, max_depth: int) -> None:
+        super().__init__(f"queue {queue!r} is full ({depth} of max {max_depth} jobs waiting)")
+        self.queue = queue
+        self.depth = depth
+        self.max_depth = max_depth
+
+
+class PayloadTooLarge(RelayError, ValueError):
+    """The payload is larger than the configured limit; nothing was written."""
+
+
+class RedisUnavailable(RelayError, ConnectionError):
+    """Redis could not be reached or refused the write (e.g. out of memory)."""
+
+
+class ScriptError(RelayError):
+    """A relay Lua script failed inside Redis; the message says which and why."""

@@ -1,0 +1,179 @@
+"""Jobs: the options a producer sets, the job a handler receives, and a job's stored view."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from relay.errors import ConfigError
+
+DEFAULT_PRIORITY = 5
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_TIMEOUT_MS = 300_000
+MAX_TYPE_LEN = 255
+MAX_IDEMPOTENCY_KEY_LEN = 255
+_B32 = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case, sorts like the numbers
+
+JsonValue = Any  # a decoded JSON value: dict, list, str, int, float, bool or None
+
+
+class JobState(StrEnum):
+    """Where a job is; each job is in exactly one state."""
+
+    DELAYED = "delayed"
+    READY = "ready"
+    INFLIGHT = "inflight"
+    COMPLETED = "completed"
+    DEAD = "dead"
+
+
+def new_job_id(now_ns: int | None = None) -> str:
+    """A 20-character id: 10 chars of milliseconds then 10 random chars, so ids sort by time."""
+    ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
+    rnd = int.from_bytes(os.urandom(7), "big") >> 6  # 50 bits
+    n = (ms << 50) | rnd
+    out = []
+    for _ in range(20):
+        out.append(_B32[n & 31])
+        n >>= 5
+    return "".join(reversed(out))
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """How one job runs: validated once, encoded into the job's envelope."""
+
+    priority: int = DEFAULT_PRIORITY
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
+    delay_ms: int = 0
+    run_at_ms: int | None = None  # absolute unix ms; wins over delay_ms
+    idempotency_key: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("priority", self.priority, 0, 9)
+        _check_int("max_attempts", self.max_attempts, 1, 65_535)
+        _check_int("timeout_ms", self.timeout_ms, 0, 2**32 - 1)
+        _check_int("delay_ms", self.delay_ms, 0, 10 * 365 * 86_400_000)
+        if self.run_at_ms is not None:
+            _check_int("run_at_ms", self.run_at_ms, 0, 2**53)
+        key = self.idempotency_key
+        if key is not None and (
+            not isinstance(key, str) or not key or len(key.encode()) > MAX_IDEMPOTENCY_KEY_LEN
+        ):
+            raise ConfigError(f"idempotency_key must be 1-{MAX_IDEMPOTENCY_KEY_LEN} bytes")
+
+
+def _check_int(name: str, value: object, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
+
+
+def check_job_type(job_type: object) -> str:
+    """Return `job_type` if valid (1-255 bytes of text), else raise ConfigError."""
+    if not isinstance(job_type, str) or not job_type or len(job_type.encode()) > MAX_TYPE_LEN:
+        raise ConfigError(f"job type must be 1-{MAX_TYPE_LEN} bytes of text, got {job_type!r}")
+    return job_type
+
+
+class Job:
+    """A claimed job, as a handler receives it.
+
+    `payload` is the decoded JSON value (decoded on first access); `payload_bytes` is the raw
+    JSON text. `token` fences this claim: acks with an older token are rejected.
+    """
+
+    __slots__ = (
+        "_payload",
+        "attempts",
+        "created_ms",
+        "id",
+        "idempotency_key",
+        "max_attempts",
+        "payload_bytes",
+        "priority",
+        "queue",
+        "timeout_ms",
+        "token",
+        "type",
+    )
+
+    def __init__(
+        self,
+        queue: str,
+        id: str,
+        type: str,
+        payload_bytes: bytes,
+        priority: int,
+        attempts: int,
+        max_attempts: int,
+        timeout_ms: int,
+        created_ms: int,
+        token: int,
+        idempotency_key: str | None,
+    ) -> None:
+        self.queue = queue
+        self.id = id
+        self.type = type
+        self.payload_bytes = payload_bytes
+        self.priority = priority
+        self.attempts = attempts
+        self.max_attempts = max_attempts
+        self.timeout_ms = timeout_ms
+        self.created_ms = created_ms
+        self.token = token
+        self.idempotency_key = idempotency_key
+        self._payload: JsonValue = _UNSET
+
+    @property
+    def payload(self) -> JsonValue:
+        """The job's payload as a JSON value."""
+        if self._payload is _UNSET:
+            self._payload = msgspec.json.decode(self.payload_bytes) if self.payload_bytes else None
+        return self._payload
+
+    @property
+    def timeout(self) -> float | None:
+        """The execution limit in seconds, or None for no limit."""
+        return self.timeout_ms / 1000 if self.timeout_ms else None
+
+    def __repr__(self) -> str:
+        return (
+            f"Job(queue={self.queue!r}, id={self.id!r}, type={self.type!r}, "
+            f"attempts={self.attempts}/{self.max_attempts})"
+        )
+
+
+_UNSET: Any = object()
+
+
+class JobInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A job as stored, with its state: what lookups and the dead set return."""
+
+    id: str
+    queue: str
+    type: str
+    payload: JsonValue
+    priority: int
+    state: JobState
+    attempts: int
+    max_attempts: int
+    timeout_ms: int
+    idempotency_key: str | None
+    last_error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    run_at: float | None
+
+
+class EnqueueResult(msgspec.Struct, frozen=True):
+    """The id a job got, and whether the enqueue was a repeat of an earlier one."""
+
+    id: str
+    duplicate: bool = False

@@ -1,0 +1,120 @@
+"""The only place Redis key strings are built; every per-queue key carries the `{queue}` tag."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from relay.errors import ConfigError
+
+PRIORITIES = 10  # 0..9, 9 runs first
+QUEUES_KEY = "relay:queues"  # global registry, never touched by a per-queue script
+_VALID = re.compile(r"[A-Za-z0-9._\-/@+=~!$%^&*()\[\]<>?|#]{1,128}")
+
+
+def validate_queue_name(queue: str) -> str:
+    """Return `queue` if it is a valid queue name, else raise ConfigError."""
+    if not isinstance(queue, str) or not _VALID.fullmatch(queue):
+        raise ConfigError(
+            f"invalid queue name {queue!r}: 1-128 printable characters, none of '{{' '}}' ':' "
+            "or whitespace"
+        )
+    return queue
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """Redis keys of one queue; all share the `{queue}` hash tag, hence one cluster slot."""
+
+    queue: str
+    prefix: str  # "relay:{emails}:"
+
+    @classmethod
+    def for_queue(cls, queue: str) -> QueueKeys:
+        validate_queue_name(queue)
+        return cls(queue=queue, prefix=f"relay:{{{queue}}}:")
+
+    def _k(self, suffix: str) -> str:
+        return self.prefix + suffix
+
+    def ready(self, priority: int) -> str:
+        """The FIFO list of ready jobs at one priority level."""
+        return self._k(f"ready:{priority}")
+
+    def ready_all(self) -> list[str]:
+        """Ready lists from the highest priority (9) to the lowest (0): claim order."""
+        return [self.ready(p) for p in range(PRIORITIES - 1, -1, -1)]
+
+    @property
+    def delayed(self) -> str:
+        return self._k("delayed")
+
+    @property
+    def inflight(self) -> str:
+        return self._k("inflight")
+
+    @property
+    def dead(self) -> str:
+        return self._k("dead")
+
+    @property
+    def done(self) -> str:
+        return self._k("done")
+
+    @property
+    def jobs(self) -> str:
+        return self._k("jobs")
+
+    @property
+    def run(self) -> str:
+        return self._k("run")
+
+    @property
+    def err(self) -> str:
+        return self._k("err")
+
+    @property
+    def paused(self) -> str:
+        return self._k("paused")
+
+    @property
+    def bucket(self) -> str:
+        return self._k("bucket")
+
+    @property
+    def conf(self) -> str:
+        return self._k("conf")
+
+    @property
+    def stats(self) -> str:
+        return self._k("stats")
+
+    @property
+    def events(self) -> str:
+        return self._k("events")
+
+    @property
+    def wake(self) -> str:
+        return self._k("wake")
+
+    def idem(self, key: str) -> str:
+        return self._k(f"idem:{key}")
+
+    def all_fixed(self) -> list[str]:
+        """Every fixed key of the queue (idempotency keys excluded)."""
+        return [
+            *self.ready_all(),
+            self.delayed,
+            self.inflight,
+            self.dead,
+            self.done,
+            self.jobs,
+            self.run,
+            self.err,
+            self.paused,
+            self.bucket,
+            self.conf,
+            self.stats,
+            self.events,
+            self.wake,
+        ]

@@ -1,0 +1,42 @@
+"""The invariant: every job record is in exactly one state, and no state names a ghost."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from relay.keys import QueueKeys
+
+
+async def states_of(redis: Any, queue: str) -> dict[str, list[str]]:
+    """Every job id per state, read straight from Redis."""
+    k = QueueKeys.for_queue(queue)
+    ready: list[str] = []
+    for key in k.ready_all():
+        ready += [i.decode() for i in await redis.lrange(key, 0, -1)]
+    zs = {}
+    for name, key in (
+        ("delayed", k.delayed),
+        ("inflight", k.inflight),
+        ("dead", k.dead),
+        ("completed", k.done),
+    ):
+        zs[name] = [i.decode() for i in await redis.zrange(key, 0, -1)]
+    return {"ready": ready, **zs}
+
+
+async def check_invariant(redis: Any, queue: str) -> dict[str, list[str]]:
+    """Assert the invariant for one queue and return the ids per state."""
+    k = QueueKeys.for_queue(queue)
+    states = await states_of(redis, queue)
+    seen = Counter(i for ids in states.values() for i in ids)
+    twice = [i for i, n in seen.items() if n > 1]
+    assert not twice, f"jobs in more than one state (or twice in one): {twice[:10]}"
+    records = {i.decode() for i in await redis.hkeys(k.jobs)}
+    ghosts = set(seen) - records
+    assert not ghosts, f"ids in a state without a job record: {sorted(ghosts)[:10]}"
+    orphans = records - set(seen)
+    assert not orphans, f"job records in no state (lost): {sorted(orphans)[:10]}"
+    runs = {i.decode() for i in await redis.hkeys(k.run)}
+    assert runs <= records, f"run records without a job: {sorted(runs - records)[:10]}"
+    return states
