@@ -1,0 +1,36 @@
+"""Is Redis usable: it answers, and relay's scripts are loaded (loading any that are missing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis import exceptions as rexc
+
+from relay.broker.scripts import SCRIPTS
+
+
+async def check_health(redis: Any) -> tuple[bool, bool]:
+    """(redis answers, every script is loaded); missing scripts are loaded on the way."""
+    try:
+        if not await redis.ping():
+            return False, False
+    except (rexc.RedisError, OSError):
+        return False, False
+    scripts = list(SCRIPTS.values())
+    try:
+        exists = await redis.script_exists(*(s.sha for s in scripts))
+        for script, present in zip(scripts, _flat(exists), strict=True):
+            if not present:
+                await redis.script_load(script.source)
+    except (rexc.RedisError, OSError):
+        return True, False
+    return True, True
+
+
+def _flat(reply: Any) -> list[bool]:
+    # A cluster client may answer per node ({node: [bools]}); a script counts as loaded only
+    # when every node has it.
+    if isinstance(reply, dict):
+        per_node = list(reply.values())
+        return [all(col) for col in zip(*per_node, strict=True)]
+    return [bool(x) for x in reply]

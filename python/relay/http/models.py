@@ -1,0 +1,173 @@
+"""Wire models of the HTTP API: msgspec Structs that both validate requests and feed OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from relay.broker.types import QueueStats
+from relay.job import MAX_IDEMPOTENCY_KEY_LEN, MAX_TYPE_LEN
+
+# Printable ASCII: the schema's length limit then equals the envelope's byte limit, so a string
+# the schema calls valid is never refused for its UTF-8 size.
+_PRINTABLE = "^[ -~]+$"
+_QUEUE_PATTERN = r"^[A-Za-z0-9._\-/@+=~!$%^&*()\[\]<>?|#]{1,128}$"
+MAX_BATCH = 1000
+
+JobType = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_TYPE_LEN,
+        pattern=_PRINTABLE,
+        description="The handler to run: 1-255 printable ASCII characters.",
+    ),
+]
+IdempotencyKey = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_IDEMPOTENCY_KEY_LEN,
+        pattern=_PRINTABLE,
+        description="Dedupes enqueues for 24 h: 1-255 printable ASCII characters.",
+    ),
+]
+QueueName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=128,
+        pattern=_QUEUE_PATTERN,
+        description="1-128 printable characters, none of '{' '}' ':' or whitespace.",
+    ),
+]
+JobId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Cursor = Annotated[
+    str,
+    msgspec.Meta(pattern="^[0-9]{0,15}$", description="next_cursor of the previous page"),
+]
+
+
+def _null() -> msgspec.Raw:
+    return msgspec.Raw(b"null")
+
+
+class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One job to enqueue; the payload is any JSON value and is stored byte for byte."""
+
+    type: JobType
+    payload: msgspec.Raw = msgspec.field(default_factory=_null)
+    priority: Annotated[int, msgspec.Meta(ge=0, le=9, description="9 runs first")] = 5
+    delay_ms: Annotated[int, msgspec.Meta(ge=0, le=10 * 365 * 86_400_000)] = 0
+    run_at: (
+        Annotated[
+            float,
+            msgspec.Meta(ge=0, le=9e12, description="Unix time in seconds; wins over delay_ms"),
+        ]
+        | None
+    ) = None
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=65_535)] = 5
+    timeout_ms: Annotated[
+        int, msgspec.Meta(ge=0, le=2**32 - 1, description="Execution limit; 0 = none")
+    ] = 300_000
+    idempotency_key: IdempotencyKey | None = None
+
+
+class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Up to 1000 jobs enqueued atomically in one Redis round trip."""
+
+    jobs: Annotated[list[EnqueueRequest], msgspec.Meta(max_length=MAX_BATCH)]
+
+
+class EnqueueResponse(msgspec.Struct):
+    """The job's id; duplicate is true when an idempotency key matched an earlier job."""
+
+    id: str
+    duplicate: bool
+
+
+class BatchResponse(msgspec.Struct):
+    """The ids, in request order (an idempotent repeat gives the first job's id)."""
+
+    ids: list[str]
+
+
+class RateLimitRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A claim rate limit: `rate` jobs per second, bursts of up to `burst`."""
+
+    rate: Annotated[float, msgspec.Meta(gt=0, le=1e6)]
+    burst: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class DeadQuery(msgspec.Struct, forbid_unknown_fields=False):
+    """Query parameters of the dead-letter listing."""
+
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+    cursor: Cursor | None = None
+
+
+class QueueList(msgspec.Struct):
+    """Every known queue at a glance."""
+
+    queues: list[QueueStats]
+
+
+class Requeued(msgspec.Struct):
+    """How many dead jobs went back to ready."""
+
+    requeued: int
+
+
+class Deleted(msgspec.Struct):
+    """How many dead jobs were deleted."""
+
+    deleted: int
+
+
+class Health(msgspec.Struct):
+    """Redis answers and relay's scripts are loaded."""
+
+    status: str
+    redis: bool
+    scripts: bool
+
+
+class ErrorDetail(msgspec.Struct):
+    """What went wrong: a stable code and a message for people."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    """Every 4xx/5xx answer of the API."""
+
+    error: ErrorDetail
+
+
+class QueueRates(msgspec.Struct):
+    """Jobs per second over the last stats interval."""
+
+    enqueued: float
+    completed: float
+    failed: float
+    dead: float
+
+
+class JobEvent(msgspec.Struct):
+    """SSE `event: job`: a batch of jobs that changed state together."""
+
+    queue: str
+    kind: str
+    ids: list[str]
+    n: int
+    ts: float
+
+
+class StatsEvent(msgspec.Struct):
+    """SSE `event: stats`, once per interval: every queue, and rates since the last one."""
+
+    ts: float
+    queues: list[QueueStats]
+    rates: dict[str, QueueRates]
