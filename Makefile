@@ -60,7 +60,8 @@ test-fast: build redis
 
 bench: build redis
 	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=min,median,ops \
-	  --benchmark-sort=name --benchmark-autosave -p no:randomly
+	  --benchmark-sort=name --benchmark-autosave
+	$(PY) benches/report.py
 
 demo: build redis
 	$(VENV)/bin/relay demo

@@ -1,0 +1,228 @@
+"""T11: a hypothesis state machine drives the real broker and a plain-Python model side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from relay import Broker, BrokerSettings, JobSpec, Nack, NackMode
+from relay.broker import NackOutcome
+from tests.support.invariant import check_invariant
+
+LONG = os.environ.get("RELAY_LONG") == "1"
+SHORT_LEASE_MS, WAIT_S = 40, 0.06  # a short lease has expired after WAIT_S; a long one never
+LONG_LEASE_MS, DELAY_MS, CRASH_LIMIT = 60_000, 40, 3
+_queues = itertools.count()
+
+
+@dataclass
+class ModelJob:
+    priority: int
+    max_attempts: int
+    state: str = "ready"
+    attempts: int = 0
+    crashes: int = 0
+    token: int = 0
+    short_lease: bool = False
+
+
+@dataclass
+class Model:
+    jobs: dict[str, ModelJob] = field(default_factory=dict)
+    totals: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("enqueued", "completed", "failed", "retried", "dead", "reaped", "requeued"), 0
+        )
+    )
+    stale: list[tuple[str, int]] = field(default_factory=list)  # claims no longer current
+
+    def ids(self, state: str) -> set[str]:
+        return {i for i, j in self.jobs.items() if j.state == state}
+
+
+class BrokerMachine(RuleBasedStateMachine):
+    """Each rule calls one broker method, predicts the reply from the model, and compares."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        url = os.environ["RELAY_MODEL_REDIS_URL"]
+        self.broker = Broker.from_url(url, BrokerSettings(crash_limit=CRASH_LIMIT))
+        self.queue = f"model-{os.getpid()}-{next(_queues)}"
+        self.model = Model()
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def teardown(self) -> None:
+        self.run(self.broker.close())
+        self.loop.close()
+
+    @initialize()
+    def start(self) -> None:
+        self.model = Model()
+
+    @rule(
+        specs=st.lists(
+            st.tuples(st.integers(0, 9), st.integers(1, 6), st.booleans()), min_size=1, max_size=4
+        )
+    )
+    def enqueue(self, specs: list[tuple[int, int, bool]]) -> None:
+        batch = [
+            JobSpec.of("t", None, priority=p, max_attempts=m, delay_ms=DELAY_MS if d else 0)
+            for p, m, d in specs
+        ]
+        results = self.run(self.broker.enqueue_many(self.queue, batch))
+        for r, (p, m, d) in zip(results, specs, strict=True):
+            assert not r.duplicate
+            self.model.jobs[r.id] = ModelJob(p, m, state="delayed" if d else "ready")
+        self.model.totals["enqueued"] += len(specs)
+
+    @rule(n=st.integers(1, 6), short=st.booleans())
+    def claim(self, n: int, short: bool) -> None:
+        lease = SHORT_LEASE_MS if short else LONG_LEASE_MS
+        got = self.run(self.broker.claim(self.queue, n, lease))
+        ready = self.model.ids("ready")
+        claimed = [j.id for j in got.jobs]
+        assert len(claimed) == min(n, len(ready)) and set(claimed) <= ready
+        rest = ready - set(claimed)
+        if claimed and rest:  # strict priority: nothing left behind outranks what was taken
+            low = min(self.model.jobs[i].priority for i in claimed)
+            assert max(self.model.jobs[i].priority for i in rest) <= low
+        for job in got.jobs:
+            m = self.model.jobs[job.id]
+            assert job.token > m.token, "tokens only grow"
+            m.state, m.attempts, m.token, m.short_lease = (
+                "inflight",
+                m.attempts + 1,
+                job.token,
+                short,
+            )
+            assert job.attempts == m.attempts
+
+    @precondition(lambda self: self.model.ids("inflight") or self.model.stale)
+    @rule(data=st.data())
+    def ack(self, data: st.DataObject) -> None:
+        held = sorted(self.model.ids("inflight"))
+        pick = data.draw(st.lists(st.sampled_from(held), unique=True)) if held else []
+        stale = (
+            data.draw(st.lists(st.sampled_from(self.model.stale), max_size=2))
+            if (self.model.stale)
+            else []
+        )
+        pairs = [(i, self.model.jobs[i].token) for i in pick] + stale
+        expected = [True] * len(pick) + [False] * len(stale)
+        assert self.run(self.broker.ack(self.queue, pairs)) == expected
+        for i in pick:
+            self.model.jobs[i].state = "completed"
+        self.model.totals["completed"] += len(pick)
+
+    @precondition(lambda self: self.model.ids("inflight"))
+    @rule(data=st.data(), mode=st.sampled_from(NackMode), delayed=st.booleans())
+    def nack(self, data: st.DataObject, mode: NackMode, delayed: bool) -> None:
+        jid = data.draw(st.sampled_from(sorted(self.model.ids("inflight"))))
+        m = self.model.jobs[jid]
+        delay = DELAY_MS if delayed else 0
+        [out] = self.run(self.broker.nack(self.queue, [Nack(jid, m.token, mode, delay, "e")]))
+        self.model.stale.append((jid, m.token))
+        if mode is NackMode.LATER:
+            m.attempts -= 1
+        else:
+            self.model.totals["failed"] += 1
+        if mode is NackMode.DEAD or (mode is NackMode.FAIL and m.attempts >= m.max_attempts):
+            m.state, want = "dead", NackOutcome.DEAD
+            self.model.totals["dead"] += 1
+        else:
+            m.state = "delayed" if delayed else "ready"
+            want = NackOutcome.DELAYED if delayed else NackOutcome.READY
+            self.model.totals["retried"] += 1
+        assert out == want
+
+    @precondition(lambda self: self.model.ids("inflight"))
+    @rule(data=st.data())
+    def extend(self, data: st.DataObject) -> None:
+        jid = data.draw(st.sampled_from(sorted(self.model.ids("inflight"))))
+        m = self.model.jobs[jid]
+        assert self.run(self.broker.extend(self.queue, [(jid, m.token)], LONG_LEASE_MS)) == [True]
+        m.short_lease = False
+
+    @rule()
+    def expire_and_reap(self) -> None:
+        self.run(asyncio.sleep(WAIT_S))
+        requeued = dead = 0
+        while True:
+            r = self.run(self.broker.reap(self.queue))
+            requeued, dead = requeued + r.requeued, dead + r.dead
+            if not r.more:
+                break
+        want_requeued = want_dead = 0
+        for jid in sorted(self.model.ids("inflight")):
+            m = self.model.jobs[jid]
+            if not m.short_lease:
+                continue
+            self.model.stale.append((jid, m.token))
+            m.crashes += 1
+            if m.crashes >= CRASH_LIMIT or m.attempts >= m.max_attempts:
+                m.state, want_dead = "dead", want_dead + 1
+            else:
+                m.state, want_requeued = "ready", want_requeued + 1
+        assert (requeued, dead) == (want_requeued, want_dead)
+        self.model.totals["reaped"] += requeued
+        self.model.totals["dead"] += dead
+
+    @rule()
+    def promote(self) -> None:
+        self.run(asyncio.sleep(WAIT_S))
+        moved = self.run(self.broker.promote(self.queue)).moved
+        assert moved == len(self.model.ids("delayed"))
+        for jid in self.model.ids("delayed"):
+            self.model.jobs[jid].state = "ready"
+
+    @rule()
+    def requeue_all_dead(self) -> None:
+        n = self.run(self.broker.requeue_dead(self.queue))
+        assert n == len(self.model.ids("dead"))
+        for jid in self.model.ids("dead"):
+            m = self.model.jobs[jid]
+            m.state, m.attempts, m.crashes = "ready", 0, 0
+        self.model.totals["requeued"] += n
+
+    @precondition(lambda self: self.model.ids("dead"))
+    @rule(data=st.data())
+    def delete_dead(self, data: st.DataObject) -> None:
+        jid = data.draw(st.sampled_from(sorted(self.model.ids("dead"))))
+        self.run(self.broker.delete_dead(self.queue, jid))
+        del self.model.jobs[jid]
+
+    @invariant()
+    def same_state_as_the_model(self) -> None:
+        states = self.run(check_invariant(self.broker.redis, self.queue))
+        for state, ids in states.items():
+            assert set(ids) == self.model.ids(state), state
+        stats = self.run(self.broker.stats(self.queue))
+        for name, value in self.model.totals.items():
+            assert getattr(stats.totals, name) == value, name
+
+
+@pytest.fixture
+def model_redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_MODEL_REDIS_URL", redis_url)
+
+
+@pytest.mark.usefixtures("model_redis")
+@pytest.mark.timeout(900 if LONG else 240)
+def test_broker_matches_the_model() -> None:
+    BrokerMachine.TestCase.settings = settings(
+        max_examples=300 if LONG else 25,
+        stateful_step_count=50 if LONG else 25,
+        deadline=None,
+    )
+    BrokerMachine.TestCase().runTest()
