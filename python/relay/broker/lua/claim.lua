@@ -1,4 +1,4 @@
-#!lua
+#!lua flags=allow-oom
 --[[ claim: lease up to N ready jobs, highest priority first, FIFO within a priority.
   KEYS[1..10] ready lists  relay:{q}:ready:9 .. relay:{q}:ready:0
   KEYS[11] inflight zset   relay:{q}:inflight  score = lease deadline (ms, Redis TIME)
