@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aredis
 
 from relay import Broker, BrokerSettings
+from relay.broker.connection import connect
 from tests.support.invariant import check_invariant
 from tests.support.redis_server import RedisServer, test_redis_url
 
@@ -31,7 +32,7 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aredis.Redis]:
-    client = aredis.Redis.from_url(redis_url)
+    client = connect(redis_url)  # a cluster client for redis+cluster:// URLs
     yield client
     await client.aclose()
 

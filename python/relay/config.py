@@ -23,9 +23,12 @@ class BrokerSettings:
     crash_limit: int = 3  # lost leases before a job is quarantined to the dead set
     max_payload_bytes: int = 1 << 20
     batch_limit: int = 1000  # jobs per script call (claim, enqueue chunk, reap, promote)
+    wait_replicas: int = 0  # enqueue returns once WAIT saw this many replicas take the jobs
+    wait_timeout_ms: int = 1000  # ... or raises ReplicationTimeout after this long
+    failover_retry_ms: int = 10_000  # on a cluster: how long a call retries across a failover
 
     def __post_init__(self) -> None:
-        for name in ("keep_completed", "events_cap"):
+        for name in ("keep_completed", "events_cap", "wait_replicas", "failover_retry_ms"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
         for name in (
@@ -34,6 +37,7 @@ class BrokerSettings:
             "crash_limit",
             "max_payload_bytes",
             "batch_limit",
+            "wait_timeout_ms",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")

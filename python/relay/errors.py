@@ -51,3 +51,21 @@ class RedisUnavailable(RelayError, ConnectionError):
 
 class ScriptError(RelayError):
     """A relay Lua script failed inside Redis; the message says which and why."""
+
+
+class ReplicationTimeout(RedisUnavailable):
+    """Fewer replicas than asked confirmed an enqueue in time (`wait_replicas`).
+
+    The jobs were written on the master, but a failover now may lose them. Enqueueing the same
+    specs again (same ids or idempotency keys) is safe: it adds nothing and waits again.
+    """
+
+    def __init__(self, ids: list[str], acked: int, wanted: int, timeout_ms: int) -> None:
+        super().__init__(
+            f"{acked} of {wanted} replicas confirmed {len(ids)} enqueued job(s) within "
+            f"{timeout_ms} ms; they may not survive a failover (retrying with the same ids is safe)"
+        )
+        self.ids = ids
+        self.acked = acked
+        self.wanted = wanted
+

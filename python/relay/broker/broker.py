@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from redis import exceptions as rexc
 
 from relay import _core
 from relay.broker import replies
-from relay.broker.connection import connect
+from relay.broker.connection import (
+    blpop_any,
+    connect,
+    eval_then_wait,
+    is_cluster,
+    is_transient,
+    retrying,
+)
 from relay.broker.scripts import SCRIPTS
 from relay.broker.types import (
     Claimed,
@@ -34,12 +42,14 @@ from relay.errors import (
     PayloadTooLarge,
     QueueFull,
     RedisUnavailable,
+    ReplicationTimeout,
     ScriptError,
 )
 from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue, check_job_type, new_job_id
 from relay.keys import QUEUES_KEY, QueueKeys
 
 log = logging.getLogger("relay.broker")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +132,13 @@ class Broker:
         self.settings = settings or BrokerSettings()
         self._keysets: dict[str, _QueueKeySets] = {}
         self._registered: set[str] = set()
+        # Only a cluster heals itself within seconds (a replica is promoted), so only there
+        # does a call wait out the gap; a single Redis outage goes straight to the caller.
+        self._retry_s = self.settings.failover_retry_ms / 1000 if is_cluster(client) else 0.0
+        # redis-py 8.1's cluster client can break a connection when many tasks make their first
+        # call at once; reading the topology once, up front, avoids it.
+        self._topology_known = not is_cluster(client)
+        self._topology_lock = asyncio.Lock()
 
     @classmethod
     def from_url(cls, url: str | None = None, settings: BrokerSettings | None = None) -> Broker:
@@ -139,29 +156,51 @@ class Broker:
         return ks
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[object]) -> Any:
+        return await self._retrying(name, lambda: SCRIPTS[name].run(self.redis, keys, args))
+
+    async def _retrying(self, name: str, op: Callable[[], Awaitable[T]]) -> T:
+        """`op`, retried across a cluster failover; Redis errors mapped to relay's."""
         try:
-            return await SCRIPTS[name].run(self.redis, keys, args)
-        except rexc.ResponseError as exc:
-            msg = str(exc)
-            if msg.startswith(("OOM", "MISCONF", "READONLY", "LOADING", "BUSY")):
-                raise RedisUnavailable(f"Redis refused {name}: {msg}") from exc
-            raise ScriptError(f"script {name} failed: {msg}") from exc
-        except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
-            raise RedisUnavailable(f"Redis unreachable during {name}: {exc}") from exc
+            if not self._topology_known:
+                async with self._topology_lock:
+                    await retrying(self.redis.initialize, self._retry_s)
+                    self._topology_known = True
+            return await retrying(op, self._retry_s)
+        except (rexc.RedisError, rexc.RedisClusterException, OSError) as exc:
+            raise _relay_error(name, exc) from exc
 
     # -- producing ---------------------------------------------------------------------------
 
     async def enqueue(
-        self, queue: str, job_type: str, payload: JsonValue = None, **options: Any
+        self,
+        queue: str,
+        job_type: str,
+        payload: JsonValue = None,
+        *,
+        wait_replicas: int | None = None,
+        **options: Any,
     ) -> EnqueueResult:
-        """Enqueue one job; options are those of JobOptions (priority, delay_ms, ...)."""
+        """Enqueue one job; options are those of JobOptions (priority, delay_ms, ...).
+
+        `wait_replicas` (default: the settings') > 0 returns only once that many replicas have
+        the job, else raises ReplicationTimeout.
+        """
         spec = JobSpec(
             type=job_type, payload=msgspec.json.encode(payload), options=JobOptions(**options)
         )
-        return (await self.enqueue_many(queue, [spec]))[0]
+        return (await self.enqueue_many(queue, [spec], wait_replicas=wait_replicas))[0]
 
-    async def enqueue_many(self, queue: str, specs: Sequence[JobSpec]) -> list[EnqueueResult]:
-        """Enqueue many jobs in one round trip (atomic per chunk of `batch_limit` jobs)."""
+    async def enqueue_many(
+        self, queue: str, specs: Sequence[JobSpec], *, wait_replicas: int | None = None
+    ) -> list[EnqueueResult]:
+        """Enqueue many jobs in one round trip (atomic per chunk of `batch_limit` jobs).
+
+        With `wait_replicas` > 0 (default: the settings') each chunk is confirmed by WAIT on
+        the connection that wrote it; too few replicas in time raises ReplicationTimeout.
+        """
+        replicas = self.settings.wait_replicas if wait_replicas is None else wait_replicas
+        if replicas < 0:
+            raise ConfigError(f"wait_replicas must be >= 0, got {replicas}")
         ks = self._ks(queue)
         chunks = [
             self._enqueue_args(ks.keys.prefix, specs[i : i + self.settings.batch_limit])
@@ -172,9 +211,38 @@ class Broker:
         for start, args in zip(
             range(0, len(specs), self.settings.batch_limit), chunks, strict=True
         ):
-            reply = await self._run("enqueue", ks.enqueue, args)
-            out.extend(self._enqueue_reply(queue, specs, start, reply))
+            reply, retried, acked = await self._enqueue_chunk(ks, args, replicas)
+            got = self._enqueue_reply(queue, specs, start, reply)
+            if retried:  # our own first attempt may have landed before its reply was lost
+                own = {str(args[i]) for i in range(3, len(args), 6)}
+                own -= {s.id for s in specs[start : start + len(got)] if s.id}
+                got = [EnqueueResult(r.id, False) if r.id in own else r for r in got]
+            out.extend(got)
+            if acked < replicas:
+                timeout = self.settings.wait_timeout_ms
+                raise ReplicationTimeout([r.id for r in got], acked, replicas, timeout)
         return out
+
+    async def _enqueue_chunk(
+        self, ks: _QueueKeySets, args: list[object], replicas: int
+    ) -> tuple[Any, bool, int]:
+        """The script's reply, whether it took more than one attempt, replicas that acked."""
+        attempts = 0
+
+        async def once() -> tuple[Any, int]:
+            nonlocal attempts
+            attempts += 1
+            if replicas == 0:
+                return await SCRIPTS["enqueue"].run(self.redis, ks.enqueue, args), 0
+            fence = ("HINCRBY", ks.keys.stats, "enqueued", 0)
+            timeout = self.settings.wait_timeout_ms
+            script = SCRIPTS["enqueue"]
+            return await eval_then_wait(
+                self.redis, script, ks.enqueue, args, fence, replicas, timeout
+            )
+
+        reply, acked = await self._retrying("enqueue", once)
+        return reply, attempts > 1, acked
 
     def _enqueue_args(self, prefix: str, specs: Sequence[JobSpec]) -> list[object]:
         s = self.settings
@@ -226,7 +294,7 @@ class Broker:
 
     async def _register(self, queue: str) -> None:
         if queue not in self._registered:
-            await self.redis.sadd(QUEUES_KEY, queue)
+            await self._retrying("register", lambda: self.redis.sadd(QUEUES_KEY, queue))
             self._registered.add(queue)
 
     # -- consuming ---------------------------------------------------------------------------
@@ -295,10 +363,8 @@ class Broker:
     async def wait_for_work(self, queues: Sequence[str], timeout_s: float) -> str | None:
         """Block until an enqueue signals one of `queues`; the queue name, or None on timeout."""
         keys = [self._ks(q).keys.wake for q in queues]
-        try:
-            got = await self.redis.blpop(keys, timeout=timeout_s)
-        except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
-            raise RedisUnavailable(f"Redis unreachable while waiting: {exc}") from exc
+        # On a cluster the queues' wake lists live in different slots: one BLPOP per slot.
+        got = await self._retrying("wait_for_work", lambda: blpop_any(self.redis, keys, timeout_s))
         if got is None:
             return None
         key = got[0].decode()
@@ -353,7 +419,8 @@ class Broker:
 
     async def queues(self) -> list[str]:
         """Every queue that has ever had a job enqueued, sorted."""
-        return sorted(m.decode() for m in await self.redis.smembers(QUEUES_KEY))
+        members = await self._retrying("queues", lambda: self.redis.smembers(QUEUES_KEY))
+        return sorted(m.decode() for m in members)
 
     async def pause(self, queue: str) -> None:
         """Stop claims from the queue (enqueues still land)."""
@@ -401,6 +468,18 @@ class Broker:
                 policy,
             )
         return str(policy) if policy is not None else None
+
+
+def _relay_error(name: str, exc: BaseException) -> BaseException:
+    """relay's error for a Redis one: RedisUnavailable when it may pass, else ScriptError."""
+    msg = str(exc)
+    if is_transient(exc):
+        return RedisUnavailable(f"Redis unreachable during {name}: {msg}")
+    if isinstance(exc, rexc.ResponseError):
+        if msg.startswith(("OOM", "MISCONF", "READONLY", "LOADING", "BUSY")):
+            return RedisUnavailable(f"Redis refused {name}: {msg}")
+        return ScriptError(f"script {name} failed: {msg}")
+    return exc
 
 
 def _cursor(cursor: str | None) -> int:

@@ -1,15 +1,46 @@
-"""Connecting to Redis (single node, TLS, or Cluster) from a URL."""
+"""Connecting to Redis (single node, TLS, or Cluster) from a URL, and riding out failovers."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from redis import exceptions as rexc
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
+from relay import _core
+from relay.broker.scripts import Script
 from relay.config import redis_url_from_env
 from relay.errors import ConfigError
+
+T = TypeVar("T")
+
+# A cluster node that stops answering (not just refusing) is noticed within this; blocking
+# commands are sliced below it so a long BLPOP is never mistaken for a hung node.
+CLUSTER_SOCKET_TIMEOUT_S = 5.0
+BLOCK_SLICE_S = CLUSTER_SOCKET_TIMEOUT_S - 1.0
+RETRY_BASE_MS = 50  # backoff between attempts while a cluster fails over: full jitter,
+RETRY_CAP_MS = 500  # 50 ms doubling up to 500 ms, so resumption is seen within ~0.5 s
+
+_TRANSIENT = (
+    rexc.ConnectionError,  # refused / reset: the master died, or a replica is being promoted
+    rexc.TimeoutError,
+    rexc.ClusterDownError,  # the cluster marked the failed master FAIL, no replica promoted yet
+    rexc.TryAgainError,  # a slot being migrated
+    rexc.AskError,  # MovedError too: redirections redis-py gave up following
+    rexc.SlotNotCoveredError,
+    OSError,
+)
+_NOT_TRANSIENT = (rexc.AuthenticationError, rexc.AuthorizationError)
+# What RedisCluster.initialize() raises while nodes disagree during a failover.
+_TOPOLOGY_IN_FLUX = ("cannot be connected", "not covered", "could not agree")
 
 
 def connect(url: str | None = None, **kwargs: Any) -> Any:
@@ -23,13 +54,197 @@ def connect(url: str | None = None, **kwargs: Any) -> Any:
     }
     scheme = urlsplit(url).scheme
     if scheme.endswith("+cluster"):
+        # redis-py retries a refused node by re-reading the topology at once, without sleeping;
+        # a few quick tries cover a MOVED after resharding, and the Broker's own backoff
+        # (`failover_retry_ms`) covers the seconds a failover takes.
+        cluster_opts: dict[str, Any] = {
+            "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=3),
+            "socket_timeout": CLUSTER_SOCKET_TIMEOUT_S,
+            "socket_connect_timeout": 1.0,
+            **opts,
+        }
         return RedisCluster(
             startup_nodes=_cluster_nodes(url),
             ssl=scheme.startswith("rediss"),
             **_cluster_auth(url),
-            **opts,
+            **cluster_opts,
         )
     return Redis.from_url(url, **opts)
+
+
+def is_cluster(client: Any) -> bool:
+    """Whether `client` talks to a Redis Cluster (keys of different slots need separate calls)."""
+    return isinstance(client, RedisCluster)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An error a failover or a topology change explains: retrying soon may well succeed."""
+    if isinstance(exc, _NOT_TRANSIENT):
+        return False
+    if isinstance(exc, rexc.RedisClusterException):
+        return any(s in str(exc) for s in _TOPOLOGY_IN_FLUX)
+    return isinstance(exc, _TRANSIENT)
+
+
+async def retrying(op: Callable[[], Awaitable[T]], window_s: float) -> T:
+    """Run `op`; retry transient errors with full-jitter backoff until `window_s` has passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + window_s
+    attempt = 0
+    while True:
+        try:
+            return await op()
+        except Exception as exc:
+            left = deadline - loop.time()
+            if left <= 0 or not is_transient(exc):
+                raise
+        attempt += 1
+        ms = _core.backoff_ms("full_jitter", RETRY_BASE_MS, RETRY_CAP_MS, attempt, random.random())
+        await asyncio.sleep(min(left, max(ms, 5) / 1000))
+
+
+# -- one connection for a write and its WAIT ---------------------------------------------------
+
+
+async def on_one_connection(
+    client: Any, route_key: str, commands: Sequence[Sequence[Any]]
+) -> list[Any]:
+    """Send `commands` back to back on ONE connection to the node serving `route_key`.
+
+    `WAIT` counts the replicas that have the writes of the connection it runs on, so a write
+    and its WAIT must share a connection (and, on a cluster, the slot owner's node). Replies
+    come back in order; an error reply is returned as its exception, not raised.
+    """
+    if not is_cluster(client):
+        async with client.pipeline(transaction=False) as pipe:
+            for cmd in commands:
+                pipe.execute_command(*cmd)
+            return list(await pipe.execute(raise_on_error=False))
+    await client.initialize()  # no-op once the slot table is known
+    node: ClusterNode = client.get_node_from_key(route_key)
+    conn = node.acquire_connection()
+    try:
+        await conn.send_packed_command(conn.pack_commands(commands))
+        out: list[Any] = []
+        for _ in commands:
+            try:
+                out.append(await conn.read_response())
+            except rexc.ResponseError as exc:
+                out.append(exc)
+    except BaseException:
+        await conn.disconnect()
+        raise
+    finally:
+        node.release(conn)
+    return out
+
+
+async def refresh_route(client: Any, key: str) -> None:
+    """After a MOVED or dead node met outside redis-py's routing: let it re-learn `key`'s owner."""
+    if is_cluster(client):
+        # Routed normally, EXISTS follows MOVED and re-reads the topology; if that fails too,
+        # the caller's retry reports the failure should it last.
+        with contextlib.suppress(rexc.RedisError, rexc.RedisClusterException, OSError):
+            await client.exists(key)
+
+
+async def load_script_on(client: Any, route_key: str, source: str) -> None:
+    """SCRIPT LOAD on the node that serves `route_key` (the one that said NOSCRIPT)."""
+    if is_cluster(client):
+        await client.initialize()
+        node = client.get_node_from_key(route_key)
+        await client.execute_command("SCRIPT LOAD", source, target_nodes=node)
+    else:
+        await client.script_load(source)
+
+
+async def eval_then_wait(
+    client: Any,
+    script: Script,
+    keys: Sequence[str],
+    args: Sequence[object],
+    fence: Sequence[object],
+    replicas: int,
+    timeout_ms: int,
+) -> tuple[Any, int]:
+    """Run `script`, then `WAIT replicas timeout_ms` on the same connection.
+
+    Returns the script's reply and how many replicas acknowledged. Between them goes `fence`,
+    a no-op write in the same slot that Redis still propagates (e.g. `HINCRBY k f 0`): WAIT
+    counts from the connection's last propagated write, so without it a script that only found
+    duplicates (a retry after a lost reply, a repeated idempotency key) would WAIT for nothing
+    and vouch for a write that another connection made and no replica has yet.
+    """
+    cmds: list[Sequence[Any]] = [
+        ("EVALSHA", script.sha, script.nkeys, *keys, *args),
+        fence,
+        ("WAIT", replicas, timeout_ms),
+    ]
+    for _ in range(2):
+        reply, _fence, acked = await on_one_connection(client, keys[0], cmds)
+        if isinstance(reply, rexc.NoScriptError):
+            await load_script_on(client, keys[0], script.source)
+            continue
+        for r in (reply, _fence, acked):
+            if isinstance(r, Exception):
+                if is_transient(r):
+                    await refresh_route(client, keys[0])
+                raise r
+        return reply, int(acked)
+    raise rexc.NoScriptError(f"script {script.name} missing right after SCRIPT LOAD")
+
+
+# -- waiting on keys of many slots -------------------------------------------------------------
+
+
+async def blpop_any(
+    client: Any, keys: Sequence[str], timeout_s: float
+) -> tuple[bytes, bytes] | None:
+    """BLPOP on `keys`, which may live in different cluster slots; the first pop wins.
+
+    One BLPOP per slot runs concurrently (a cluster refuses one BLPOP over several slots);
+    the losers are cancelled, and a signal a loser popped in the same instant is pushed back.
+    """
+    if not is_cluster(client):
+        got = await client.blpop(list(keys), timeout=timeout_s)
+        return None if got is None else (got[0], got[1])
+    groups: dict[int, list[str]] = {}
+    for key in keys:
+        groups.setdefault(client.keyslot(key), []).append(key)
+    if len(groups) == 1:
+        return await _blpop_sliced(client, keys, timeout_s)
+    tasks = [asyncio.create_task(_blpop_sliced(client, g, timeout_s)) for g in groups.values()]
+    winner: tuple[bytes, bytes] | None = None
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            winner = await next_done
+            if winner is not None:
+                break
+    finally:
+        for t in tasks:
+            t.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    for r in results:
+        if isinstance(r, tuple) and r is not winner:
+            await client.rpush(r[0], r[1])
+    return winner
+
+
+async def _blpop_sliced(
+    client: Any, keys: Sequence[str], timeout_s: float
+) -> tuple[bytes, bytes] | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        left = deadline - loop.time()
+        if left <= 0:
+            return None
+        got = await client.blpop(list(keys), timeout=min(left, BLOCK_SLICE_S))
+        if got is not None:
+            return got[0], got[1]
+
+
+# -- URL parsing -------------------------------------------------------------------------------
 
 
 def _cluster_nodes(url: str) -> list[ClusterNode]:
