@@ -6,22 +6,27 @@ from relay.config import BrokerSettings
 from relay.errors import (
     CodecError,
     ConfigError,
+    Fail,
     IdempotencyConflict,
     JobNotFound,
     PayloadTooLarge,
     QueueFull,
     RedisUnavailable,
     RelayError,
+    Retry,
     ScriptError,
 )
 from relay.job import EnqueueResult, Job, JobInfo, JobOptions, JobState
+from relay.worker import Backoff, Registry, Worker, task
 
 __all__ = [
+    "Backoff",
     "Broker",
     "BrokerSettings",
     "CodecError",
     "ConfigError",
     "EnqueueResult",
+    "Fail",
     "IdempotencyConflict",
     "Job",
     "JobInfo",
@@ -35,7 +40,11 @@ __all__ = [
     "QueueFull",
     "QueueStats",
     "RedisUnavailable",
+    "Registry",
     "RelayError",
+    "Retry",
     "ScriptError",
+    "Worker",
     "__version__",
+    "task",
 ]

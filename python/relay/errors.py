@@ -69,3 +69,25 @@ class ReplicationTimeout(RedisUnavailable):
         self.acked = acked
         self.wanted = wanted
 
+
+class Retry(RelayError):
+    """Raised by a handler: run the job again after `after` seconds, not counted as a failure.
+
+    The attempt is given back, so a job that always raises Retry never dead-letters; `after`
+    None uses the task's backoff delay.
+    """
+
+    def __init__(self, after: float | None = None, reason: str = "") -> None:
+        if after is not None and not 0 <= after <= 10 * 365 * 86_400:
+            raise ConfigError(f"Retry(after=...) must be 0 to ten years in seconds, got {after!r}")
+        super().__init__(reason or (f"retry in {after:g} s" if after is not None else "retry"))
+        self.after = after
+        self.reason = reason
+
+
+class Fail(RelayError):
+    """Raised by a handler: the job can never succeed; dead-letter it at once with `reason`."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason

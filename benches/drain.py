@@ -1,0 +1,180 @@
+"""Drain throughput and idle enqueue→start latency of ONE `relay worker` process.
+
+    .venv/bin/python -m benches.drain                  # 20k no-op jobs, 500 latency samples
+    .venv/bin/python -m benches.drain --jobs 50000 --concurrency 256 --runs 3
+
+A private redis-server is started (or --redis is used). Drain: the queue is paused, N jobs with
+a ~100-byte payload are enqueued, one worker process is started and left to go idle, then the
+queue is resumed and woken; the clock runs until Redis counts N completed. Latency: with the
+worker idle, jobs are enqueued one at a time carrying their enqueue time; the handler records
+start - enqueue (same host, same clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import redis.asyncio as aredis
+
+from relay import Broker, Job, JobSpec, Registry
+from relay.keys import QueueKeys
+from tests.support.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+LATENCY_KEY = "bench:latency"
+PAYLOAD = {"user": 12345, "email": "someone@example.com", "note": "x" * 50}
+
+registry = Registry()
+_client: aredis.Redis | None = None
+
+
+@registry.task("noop")
+async def noop(job: Job) -> None:
+    """Does nothing: the drain measures the runtime, not the handler."""
+
+
+@registry.task("noop_sync")
+def noop_sync(job: Job) -> None:
+    """Does nothing, in the thread pool."""
+
+
+@registry.task("stamp")
+async def stamp(job: Job) -> None:
+    """Records how long after its enqueue this job started."""
+    started = time.time()
+    global _client  # noqa: PLW0603 - one client per worker process, made on first use
+    if _client is None:
+        _client = aredis.Redis.from_url(os.environ["RELAY_REDIS_URL"])
+    await _client.rpush(LATENCY_KEY, repr(started - float(job.payload["t"])))
+
+
+def start_worker(url: str, queue: str, concurrency: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "RELAY_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "relay", "--log-level", "WARNING", "worker"]
+    args += ["--app", "benches.drain:registry", "--queue", queue, "-c", str(concurrency)]
+    return subprocess.Popen(args, env=env, cwd=ROOT)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def redis_cpu(r: aredis.Redis) -> float:
+    info = await r.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def drain(
+    url: str, jobs: int, concurrency: int, job_type: str, run: int
+) -> tuple[float, float, float]:
+    """(jobs/s, worker CPU µs per job, Redis CPU µs per job)."""
+    queue = f"drain-{run}-{os.getpid()}"
+    broker = Broker.from_url(url)
+    r = broker.redis
+    await broker.pause(queue)
+    specs = [JobSpec.of(job_type, PAYLOAD) for _ in range(jobs)]
+    await broker.enqueue_many(queue, specs)
+    worker = start_worker(url, queue, concurrency)
+    try:
+        await asyncio.sleep(2.0)  # imports done, connections up, blocked on the wake list
+        stats = QueueKeys.for_queue(queue).stats
+        cpu0, rcpu0 = cpu_seconds(worker.pid), await redis_cpu(r)
+        t0 = time.perf_counter()
+        await broker.resume(queue)
+        await r.rpush(QueueKeys.for_queue(queue).wake, b"1")
+        await poll(lambda: _completed_at_least(r, stats, jobs), 0.002)
+        elapsed = time.perf_counter() - t0
+        cpu, rcpu = cpu_seconds(worker.pid) - cpu0, await redis_cpu(r) - rcpu0
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        await broker.close()
+    return jobs / elapsed, cpu / jobs * 1e6, rcpu / jobs * 1e6
+
+
+async def latency(url: str, samples: int) -> list[float]:
+    queue = f"latency-{os.getpid()}"
+    broker = Broker.from_url(url)
+    await broker.redis.delete(LATENCY_KEY)
+    worker = start_worker(url, queue, 64)
+    try:
+        await asyncio.sleep(2.0)
+        for _ in range(samples):
+            await broker.enqueue(queue, "stamp", {"t": time.time()})
+            await asyncio.sleep(0.01)  # the queue is idle again before the next one
+        await poll(lambda: _len_at_least(broker.redis, samples), 0.01)
+        raw = await broker.redis.lrange(LATENCY_KEY, 0, -1)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        await broker.close()
+    return sorted(float(x) * 1000 for x in raw)
+
+
+async def poll(check: Callable[[], Awaitable[bool]], every: float) -> None:
+    """Return once `check` holds, asking every `every` seconds."""
+    deadline = time.monotonic() + 600
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the worker stopped making progress")
+        await asyncio.sleep(every)
+
+
+async def _completed_at_least(r: aredis.Redis, stats_key: str, n: int) -> bool:
+    return int(await r.hget(stats_key, "completed") or 0) >= n
+
+
+async def _len_at_least(r: aredis.Redis, n: int) -> bool:
+    return int(await r.llen(LATENCY_KEY)) >= n
+
+
+def pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--redis", help="use this Redis instead of a private one")
+    ap.add_argument("--jobs", type=int, default=20_000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--type", default="noop", choices=["noop", "noop_sync"])
+    ap.add_argument("--samples", type=int, default=500)
+    args = ap.parse_args()
+    server = None if args.redis else RedisServer().start()
+    url = args.redis or (server.url if server else "")
+    try:
+        runs = [
+            await drain(url, args.jobs, args.concurrency, args.type, i) for i in range(args.runs)
+        ]
+        rates = [r[0] for r in runs]
+        print(
+            f"drain {args.jobs} {args.type} jobs, one worker process, concurrency "
+            f"{args.concurrency}: " + ", ".join(f"{r:,.0f}" for r in rates) + " jobs/s "
+            f"(median {statistics.median(rates):,.0f}); CPU per job: worker "
+            f"{statistics.median(r[1] for r in runs):.1f} µs, redis "
+            f"{statistics.median(r[2] for r in runs):.1f} µs"
+        )
+        if args.samples:
+            lat = await latency(url, args.samples)
+            print(
+                f"enqueue->start on an idle queue, {len(lat)} samples: "
+                f"p50 {pct(lat, 50):.2f} ms, p99 {pct(lat, 99):.2f} ms, max {lat[-1]:.2f} ms"
+            )
+    finally:
+        if server:
+            server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

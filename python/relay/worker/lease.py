@@ -1,0 +1,193 @@
+"""Leases: the heartbeat that keeps them (own thread, own connection), the reaper and promoter.
+
+The heartbeat runs on its own thread with its own event loop and Redis connection, so nothing
+a handler does can starve it: not a CPU-bound sync handler (the interpreter switches threads
+every few ms), not an async handler that blocks the worker's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from relay.broker import Broker
+from relay.errors import RedisUnavailable, ScriptError
+from relay.job import Job
+from relay.worker.completions import Ledger
+from relay.worker.metrics import WorkerMetrics
+from relay.worker.outage import Connectivity, RetryDelay
+
+log = logging.getLogger("relay.worker")
+
+PROMOTE_MAX_SLEEP = 1.0  # a delayed job put there by someone else starts at most this late
+
+
+class Heartbeat:
+    """Extends the lease of every held job every `lease/3` from a thread of its own."""
+
+    def __init__(
+        self,
+        make_broker: Callable[[], Broker],
+        ledger: Ledger,
+        lease_ms: int,
+        conn: Connectivity,
+        metrics: WorkerMetrics,
+    ) -> None:
+        self._make_broker = make_broker
+        self._ledger = ledger
+        self._lease_ms = lease_ms
+        self._conn = conn
+        self._metrics = metrics
+        self._stop = threading.Event()
+        self._lost: set[tuple[str, int]] = set()
+        self._thread = threading.Thread(target=self._main, name="relay-heartbeat", daemon=True)
+        self.beats = 0
+
+    @property
+    def interval(self) -> float:
+        return self._lease_ms / 3000
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        broker = self._make_broker()
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    loop.run_until_complete(self.beat(broker))
+                except Exception:  # a bug here must not end the heartbeat: leases would lapse
+                    log.exception("heartbeat failed; retrying at the next beat")
+        finally:
+            loop.run_until_complete(broker.close())
+            loop.close()
+
+    async def beat(self, broker: Broker) -> None:
+        """Extend every held lease once; report the ones found lost."""
+        by_queue: defaultdict[str, list[Job]] = defaultdict(list)
+        for job in self._ledger.snapshot():
+            if (job.id, job.token) not in self._lost:
+                by_queue[job.queue].append(job)
+        chunk = broker.settings.batch_limit
+        try:
+            for queue, jobs in by_queue.items():
+                for i in range(0, len(jobs), chunk):
+                    part = jobs[i : i + chunk]
+                    ok = await broker.extend(queue, [(j.id, j.token) for j in part], self._lease_ms)
+                    self._check(queue, part, ok)
+        except RedisUnavailable as exc:
+            self._conn.failed(exc)
+            return
+        except ScriptError:
+            log.exception("lease extension failed")
+            return
+        self._conn.ok()
+        self.beats += 1
+        self._lost.intersection_update((j.id, j.token) for j in self._ledger.snapshot())
+
+    def _check(self, queue: str, jobs: Sequence[Job], ok: Sequence[bool]) -> None:
+        for job, good in zip(jobs, ok, strict=True):
+            if good or not self._ledger.holds(job):
+                continue
+            self._lost.add((job.id, job.token))
+            self._metrics.queue(queue).leases_lost += 1
+            log.warning(
+                "lease lost queue=%s type=%s id=%s: another worker may run it; "
+                "this worker's ack will be rejected as stale",
+                queue,
+                job.type,
+                job.id,
+            )
+
+
+class Upkeep:
+    """The reaper and promoter loops; every worker runs them, the scripts make that safe."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        queues: Sequence[str],
+        reap_every: float,
+        conn: Connectivity,
+    ) -> None:
+        self._broker = broker
+        self._queues = list(queues)
+        self._reap_every = reap_every
+        self._conn = conn
+        self._promote_at = 0.0
+        self._poke = asyncio.Event()
+
+    def promote_soon(self, delay_ms: int) -> None:
+        """A job was delayed by `delay_ms`: make sure the promoter looks at it on time."""
+        at = asyncio.get_running_loop().time() + delay_ms / 1000
+        if at < self._promote_at:
+            self._promote_at = at
+            self._poke.set()
+
+    async def reaper(self) -> None:
+        """Take back expired leases (dead workers' jobs) every `reap_every` seconds."""
+        delay = RetryDelay()
+        while True:
+            try:
+                for q in self._queues:
+                    await self._reap(q)
+            except RedisUnavailable as exc:
+                self._conn.failed(exc)
+                await asyncio.sleep(delay.next())
+                continue
+            self._conn.ok()
+            delay.reset()
+            await asyncio.sleep(self._reap_every)
+
+    async def _reap(self, queue: str) -> None:
+        while True:
+            r = await self._broker.reap(queue)
+            if r.requeued or r.dead:
+                log.info(
+                    "reaped expired leases queue=%s requeued=%d dead=%d",
+                    queue,
+                    r.requeued,
+                    r.dead,
+                )
+            if not r.more:
+                return
+
+    async def promoter(self) -> None:
+        """Move due delayed jobs to ready; sleep until the next is due (at most 1 s)."""
+        loop = asyncio.get_running_loop()
+        delay = RetryDelay()
+        while True:
+            try:
+                wait_ms = min([await self._promote(q) for q in self._queues])
+            except RedisUnavailable as exc:
+                self._conn.failed(exc)
+                await asyncio.sleep(delay.next())
+                continue
+            self._conn.ok()
+            delay.reset()
+            self._promote_at = loop.time() + wait_ms / 1000
+            while (left := self._promote_at - loop.time()) > 0:
+                self._poke.clear()
+                try:
+                    async with asyncio.timeout(left):
+                        await self._poke.wait()
+                except TimeoutError:
+                    break
+
+    async def _promote(self, queue: str) -> int:
+        """Promote what is due in `queue`; ms until its next delayed job (capped)."""
+        cap = int(PROMOTE_MAX_SLEEP * 1000)
+        while True:
+            p = await self._broker.promote(queue)
+            if p.wait_ms < 0:
+                return cap
+            if p.wait_ms > 0 or p.moved == 0:
+                return max(1, min(p.wait_ms, cap))

@@ -1,0 +1,273 @@
+"""Running claimed jobs: `concurrency` slots, per-job timeouts, outcomes to the completions.
+
+Each slot is a long-lived task that takes jobs from one shared deque and awaits their handlers
+one after another. No task is created per job: a batch of handlers that never suspend runs in
+one slot, straight through, at the cost of a function call each. When a handler suspends, a
+spare slot (woken ahead of need, one at a time) picks up the next job, so up to `concurrency`
+handlers wait on I/O at once.
+
+Timeouts cost nothing per job either: a watchdog looks at the slots every 50 ms and cancels
+the task of a slot whose job ran past its deadline. A sync handler's thread cannot be killed:
+its job is nacked with the timeout at once and its lease no longer kept, and its slot stays
+taken until the thread returns, so no more than `concurrency` handlers ever run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+from collections import deque
+from time import perf_counter
+
+from relay.job import Job
+from relay.worker import outcomes
+from relay.worker.completions import Completions
+from relay.worker.metrics import WorkerMetrics
+from relay.worker.registry import Registry, Task
+from relay.worker.threads import HandlerThreads
+
+log = logging.getLogger("relay.worker")
+
+WATCH_EVERY = 0.05
+
+
+class Slot:
+    """One unit of concurrency and the job it is running."""
+
+    __slots__ = ("detached", "expired", "job", "limit_ms", "task", "until")
+
+    def __init__(self) -> None:
+        self.job: Job | None = None
+        self.until = math.inf  # loop time past which the job has timed out
+        self.limit_ms = 0
+        self.expired = False  # the watchdog found it past its deadline
+        self.detached = False  # its outcome was already decided elsewhere: drop the result
+        self.task: asyncio.Task[None] | None = None
+
+
+class Runner:
+    """Runs jobs on `concurrency` slots and reports each outcome exactly once."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        concurrency: int,
+        completions: Completions,
+        metrics: WorkerMetrics,
+    ) -> None:
+        self._registry = registry
+        self.concurrency = concurrency
+        self._done = completions
+        self._metrics = metrics
+        self._threads = HandlerThreads(concurrency)
+        self._slots = [Slot() for _ in range(concurrency)]
+        self._pending: deque[Job] = deque()
+        self._idle: deque[asyncio.Future[None]] = deque()
+        self._spare = False  # a slot was woken and has not yet looked at the deque
+        self.load = 0  # jobs pending or occupying a slot
+        self._capacity = asyncio.Event()
+        self._quiet = asyncio.Event()  # set when draining and no job runs any more
+        self._draining = False
+        self._stopping = False
+        self._watchdog: asyncio.Task[None] | None = None
+
+    @property
+    def free(self) -> int:
+        return self.concurrency - self.load
+
+    def start(self) -> None:
+        for i, slot in enumerate(self._slots):
+            slot.task = asyncio.create_task(self._serve(slot), name=f"relay-slot-{i}")
+        self._watchdog = asyncio.create_task(self._watch(), name="relay-watchdog")
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        out = [s.task for s in self._slots if s.task is not None]
+        return out + ([self._watchdog] if self._watchdog else [])
+
+    def dispatch(self, jobs: list[Job]) -> None:
+        """Queue claimed jobs for the slots (the caller claimed no more than `free`)."""
+        self._pending.extend(jobs)
+        self.load += len(jobs)
+        if not self._spare:
+            self._wake_spare()
+
+    async def wait_capacity(self) -> None:
+        """Return once a slot is free."""
+        while self.load >= self.concurrency:
+            self._capacity.clear()
+            await self._capacity.wait()
+
+    # -- the slots ---------------------------------------------------------------------------
+
+    def _wake_spare(self) -> None:
+        while self._idle:
+            fut = self._idle.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                self._spare = True
+                return
+
+    async def _serve(self, slot: Slot) -> None:
+        pending = self._pending
+        loop = asyncio.get_running_loop()
+        while True:
+            if not pending:
+                fut = loop.create_future()
+                self._idle.append(fut)
+                await fut
+                self._spare = False
+                continue
+            job = pending.popleft()
+            if pending and not self._spare:
+                self._wake_spare()
+            try:
+                await self._run(slot, job, loop)
+            finally:
+                slot.job, slot.expired, slot.detached = None, False, False
+                self._freed()
+
+    def _freed(self) -> None:
+        self.load -= 1
+        self._capacity.set()
+        if self._draining and not self.running():
+            self._quiet.set()
+
+    async def _run(self, slot: Slot, job: Job, loop: asyncio.AbstractEventLoop) -> None:
+        task = self._registry.get(job.type)
+        if task is None:
+            self._finish_unknown(job)
+            return
+        limit = task.effective_timeout_ms(job)
+        slot.job, slot.limit_ms = job, limit
+        slot.until = loop.time() + limit / 1000 if limit else math.inf
+        started = perf_counter()
+        try:
+            if task.is_async:
+                await task.handler(job)  # type: ignore[misc]
+            else:
+                _check_sync_result(await self._threads.submit(task.handler, job))
+        except asyncio.CancelledError as exc:
+            self._cancelled(slot, job, task, perf_counter() - started, exc)
+        except Exception as exc:
+            if not slot.detached:
+                self._finish(job, task, perf_counter() - started, exc)
+        else:
+            if not slot.detached:
+                self._finish(job, task, perf_counter() - started, None)
+
+    def _cancelled(
+        self, slot: Slot, job: Job, task: Task, seconds: float, exc: asyncio.CancelledError
+    ) -> None:
+        me = asyncio.current_task()
+        ours = me is not None and me.cancelling() > 0 and (slot.expired or self._stopping)
+        if not ours:  # raised inside the handler (it awaited something cancelled): a failure
+            if not slot.detached:
+                self._finish(job, task, seconds, exc)
+        elif slot.expired and not slot.detached:  # the watchdog: the job timed out
+            assert me is not None
+            me.uncancel()
+            self._finish(job, task, seconds, outcomes.HandlerTimeout(slot.limit_ms))
+        else:
+            raise exc  # the worker is stopping: its job was already released
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def _finish(self, job: Job, task: Task, seconds: float, exc: BaseException | None) -> None:
+        s = self._metrics.queue(job.queue).of(job.type)
+        s.processed += 1
+        s.duration.observe(seconds)
+        if exc is None:
+            s.completed += 1
+            self._done.ack(job)
+            return
+        nack = outcomes.nack_for(task, job, exc)
+        self._count_nack(job, nack.mode.value)
+        outcomes.log_failure(job, nack)
+        self._done.nack(job.queue, nack)
+
+    def _count_nack(self, job: Job, mode: str) -> None:
+        s = self._metrics.queue(job.queue).of(job.type)
+        if mode != "later":
+            s.failed += 1
+        if mode == "dead":
+            s.dead += 1
+        else:
+            s.retried += 1
+
+    def _finish_unknown(self, job: Job) -> None:
+        s = self._metrics.queue(job.queue).of(job.type)
+        s.processed += 1
+        nack = outcomes.unknown_type(job)
+        self._count_nack(job, "dead")
+        outcomes.log_failure(job, nack)
+        self._done.nack(job.queue, nack)
+
+    # -- timeouts ----------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            now = loop.time()
+            for slot in self._slots:
+                if slot.job is not None and not slot.expired and slot.until <= now:
+                    self._expire(slot, slot.job)
+
+    def _expire(self, slot: Slot, job: Job) -> None:
+        slot.expired = True
+        task = self._registry.get(job.type)
+        if task is None or task.is_async:
+            assert slot.task is not None
+            slot.task.cancel()
+            return
+        # A thread cannot be cancelled: settle the job now, keep the slot until it returns.
+        slot.detached = True
+        timeout = outcomes.HandlerTimeout(slot.limit_ms, thread_left_running=True)
+        self._finish(job, task, slot.limit_ms / 1000, timeout)
+        if self._draining and not self.running():
+            self._quiet.set()
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    def release_pending(self) -> list[Job]:
+        """Take back the jobs no slot has started; the caller returns them to the queue."""
+        jobs = list(self._pending)
+        self._pending.clear()
+        for _ in jobs:
+            self._freed()
+        return jobs
+
+    async def drained(self) -> None:
+        """Return once no slot runs a job whose outcome is still open (bound it with a timeout)."""
+        self._draining = True
+        if self.running():
+            self._quiet.clear()
+            await self._quiet.wait()
+
+    def running(self) -> int:
+        return sum(1 for s in self._slots if s.job is not None and not s.detached)
+
+    async def stop(self) -> list[Job]:
+        """Cancel every slot; the jobs still running, for the caller to release."""
+        self._stopping = True
+        left: list[Job] = []
+        for slot in self._slots:
+            if slot.job is not None and not slot.detached:
+                left.append(slot.job)
+                slot.detached = True
+        tasks = self.tasks()
+        for t in tasks:
+            t.cancel()
+        if tasks:  # a handler may swallow the cancellation: do not wait for it forever
+            await asyncio.wait(tasks, timeout=1.0)
+        self._threads.close()
+        return left
+
+
+def _check_sync_result(result: object) -> None:
+    if result is not None and inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise TypeError("a sync handler returned an awaitable; declare the handler `async def`")

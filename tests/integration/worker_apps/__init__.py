@@ -1,0 +1,1 @@
+"""Registries that tests run in real `relay worker` processes."""
