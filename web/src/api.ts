@@ -1,0 +1,317 @@
+// The HTTP API the dashboard talks to (DESIGN.md "HTTP API"; the shapes are copied in
+// web/README.md). Types first, then light runtime guards (one malformed queue must not blank the
+// whole page), then the fetch client that adds the bearer token and asks for one on 401.
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export const DEPTH_STATES = ["ready", "delayed", "inflight", "dead"] as const;
+export type DepthState = (typeof DEPTH_STATES)[number];
+
+export type JobState = "delayed" | "ready" | "inflight" | "completed" | "dead";
+
+export interface Counts {
+  ready: number;
+  delayed: number;
+  inflight: number;
+  dead: number;
+  completed: number;
+}
+
+export interface Totals {
+  enqueued: number;
+  completed: number;
+  failed: number;
+  retried: number;
+  dead: number;
+}
+
+export interface RateLimit {
+  rate: number;
+  burst: number;
+}
+
+export interface QueueStats {
+  name: string;
+  counts: Counts;
+  totals: Totals;
+  paused: boolean;
+  rate_limit: RateLimit | null;
+}
+
+export interface QueueList {
+  queues: QueueStats[];
+}
+
+export interface Job {
+  id: string;
+  queue: string;
+  type: string;
+  payload: JsonValue;
+  priority: number;
+  state: JobState;
+  attempts: number;
+  max_attempts: number;
+  timeout_ms: number;
+  idempotency_key: string | null;
+  last_error: string | null;
+  /** unix seconds */
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  run_at: number | null;
+}
+
+export interface DeadPage {
+  jobs: Job[];
+  next_cursor: string | null;
+}
+
+/** SSE `event: stats`, once per second. */
+export interface StatsEvent {
+  ts: number;
+  queues: QueueStats[];
+}
+
+export type JobEventKind = "enqueued" | "claimed" | "completed" | "retried" | "dead" | "requeued";
+
+/** SSE `event: job`. */
+export interface JobEvent {
+  queue: string;
+  kind: JobEventKind;
+  ids: string[];
+  ts: number;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guards
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function num(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : 0;
+}
+
+function numOrNull(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+function strOrNull(v: unknown): string | null {
+  return typeof v === "string" ? v : null;
+}
+
+/** Normalises one queue; returns null when it is not recognisably a queue. */
+export function parseQueueStats(v: unknown): QueueStats | null {
+  if (!isObject(v) || typeof v["name"] !== "string") return null;
+  const c = isObject(v["counts"]) ? v["counts"] : {};
+  const t = isObject(v["totals"]) ? v["totals"] : {};
+  const rl = v["rate_limit"];
+  return {
+    name: v["name"],
+    counts: {
+      ready: num(c["ready"]),
+      delayed: num(c["delayed"]),
+      inflight: num(c["inflight"]),
+      dead: num(c["dead"]),
+      completed: num(c["completed"]),
+    },
+    totals: {
+      enqueued: num(t["enqueued"]),
+      completed: num(t["completed"]),
+      failed: num(t["failed"]),
+      retried: num(t["retried"]),
+      dead: num(t["dead"]),
+    },
+    paused: v["paused"] === true,
+    rate_limit: isObject(rl) ? { rate: num(rl["rate"]), burst: num(rl["burst"]) } : null,
+  };
+}
+
+export function parseQueueList(v: unknown): QueueStats[] {
+  const list = isObject(v) && Array.isArray(v["queues"]) ? v["queues"] : [];
+  const out: QueueStats[] = [];
+  for (const q of list) {
+    const parsed = parseQueueStats(q);
+    if (parsed) out.push(parsed);
+  }
+  return out;
+}
+
+export function parseStatsEvent(v: unknown): StatsEvent | null {
+  if (!isObject(v) || typeof v["ts"] !== "number") return null;
+  return { ts: v["ts"], queues: parseQueueList(v) };
+}
+
+const JOB_KINDS: readonly JobEventKind[] = ["enqueued", "claimed", "completed", "retried", "dead", "requeued"];
+
+export function parseJobEvent(v: unknown): JobEvent | null {
+  if (!isObject(v) || typeof v["queue"] !== "string") return null;
+  const kind = v["kind"];
+  if (typeof kind !== "string" || !(JOB_KINDS as readonly string[]).includes(kind)) return null;
+  const ids = Array.isArray(v["ids"]) ? v["ids"].filter((x): x is string => typeof x === "string") : [];
+  return { queue: v["queue"], kind: kind as JobEventKind, ids, ts: num(v["ts"]) };
+}
+
+const JOB_STATES: readonly JobState[] = ["delayed", "ready", "inflight", "completed", "dead"];
+
+export function parseJob(v: unknown): Job | null {
+  if (!isObject(v) || typeof v["id"] !== "string") return null;
+  const state = v["state"];
+  return {
+    id: v["id"],
+    queue: typeof v["queue"] === "string" ? v["queue"] : "",
+    type: typeof v["type"] === "string" ? v["type"] : "",
+    payload: (v["payload"] ?? null) as JsonValue,
+    priority: num(v["priority"]),
+    state: typeof state === "string" && (JOB_STATES as readonly string[]).includes(state) ? (state as JobState) : "ready",
+    attempts: num(v["attempts"]),
+    max_attempts: num(v["max_attempts"]),
+    timeout_ms: num(v["timeout_ms"]),
+    idempotency_key: strOrNull(v["idempotency_key"]),
+    last_error: strOrNull(v["last_error"]),
+    created_at: num(v["created_at"]),
+    started_at: numOrNull(v["started_at"]),
+    finished_at: numOrNull(v["finished_at"]),
+    run_at: numOrNull(v["run_at"]),
+  };
+}
+
+export function parseDeadPage(v: unknown): DeadPage {
+  const jobs: Job[] = [];
+  if (isObject(v) && Array.isArray(v["jobs"])) {
+    for (const j of v["jobs"]) {
+      const parsed = parseJob(j);
+      if (parsed) jobs.push(parsed);
+    }
+  }
+  return { jobs, next_cursor: isObject(v) ? strOrNull(v["next_cursor"]) : null };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** Where the token lives and how to ask the person for a new one. */
+export interface TokenSource {
+  current(): string | null;
+  /** Resolves with a token to retry with. `rejected` is the token the server just refused. */
+  obtain(rejected: string | null): Promise<string>;
+}
+
+type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+const q = (s: string): string => encodeURIComponent(s);
+
+export class Api {
+  constructor(private readonly tokens: TokenSource) {}
+
+  async request(method: Method, path: string, body?: unknown): Promise<unknown> {
+    // Loops only while the server answers 401 and the person keeps supplying tokens.
+    for (;;) {
+      const token = this.tokens.current();
+      const headers: Record<string, string> = { Accept: "application/json" };
+      if (token) headers["Authorization"] = `Bearer ${token}`;
+      const init: RequestInit = { method, headers, cache: "no-store", credentials: "same-origin" };
+      if (body !== undefined) {
+        headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+      let res: Response;
+      try {
+        res = await fetch(path, init);
+      } catch {
+        throw new ApiError(0, "network", "The relay server cannot be reached.");
+      }
+      if (res.status === 401) {
+        await this.tokens.obtain(token);
+        continue;
+      }
+      const text = await res.text();
+      let data: unknown = null;
+      if (text) {
+        try {
+          data = JSON.parse(text);
+        } catch {
+          data = null;
+        }
+      }
+      if (!res.ok) {
+        const err = isObject(data) && isObject(data["error"]) ? data["error"] : {};
+        const code = typeof err["code"] === "string" ? err["code"] : `http_${res.status}`;
+        const message =
+          typeof err["message"] === "string" ? err["message"] : `${res.status} ${res.statusText || "error"}`;
+        throw new ApiError(res.status, code, message);
+      }
+      return data;
+    }
+  }
+
+  async queues(): Promise<QueueStats[]> {
+    return parseQueueList(await this.request("GET", "/api/queues"));
+  }
+
+  async queue(name: string): Promise<QueueStats | null> {
+    return parseQueueStats(await this.request("GET", `/api/queues/${q(name)}`));
+  }
+
+  async job(queue: string, id: string): Promise<Job | null> {
+    return parseJob(await this.request("GET", `/api/queues/${q(queue)}/jobs/${q(id)}`));
+  }
+
+  async dead(queue: string, limit: number, cursor: string | null): Promise<DeadPage> {
+    let path = `/api/queues/${q(queue)}/dead?limit=${limit}`;
+    if (cursor !== null) path += `&cursor=${q(cursor)}`;
+    return parseDeadPage(await this.request("GET", path));
+  }
+
+  async requeueDead(queue: string, id: string): Promise<number> {
+    const r = await this.request("POST", `/api/queues/${q(queue)}/dead/${q(id)}/requeue`);
+    return isObject(r) ? num(r["requeued"]) : 0;
+  }
+
+  async requeueAllDead(queue: string): Promise<number> {
+    const r = await this.request("POST", `/api/queues/${q(queue)}/dead/requeue`);
+    return isObject(r) ? num(r["requeued"]) : 0;
+  }
+
+  async deleteDead(queue: string, id: string): Promise<number> {
+    const r = await this.request("DELETE", `/api/queues/${q(queue)}/dead/${q(id)}`);
+    return isObject(r) ? num(r["deleted"]) : 0;
+  }
+
+  async setRateLimit(queue: string, rate: number, burst: number): Promise<QueueStats | null> {
+    return parseQueueStats(await this.request("PUT", `/api/queues/${q(queue)}/rate-limit`, { rate, burst }));
+  }
+
+  async clearRateLimit(queue: string): Promise<QueueStats | null> {
+    return parseQueueStats(await this.request("DELETE", `/api/queues/${q(queue)}/rate-limit`));
+  }
+
+  async pause(queue: string): Promise<QueueStats | null> {
+    return parseQueueStats(await this.request("POST", `/api/queues/${q(queue)}/pause`));
+  }
+
+  async resume(queue: string): Promise<QueueStats | null> {
+    return parseQueueStats(await this.request("POST", `/api/queues/${q(queue)}/resume`));
+  }
+}
+
+/** URL of the SSE stream; EventSource cannot send headers, so the token rides in the query. */
+export function eventsUrl(token: string | null): string {
+  return token ? `/api/events?token=${encodeURIComponent(token)}` : "/api/events";
+}

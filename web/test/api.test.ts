@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { eventsUrl, parseDeadPage, parseJobEvent, parseQueueList, parseStatsEvent } from "../src/api";
+
+const stats = {
+  name: "default",
+  counts: { ready: 1, delayed: 2, inflight: 3, dead: 4, completed: 5 },
+  totals: { enqueued: 10, completed: 5, failed: 2, retried: 1, dead: 4 },
+  paused: true,
+  rate_limit: { rate: 2.5, burst: 5 },
+};
+
+test("queue list parses and drops what is not a queue", () => {
+  const list = parseQueueList({ queues: [stats, { nope: 1 }, null] });
+  assert.equal(list.length, 1);
+  assert.deepEqual(list[0], stats);
+  assert.deepEqual(parseQueueList({}), []);
+});
+
+test("missing numbers become zero, a missing rate limit null", () => {
+  const [q] = parseQueueList({ queues: [{ name: "x" }] });
+  assert.ok(q);
+  assert.equal(q.counts.ready, 0);
+  assert.equal(q.paused, false);
+  assert.equal(q.rate_limit, null);
+});
+
+test("SSE events", () => {
+  assert.equal(parseStatsEvent({ queues: [] }), null);
+  assert.deepEqual(parseStatsEvent({ ts: 1.5, queues: [stats] }), { ts: 1.5, queues: [stats] });
+  assert.deepEqual(parseJobEvent({ queue: "q", kind: "dead", ids: ["a", 3], ts: 2 }), { queue: "q", kind: "dead", ids: ["a"], ts: 2 });
+  assert.equal(parseJobEvent({ queue: "q", kind: "exploded", ids: [], ts: 2 }), null);
+});
+
+test("dead page", () => {
+  const job = {
+    id: "j1", queue: "q", type: "t", payload: { a: 1 }, priority: 5, state: "dead", attempts: 5,
+    max_attempts: 5, timeout_ms: 1000, idempotency_key: null, last_error: "boom", created_at: 1,
+    started_at: 2, finished_at: 3, run_at: null,
+  };
+  assert.deepEqual(parseDeadPage({ jobs: [job], next_cursor: "c2" }), { jobs: [job], next_cursor: "c2" });
+  assert.deepEqual(parseDeadPage({ jobs: [], next_cursor: null }), { jobs: [], next_cursor: null });
+});
+
+test("the SSE token rides in the query, encoded", () => {
+  assert.equal(eventsUrl(null), "/api/events");
+  assert.equal(eventsUrl("a b&c"), "/api/events?token=a%20b%26c");
+});
