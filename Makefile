@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-stamp
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web wheel race chaos ci clean
+.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web web-check wheel race chaos ci clean
 
 all: test
 
@@ -52,8 +52,19 @@ cargo-test:
 pytest: build redis
 	$(PY) -m pytest -q
 
+# The dashboard: TypeScript in web/, built into python/relay/http/static/ (committed).
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web: web/node_modules/.package-lock.json
+	cd web && npm run typecheck && npm run build
+
+# tsc --noEmit, the dashboard's unit tests, and a check that the committed bundle is fresh.
+web-check: web/node_modules/.package-lock.json
+	cd web && npm run typecheck && npm test && npm run check
+
 # What CI runs: everything, on a fresh machine.
-test: redis build lint typecheck cargo-test pytest
+test: redis build lint typecheck cargo-test web-check pytest
 
 test-fast: build redis
 	$(PY) -m pytest -q -x tests/unit tests/core tests/scripts
