@@ -2,6 +2,7 @@
 
 from relay._core import __version__
 from relay.broker import Broker, JobSpec, Nack, NackMode, QueueStats
+from relay.client import AsyncClient, Client
 from relay.config import BrokerSettings
 from relay.errors import (
     CodecError,
@@ -17,12 +18,15 @@ from relay.errors import (
     ScriptError,
 )
 from relay.job import EnqueueResult, Job, JobInfo, JobOptions, JobState
+from relay.producer import Producer
 from relay.worker import Backoff, Registry, Worker, task
 
 __all__ = [
+    "AsyncClient",
     "Backoff",
     "Broker",
     "BrokerSettings",
+    "Client",
     "CodecError",
     "ConfigError",
     "EnqueueResult",
@@ -37,6 +41,7 @@ __all__ = [
     "Nack",
     "NackMode",
     "PayloadTooLarge",
+    "Producer",
     "QueueFull",
     "QueueStats",
     "RedisUnavailable",

@@ -55,9 +55,18 @@ async def decode_body(request: web.Request, kind: type[T]) -> T:
     try:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
-        raise Problem(400, f"invalid body: {exc}") from exc
+        raise Problem(400, f"invalid body: {_plain(exc)}") from exc
     except msgspec.DecodeError as exc:
         raise Problem(400, f"the body is not valid JSON: {exc}") from exc
+
+
+def _plain(exc: msgspec.ValidationError) -> str:
+    """msgspec's message, speaking of integers where the model uses integral floats."""
+    return (
+        str(exc)
+        .replace("`float` that's a multiple of 1.0", "an integer")
+        .replace("Expected `float`", "Expected a number")
+    )
 
 
 def queue_param(request: web.Request) -> str:
@@ -80,10 +89,10 @@ def _spec(job: EnqueueRequest, where: str) -> JobSpec:
                 400, f"invalid body: {name} must be printable ASCII - at `{where}.{name}`"
             )
     options = JobOptions(
-        priority=job.priority,
-        max_attempts=job.max_attempts,
-        timeout_ms=job.timeout_ms,
-        delay_ms=job.delay_ms,
+        priority=int(job.priority),
+        max_attempts=int(job.max_attempts),
+        timeout_ms=int(job.timeout_ms),
+        delay_ms=int(job.delay_ms),
         run_at_ms=None if job.run_at is None else round(job.run_at * 1000),
         idempotency_key=job.idempotency_key,
     )
@@ -156,8 +165,8 @@ async def list_dead(request: web.Request) -> web.Response:
     try:
         q = msgspec.convert(dict(request.query), DeadQuery, strict=False)
     except msgspec.ValidationError as exc:
-        raise Problem(400, f"invalid query: {exc}") from exc
-    return reply(await state(request).broker.dead_jobs(queue, q.limit, q.cursor))
+        raise Problem(400, f"invalid query: {_plain(exc)}") from exc
+    return reply(await state(request).broker.dead_jobs(queue, int(q.limit), q.cursor))
 
 
 async def requeue_dead_one(request: web.Request) -> web.Response:
@@ -185,7 +194,7 @@ async def put_rate_limit(request: web.Request) -> web.Response:
     queue = await known_queue(request)
     body = await decode_body(request, RateLimitRequest)
     broker = state(request).broker
-    await broker.set_rate_limit(queue, body.rate, body.burst)
+    await broker.set_rate_limit(queue, body.rate, int(body.burst))
     return reply(await broker.stats(queue))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import msgspec
 from aiohttp import web
@@ -203,11 +204,10 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         path = request.path
         if request.query_string:
-            query = request.rel_url.query.copy()
-            for key in query:
-                if key.lower() == "token":
-                    query[key] = "***"
-            path = str(request.rel_url.with_query(query))
+            pairs = [
+                (k, "***" if k.lower() == "token" else v) for k, v in request.rel_url.query.items()
+            ]
+            path = f"{path}?{urlencode(pairs, safe='*')}"
         self.logger.info(
             '%s "%s %s" %s %.1fms',
             request.remote,

@@ -15,6 +15,10 @@ _PRINTABLE = "^[ -~]+$"
 _QUEUE_PATTERN = r"^[A-Za-z0-9._\-/@+=~!$%^&*()\[\]<>?|#]{1,128}$"
 MAX_BATCH = 1000
 
+# Integer fields are declared `float` with multiple_of=1: JSON Schema calls 5.0 an integer, so
+# the API accepts it too (a strict msgspec `int` would not). Every bound is below 2**53, so the
+# float is exact; handlers convert with int(). The OpenAPI document states them as integers.
+
 JobType = Annotated[
     str,
     msgspec.Meta(
@@ -58,8 +62,10 @@ class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     type: JobType
     payload: msgspec.Raw = msgspec.field(default_factory=_null)
-    priority: Annotated[int, msgspec.Meta(ge=0, le=9, description="9 runs first")] = 5
-    delay_ms: Annotated[int, msgspec.Meta(ge=0, le=10 * 365 * 86_400_000)] = 0
+    priority: Annotated[
+        float, msgspec.Meta(ge=0, le=9, multiple_of=1, description="9 runs first")
+    ] = 5
+    delay_ms: Annotated[float, msgspec.Meta(ge=0, le=10 * 365 * 86_400_000, multiple_of=1)] = 0
     run_at: (
         Annotated[
             float,
@@ -67,9 +73,10 @@ class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         ]
         | None
     ) = None
-    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=65_535)] = 5
+    max_attempts: Annotated[float, msgspec.Meta(ge=1, le=65_535, multiple_of=1)] = 5
     timeout_ms: Annotated[
-        int, msgspec.Meta(ge=0, le=2**32 - 1, description="Execution limit; 0 = none")
+        float,
+        msgspec.Meta(ge=0, le=2**32 - 1, multiple_of=1, description="Execution limit; 0 = none"),
     ] = 300_000
     idempotency_key: IdempotencyKey | None = None
 
@@ -97,13 +104,13 @@ class RateLimitRequest(msgspec.Struct, forbid_unknown_fields=True):
     """A claim rate limit: `rate` jobs per second, bursts of up to `burst`."""
 
     rate: Annotated[float, msgspec.Meta(gt=0, le=1e6)]
-    burst: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+    burst: Annotated[float, msgspec.Meta(ge=1, le=1_000_000, multiple_of=1)]
 
 
 class DeadQuery(msgspec.Struct, forbid_unknown_fields=False):
     """Query parameters of the dead-letter listing."""
 
-    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+    limit: Annotated[float, msgspec.Meta(ge=1, le=1000, multiple_of=1)] = 50
     cursor: Cursor | None = None
 
 

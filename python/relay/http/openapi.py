@@ -40,6 +40,7 @@ def build_openapi(routes: tuple[Route, ...] = ROUTES, *, auth: bool = False) -> 
     for r in routes:
         types += [t for t in (r.body, *r.ok.values()) if t is not None]
     _, components = msgspec.json.schema_components(list(dict.fromkeys(types)), ref_template=REF)
+    components = {name: _integers(schema) for name, schema in components.items()}
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, auth)
@@ -57,6 +58,19 @@ def build_openapi(routes: tuple[Route, ...] = ROUTES, *, auth: bool = False) -> 
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         doc["security"] = [{"bearer": []}]
     return doc
+
+
+def _integers(schema: Any) -> Any:
+    """`number` with multipleOf 1 is how the models spell an integer (see models.py)."""
+    if isinstance(schema, dict):
+        out = {k: _integers(v) for k, v in schema.items()}
+        if out.get("type") == "number" and out.get("multipleOf") == 1:
+            out["type"] = "integer"
+            del out["multipleOf"]
+        return out
+    if isinstance(schema, list):
+        return [_integers(v) for v in schema]
+    return schema
 
 
 def _ref(kind: Any) -> dict[str, Any]:
@@ -124,7 +138,12 @@ def _query_params(kind: Any) -> list[dict[str, Any]]:
     out = []
     for name, prop in body["properties"].items():
         out.append(
-            {"name": name, "in": "query", "required": name in required, "schema": _no_null(prop)}
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": _integers(_no_null(prop)),
+            }
         )
     return out
 

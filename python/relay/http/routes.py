@@ -100,7 +100,12 @@ ROUTES: tuple[Route, ...] = (
 )  # fmt: skip
 
 
+# `batch` and `requeue` are sub-resources, never job ids: keeping them out of {id} makes each
+# URL match one resource, so 405 answers list exactly the methods of the path asked for.
+_ID = "{id:(?!(?:batch|requeue)$)[^/]+}"
+
+
 def install(app: web.Application, routes: tuple[Route, ...] = ROUTES) -> None:
     """Add every route of the table to the app."""
     for r in routes:
-        app.router.add_route(r.method, r.path, r.handler, name=r.name)
+        app.router.add_route(r.method, r.path.replace("{id}", _ID), r.handler, name=r.name)
