@@ -1,0 +1,74 @@
+"""The demo's job types: emails, thumbnails and reports that sometimes fail, so retries show.
+
+Run them with `relay worker --app relay.demo.tasks:registry -q emails,thumbnails,reports`.
+A payload flag (`bounce`, `corrupt`, `broken`) makes a job fail every time, so it ends in the
+dead set; the handlers also fail a few percent of attempts at random (a retry then succeeds),
+and reports sometimes ask to run later with `relay.Retry(after=...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+from relay import Backoff, Fail, Job, Registry, Retry
+
+TRANSIENT_FAILURE_RATE = 0.05  # per attempt, on top of the jobs made to fail every time
+
+# Quick retries (0.5 s doubling, capped at 8 s) so a failing job reaches the dead set within
+# seconds of the demo starting instead of minutes.
+registry = Registry(max_attempts=4, backoff=Backoff("full_jitter", base=0.5, cap=8.0))
+
+
+class SmtpError(Exception):
+    """The mail server refused a message."""
+
+
+class ImageError(ValueError):
+    """The file is not an image we can read; retrying cannot help."""
+
+
+def _payload(job: Job) -> dict[str, Any]:
+    value = job.payload
+    return value if isinstance(value, dict) else {}
+
+
+def _unlucky() -> bool:
+    return random.random() < TRANSIENT_FAILURE_RATE
+
+
+@registry.task("email.send", timeout=10)
+async def send_email(job: Job) -> None:
+    """Pretend to talk to an SMTP server for 50-150 ms."""
+    p = _payload(job)
+    await asyncio.sleep(random.uniform(0.05, 0.15))
+    if p.get("bounce"):
+        raise SmtpError(f"550 5.1.1 <{p.get('to')}>: mailbox unavailable")
+    if _unlucky():
+        raise ConnectionError("SMTP connection reset by peer")
+
+
+@registry.task("thumbnail.resize", timeout=10, non_retryable=[ImageError])
+def resize_thumbnail(job: Job) -> None:
+    """Pretend to decode and scale an image: 60-200 ms of blocking work, in a thread."""
+    p = _payload(job)
+    time.sleep(random.uniform(0.06, 0.2))
+    if p.get("corrupt"):
+        raise ImageError(f"cannot identify image file {p.get('src')!r}")
+    if _unlucky():
+        raise TimeoutError("object storage read timed out")
+
+
+@registry.task("report.generate", timeout=30)
+async def generate_report(job: Job) -> None:
+    """Pretend to query a warehouse for 0.2-0.8 s; it is sometimes too busy to start."""
+    p = _payload(job)
+    if job.attempts == 1 and random.random() < 0.15:
+        raise Retry(after=random.uniform(2, 6), reason="warehouse busy, try again shortly")
+    await asyncio.sleep(random.uniform(0.2, 0.8))
+    if p.get("broken"):
+        raise Fail(f"report {p.get('report')!r} references a dropped table")
+    if _unlucky():
+        raise KeyError("region")
