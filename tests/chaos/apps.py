@@ -1,0 +1,150 @@
+"""The registry chaos workers run; it records the history of every job it touches.
+
+Imported by `relay worker --app tests.chaos.apps:registry` with RELAY_CHAOS_HISTORY set, it
+also wraps the Broker's claim, ack and nack (in that worker process only) so that the claim
+token and Redis time of every claim, and the answer to every ack, land in the history: the
+checker needs them to tell a stale ack that was accepted from one that was refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from relay import Job, Registry
+from relay.broker import Broker, Claimed, Nack, NackOutcome
+from relay.worker.registry import Backoff
+from tests.chaos.history import HISTORY_ENV, HistoryWriter
+
+registry = Registry(backoff=Backoff("fixed", 0.05, 0.05))
+_writer: HistoryWriter | None = None
+
+
+def writer() -> HistoryWriter | None:
+    """This process's history file (None when not under the chaos harness)."""
+    global _writer  # noqa: PLW0603 - one file per worker process, opened on first use
+    directory = os.environ.get(HISTORY_ENV)
+    if _writer is None and directory:
+        _writer = HistoryWriter(Path(directory) / f"worker-{os.getpid()}.jsonl")
+    return _writer
+
+
+def _emit(kind: str, **fields: Any) -> None:
+    w = writer()
+    if w is not None:
+        w.emit(kind, **fields)
+
+
+def _start(job: Job) -> None:
+    _emit("exec_start", job=job.id, token=job.token, attempt=job.attempts, type=job.type)
+
+
+def _end(job: Job, ok: bool) -> None:
+    _emit("exec_end", job=job.id, token=job.token, attempt=job.attempts, ok=ok)
+
+
+def _seconds(job: Job) -> float:
+    payload = job.payload
+    return float(payload.get("s", 0)) if isinstance(payload, dict) else 0.0
+
+
+@registry.task("work")
+async def work(job: Job) -> None:
+    """Sleeps payload["s"] seconds (yielding to the loop), then succeeds."""
+    _start(job)
+    s = _seconds(job)
+    if s:
+        await asyncio.sleep(s)
+    _end(job, True)
+
+
+@registry.task("spin")
+def spin(job: Job) -> None:
+    """CPU-bound for payload["s"] seconds in a thread, holding the GIL most of the time."""
+    _start(job)
+    until = time.monotonic() + _seconds(job)
+    n = 0
+    while time.monotonic() < until:
+        for i in range(10_000):
+            n += i * i
+    _end(job, True)
+
+
+@registry.task("fail", max_attempts=3)
+async def fail(job: Job) -> None:
+    """Poison: always raises."""
+    _start(job)
+    _end(job, False)
+    raise ValueError("poison job: this handler always raises")
+
+
+@registry.task("crash")
+def crash(job: Job) -> None:
+    """Kills its own process, as a segfault or the OOM killer would."""
+    _start(job)
+    os._exit(3)
+
+
+# -- the broker, instrumented ------------------------------------------------------------------
+
+
+def _recording_claim(claim: Callable[..., Awaitable[Claimed]]) -> Callable[..., Awaitable[Claimed]]:
+    async def claim_recorded(self: Broker, queue: str, count: int, lease_ms: int) -> Claimed:
+        got = await claim(self, queue, count, lease_ms)
+        for j in got.jobs:
+            _emit("claim", job=j.id, token=j.token, attempt=j.attempts, redis_ms=got.now_ms)
+        for u in got.undecodable:
+            _emit("claim", job=u.id, token=u.token, redis_ms=got.now_ms, undecodable=True)
+        return got
+
+    return claim_recorded
+
+
+def _recording_ack(
+    ack: Callable[..., Awaitable[list[bool]]],
+) -> Callable[..., Awaitable[list[bool]]]:
+    async def ack_recorded(self: Broker, queue: str, held: Iterable[tuple[str, int]]) -> list[bool]:
+        pairs = list(held)
+        try:
+            ok = await ack(self, queue, pairs)
+        except BaseException:
+            for job_id, token in pairs:
+                _emit("ack_unknown", job=job_id, token=token)
+            raise
+        for (job_id, token), good in zip(pairs, ok, strict=True):
+            _emit("ack_ok" if good else "ack_stale", job=job_id, token=token)
+        return ok
+
+    return ack_recorded
+
+
+def _recording_nack(
+    nack: Callable[..., Awaitable[list[NackOutcome]]],
+) -> Callable[..., Awaitable[list[NackOutcome]]]:
+    async def nack_recorded(self: Broker, queue: str, nacks: Sequence[Nack]) -> list[NackOutcome]:
+        try:
+            out = await nack(self, queue, nacks)
+        except BaseException:
+            for n in nacks:
+                _emit("nack_unknown", job=n.id, token=n.token, mode=n.mode.value)
+            raise
+        for n, o in zip(nacks, out, strict=True):
+            kind = "nack_stale" if o is NackOutcome.STALE else "nack_ok"
+            _emit(kind, job=n.id, token=n.token, mode=n.mode.value, outcome=o.name.lower())
+        return out
+
+    return nack_recorded
+
+
+def _instrument() -> None:
+    Broker.claim = _recording_claim(Broker.claim)  # type: ignore[method-assign,assignment]
+    Broker.ack = _recording_ack(Broker.ack)  # type: ignore[method-assign,assignment]
+    Broker.nack = _recording_nack(Broker.nack)  # type: ignore[method-assign,assignment]
+
+
+if os.environ.get(HISTORY_ENV):
+    _instrument()
