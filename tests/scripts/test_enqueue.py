@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -129,8 +130,9 @@ async def test_oversize_payload_is_refused_before_any_write(broker: Broker, queu
 async def test_bad_options_raise_config_error(
     broker: Broker, queue: str, field: str, value: object
 ) -> None:
+    options: dict[str, Any] = {field: value}
     with pytest.raises(ConfigError, match=field):
-        await broker.enqueue(queue, "t", None, **{field: value})
+        await broker.enqueue(queue, "t", None, **options)
 
 
 @pytest.mark.parametrize("name", ["", "a b", "a{b", "a}b", "a:b", "tab\t", "x" * 200])
