@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.server.conftest import ServerProcess, start_server, stop_server
-from tests.support.redis_server import RedisServer, test_redis_url
+from tests.support import redis_server
 
 EXAMPLES = int(os.environ.get("RELAY_SCHEMATHESIS_EXAMPLES", "200"))
 SEED = os.environ.get("RELAY_SCHEMATHESIS_SEED", "20261129")
@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server on a Redis of its own: the fuzzer makes many queues, kept away from other tests."""
-    external = test_redis_url()
-    redis = None if external else RedisServer().start()
+    external = redis_server.test_redis_url()
+    redis = None if external else redis_server.RedisServer().start()
     url = external or (redis.url if redis else "")
     server = start_server(url, tmp_path_factory.mktemp("fuzz"), "--producer-rate", "0")
     try:
