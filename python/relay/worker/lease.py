@@ -76,6 +76,8 @@ class Heartbeat:
         for job in self._ledger.snapshot():
             if (job.id, job.token) not in self._lost:
                 by_queue[job.queue].append(job)
+        if not by_queue:
+            return  # nothing held, nothing asked: no news about Redis either
         chunk = broker.settings.batch_limit
         try:
             for queue, jobs in by_queue.items():

@@ -1,11 +1,7 @@
-"""The worker's lifecycle: claim in batches, run, ack; wait for work when idle; stop cleanly.
+"""The worker's lifecycle: start the loops, claim → run → ack, stop cleanly on request.
 
-Queues come in priority tiers: every claim round starts at the first tier and moves to the
-next only for the capacity the earlier tiers could not fill; queues within one tier take
-turns being asked first (round-robin). An idle worker blocks on the queues' wake-up lists,
-which enqueue, nack, promote and reap push to, so a new job starts within a round trip and an
-idle worker makes a few Redis calls a second (one BLPOP per 2 s, a reap and a promote per
-queue per second).
+Idle, a worker sends Redis one BLPOP per 4 s plus a reap and a promote per queue per second
+(about 7 commands a second counting those the scripts run); see claimer.py for the claiming.
 """
 
 from __future__ import annotations
@@ -29,16 +25,16 @@ from relay.errors import ConfigError, RedisUnavailable
 from relay.job import Job
 from relay.keys import validate_queue_name
 from relay.worker import outcomes
+from relay.worker.claimer import IDLE_WAIT, Claimer
 from relay.worker.completions import Completions, Ledger
 from relay.worker.lease import Heartbeat, Upkeep
 from relay.worker.metrics import WorkerMetrics
-from relay.worker.outage import Connectivity, RetryDelay
+from relay.worker.outage import Connectivity
 from relay.worker.registry import Registry
 from relay.worker.runner import Runner
 
 log = logging.getLogger("relay.worker")
 
-IDLE_WAIT = 2.0  # seconds an idle worker blocks on the wake-up lists per call
 FLUSH_TIMEOUT = 10.0  # how long a stopping worker keeps trying to deliver its last acks
 
 
@@ -50,7 +46,7 @@ def redis_options(url: str) -> dict[str, Any]:
     if urlsplit(url).scheme.endswith("+cluster"):
         return {}
     return {
-        "socket_timeout": IDLE_WAIT + 8,
+        "socket_timeout": IDLE_WAIT + 6,
         "socket_connect_timeout": 2.0,
         "retry": RedisRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     }
@@ -129,11 +125,17 @@ class Worker:
         self.heartbeat = Heartbeat(
             self._make_broker, self.ledger, self.lease_ms, self.conn, self.metrics
         )
-        self._rr = [0] * len(self.tiers)
-        self._not_before: dict[str, float] = {}
+        self.claimer = Claimer(
+            self.broker,
+            self.tiers,
+            self.lease_ms,
+            lambda: self.runner.free,
+            self.runner.wait_capacity,
+            self._accept,
+            self.conn,
+        )
         self._stop_requested = asyncio.Event()
         self._stopping = False
-        self._claiming = False
         self._fatal: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -194,8 +196,8 @@ class Worker:
     async def _shutdown(
         self, claimer: asyncio.Task[None], others: list[asyncio.Task[None]]
     ) -> None:
-        self._stopping = True
-        if not self._claiming:  # never cut a claim short: its jobs would wait out the lease
+        self._stopping = self.claimer.stopping = True
+        if not self.claimer.claiming:  # never cut a claim short: its jobs would wait the lease
             claimer.cancel()
         self._release(self.runner.release_pending())
         running = self.runner.running()
@@ -228,59 +230,12 @@ class Worker:
         for job in jobs:
             self.completions.nack(job.queue, outcomes.release(job))
 
-    # -- claiming ----------------------------------------------------------------------------
+    # -- claiming ---------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
         with contextlib.suppress(RedisUnavailable):
             await self.broker.check_eviction_policy()
-        delay = RetryDelay()
-        while not self._stopping:
-            await self.runner.wait_capacity()
-            try:
-                more = await self._claim_round()
-                if not more and not self._stopping:
-                    await self._wait_for_work()
-            except RedisUnavailable as exc:
-                self.conn.failed(exc)
-                await asyncio.sleep(delay.next())
-                continue
-            self.conn.ok()
-            delay.reset()
-
-    async def _claim_round(self) -> bool:
-        """One claim per queue at most, by priority; whether to claim again at once."""
-        assert self._loop is not None
-        now = self._loop.time()
-        for i, tier in enumerate(self.tiers):
-            start = self._rr[i]
-            self._rr[i] = (start + 1) % len(tier)
-            for k in range(len(tier)):
-                queue = tier[(start + k) % len(tier)]
-                free = self.runner.free
-                if free <= 0 or self._stopping:
-                    return True
-                not_before = self._not_before.get(queue)
-                if not_before is not None:
-                    if not_before > now:
-                        continue
-                    del self._not_before[queue]
-                want = min(free, self._settings.batch_limit)
-                if await self._claim(queue, want) == want:
-                    return True
-        return False
-
-    async def _claim(self, queue: str, want: int) -> int:
-        """Claim up to `want` jobs from `queue` and hand them to the runner; how many came."""
-        self._claiming = True
-        try:
-            got = await self.broker.claim(queue, want, self.lease_ms)
-        finally:
-            self._claiming = False
-        if got.wait_ms:  # rate-limited: not before the next token
-            assert self._loop is not None
-            self._not_before[queue] = self._loop.time() + got.wait_ms / 1000
-        self._accept(queue, got)
-        return len(got.jobs) + len(got.undecodable)
+        await self.claimer.run()
 
     def _accept(self, queue: str, got: Claimed) -> None:
         for u in got.undecodable:
@@ -305,11 +260,3 @@ class Worker:
         for j in jobs:
             wait.observe(max(0, now_ms - j.created_ms) / 1000)
         self.runner.dispatch(jobs)
-
-    async def _wait_for_work(self) -> None:
-        assert self._loop is not None
-        timeout = IDLE_WAIT
-        if self._not_before:
-            soonest = min(self._not_before.values()) - self._loop.time()
-            timeout = max(0.01, min(timeout, soonest))
-        await self.broker.wait_for_work(self.queues, timeout)

@@ -79,6 +79,13 @@ async def sleep_job(job: Job) -> None:
     await record("end", job)
 
 
+@registry.task("nap")
+async def nap_job(job: Job) -> None:
+    """Records its start only: it may well end while Redis is away."""
+    await record("start", job)
+    await asyncio.sleep(float(_payload(job)["s"]))
+
+
 @registry.task("block")
 async def block_job(job: Job) -> None:
     """An async handler that blocks the event loop (time.sleep)."""

@@ -1,0 +1,128 @@
+"""Claiming: which queue to ask next, how many jobs to ask for, and waiting when there are none.
+
+Queues come in priority tiers: every claim round starts at the first tier and moves to the
+next only for the capacity the earlier tiers could not fill; queues within one tier take
+turns being asked first (round-robin). A round asks for as many jobs as there are free slots
+(at most the broker's batch limit); one claim is in flight at a time, so batches grow with load.
+
+When no queue has work the claimer blocks on the queues' wake-up lists, which enqueue, nack,
+promote and reap push to: a new job starts within a round trip and an idle worker sends one
+BLPOP per 4 s. A queue found paused is asked again every 2 s, a rate-limited one when its next
+token is due, and a drained one every 60 s even without a wake-up (a safety net for a wake-up
+lost with a worker that died holding it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from relay.broker import Broker, Claimed
+from relay.errors import RedisUnavailable
+from relay.worker.outage import Connectivity, RetryDelay
+
+log = logging.getLogger("relay.worker")
+
+IDLE_WAIT = 4.0  # seconds per BLPOP on the wake-up lists (below every socket timeout)
+PAUSED_RECHECK = 2.0
+SAFETY_POLL = 60.0
+
+
+class Claimer:
+    """The claim loop of one worker; `accept` receives every claim's jobs."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        tiers: tuple[tuple[str, ...], ...],
+        lease_ms: int,
+        free: Callable[[], int],
+        wait_capacity: Callable[[], Awaitable[None]],
+        accept: Callable[[str, Claimed], None],
+        conn: Connectivity,
+    ) -> None:
+        self._broker = broker
+        self._tiers = tiers
+        self._queues = [q for tier in tiers for q in tier]
+        self._lease_ms = lease_ms
+        self._free = free
+        self._wait_capacity = wait_capacity
+        self._accept = accept
+        self._conn = conn
+        self._rr = [0] * len(tiers)
+        self._blocked: dict[str, float] = {}  # paused or rate-limited: not before this time
+        self._poll_at: dict[str, float] = {}  # drained: ask again by this time without a wake
+        self.stopping = False
+        self.claiming = False  # a claim is in flight: cancelling now could strand its jobs
+
+    async def run(self) -> None:
+        """Claim until `stopping`; rides out Redis outages."""
+        loop = asyncio.get_running_loop()
+        delay = RetryDelay()
+        woken = True  # ask every queue (not only the due ones) in the next round
+        while not self.stopping:
+            await self._wait_capacity()
+            try:
+                if await self._round(loop.time(), every_queue=woken):
+                    woken = True
+                    continue
+                woken = self.stopping or await self._wait_for_work(loop.time())
+            except RedisUnavailable as exc:
+                self._conn.failed(exc)
+                woken = True
+                await asyncio.sleep(delay.next())
+                continue
+            self._conn.ok()
+            delay.reset()
+
+    async def _round(self, now: float, every_queue: bool) -> bool:
+        """One claim per queue at most, by priority; whether to claim again at once."""
+        for i, tier in enumerate(self._tiers):
+            start = self._rr[i]
+            self._rr[i] = (start + 1) % len(tier)
+            for k in range(len(tier)):
+                queue = tier[(start + k) % len(tier)]
+                free = self._free()
+                if free <= 0 or self.stopping:
+                    return True
+                if not self._due(queue, now, every_queue):
+                    continue
+                want = min(free, self._broker.settings.batch_limit)
+                if await self._claim(queue, want, now) == want:
+                    return True
+        return False
+
+    def _due(self, queue: str, now: float, every_queue: bool) -> bool:
+        until = self._blocked.get(queue)
+        if until is not None:
+            if until > now:
+                return False
+            del self._blocked[queue]
+            return True
+        return every_queue or self._poll_at.get(queue, 0.0) <= now
+
+    async def _claim(self, queue: str, want: int, now: float) -> int:
+        """Claim up to `want` jobs from `queue` and pass them on; how many came."""
+        self.claiming = True
+        try:
+            got = await self._broker.claim(queue, want, self._lease_ms)
+        finally:
+            self.claiming = False
+        if got.paused:
+            self._blocked[queue] = now + PAUSED_RECHECK
+        elif got.wait_ms:
+            self._blocked[queue] = now + got.wait_ms / 1000
+        n = len(got.jobs) + len(got.undecodable)
+        if n < want:
+            self._poll_at[queue] = now + SAFETY_POLL
+        self._accept(queue, got)
+        return n
+
+    async def _wait_for_work(self, now: float) -> bool:
+        """Block until a wake-up (True) or until some queue is due again (False)."""
+        due = min([*self._blocked.values(), *self._poll_at.values(), now + IDLE_WAIT])
+        timeout = min(IDLE_WAIT, max(0.0, due - now))
+        if timeout < 0.005:
+            return False
+        return await self._broker.wait_for_work(self._queues, timeout) is not None

@@ -1,0 +1,128 @@
+"""The worker and its Redis: an idle worker stays quiet, a restarted Redis is ridden out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+
+import pytest
+import redis
+import redis.asyncio as aredis
+
+from relay import Broker, JobSpec
+from tests.integration.worker_apps.harness import WorkerProcess, eventually
+from tests.support.redis_server import RedisServer
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A Redis of this test's own (a fixed port, so it can be restarted in place)."""
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _commands(r: aredis.Redis) -> tuple[int, dict[str, int]]:
+    total = int((await r.info("stats"))["total_commands_processed"])
+    stats = await r.info("commandstats")
+    return total, {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()}
+
+
+async def test_an_idle_worker_makes_at_most_10_commands_a_second(
+    private_redis: RedisServer,
+) -> None:
+    w = WorkerProcess.start(private_redis.url, "idle", concurrency=64)
+    r = aredis.Redis.from_url(private_redis.url)
+    try:
+        await w.started()
+        await asyncio.sleep(1.0)  # past the start-up calls
+        total0, calls0 = await _commands(r)
+        await asyncio.sleep(3.0)
+        total1, calls1 = await _commands(r)
+    finally:
+        w.signal(signal.SIGTERM)
+        assert await w.exited() == 0
+        await r.aclose()
+    # total_commands_processed counts the commands scripts run too, and our two INFO calls.
+    rate = (total1 - total0 - 2) / 3.0
+    sent = {k: n - calls0.get(k, 0) for k, n in calls1.items() if n > calls0.get(k, 0)}
+    assert rate <= 10, (rate, sent)
+    assert sent.get("evalsha", 0) <= 3 * 3 and sent.get("blpop", 0) <= 3, sent
+
+
+async def test_the_worker_rides_out_a_redis_restart(private_redis: RedisServer) -> None:
+    queue, log = "restart", "restart:log"
+    w = WorkerProcess.start(private_redis.url, queue, concurrency=8, visibility="2s")
+    broker = Broker.from_url(private_redis.url)
+    try:
+        await w.started()
+        await broker.enqueue(queue, "record", {"log": log})
+
+        async def ran(n: int) -> bool:
+            try:
+                return int(await broker.redis.llen(log)) == n
+            except OSError:
+                return False
+
+        await eventually(lambda: ran(1), 10, w.output)
+        private_redis.stop()
+        await eventually(lambda: _true("redis unreachable" in w.output()), 10, w.output)
+        await asyncio.sleep(1.0)  # a few failed retries on every loop
+        private_redis.start()  # same port, empty data (no persistence)
+        await broker.close()
+        broker = Broker.from_url(private_redis.url)
+        await broker.enqueue_many(queue, [JobSpec.of("record", {"log": log}) for _ in range(20)])
+        await eventually(lambda: ran(20), 15, w.output)
+        await eventually(lambda: _true("redis back" in w.output()), 5, w.output)
+    finally:
+        w.signal(signal.SIGTERM)
+        assert await w.exited() == 0
+        await broker.close()
+    out = w.output()
+    assert out.count("redis unreachable, retrying") == 1 and out.count("redis back") == 1, out
+    assert w.proc.returncode == 0
+
+
+async def test_a_job_that_ends_while_redis_is_away_is_acked_when_it_returns(
+    private_redis: RedisServer,
+) -> None:
+    queue, log = "away", "away:log"
+    w = WorkerProcess.start(private_redis.url, queue, concurrency=2, visibility="30s")
+    broker = Broker.from_url(private_redis.url)
+    try:
+        await w.started()
+        r = await broker.enqueue(queue, "nap", {"log": log, "s": 0.5})
+
+        async def started() -> bool:
+            return int(await broker.redis.llen(log)) == 1
+
+        await eventually(started, 10, w.output)
+        with contextlib.suppress(redis.exceptions.ConnectionError):
+            await broker.redis.shutdown(save=True)  # keeps the data: a restart, not a wipe
+        private_redis.stop()
+        await asyncio.sleep(1.5)  # the job ends meanwhile; its ack waits in the buffer
+        private_redis.start()
+        await broker.close()
+        broker = Broker.from_url(private_redis.url)
+
+        async def acked() -> bool:
+            return (await broker.stats(queue)).counts.completed == 1
+
+        await eventually(acked, 10, w.output)
+    finally:
+        w.signal(signal.SIGTERM)
+        assert await w.exited() == 0
+    t = (await broker.stats(queue)).totals
+    assert (t.completed, t.failed, t.reaped) == (1, 0, 0)
+    assert (await broker.get_job(queue, r.id)).attempts == 1
+    assert int(await broker.redis.llen(log)) == 1
+    assert "redis unreachable" in w.output() and "redis back" in w.output()
+    await broker.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
