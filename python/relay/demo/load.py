@@ -15,7 +15,8 @@ from relay.broker import Broker, JobSpec
 from relay.job import JsonValue
 
 QUEUES = ("emails", "thumbnails", "reports")
-POISON_RATE = 0.05  # jobs that fail on every attempt and end in the dead set
+POISON_RATE = 0.04  # jobs that fail on every attempt and end in the dead set
+MAX_ATTEMPTS = 3  # so a doomed job is dead within seconds
 DELAYED_RATE = 0.1  # jobs scheduled 5-45 s ahead
 CHUNK = 200  # jobs per enqueue call during the burst
 
@@ -81,7 +82,9 @@ class Load:
         priority = 9 if roll < 0.1 else 7 if roll < 0.25 else 1 if roll > 0.85 else 5
         delay_ms = rng.randint(5_000, 45_000) if rng.random() < DELAYED_RATE else 0
         payload = kind.payload(rng, next(self.seq), rng.random() < POISON_RATE)
-        spec = JobSpec.of(kind.type, payload, priority=priority, delay_ms=delay_ms)
+        spec = JobSpec.of(
+            kind.type, payload, priority=priority, delay_ms=delay_ms, max_attempts=MAX_ATTEMPTS
+        )
         return kind.queue, spec
 
     async def enqueue(self, n: int) -> None:

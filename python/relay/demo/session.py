@@ -20,7 +20,7 @@ from typing import TextIO
 from relay.broker import Broker
 from relay.broker.health import check_health
 from relay.config import redact_url
-from relay.demo.load import QUEUES, Load
+from relay.demo.load import DELAYED_RATE, POISON_RATE, QUEUES, Load
 from relay.demo.processes import Child, claim_port, spawn, start_redis, stop
 from relay.errors import ConfigError, RelayError
 
@@ -159,8 +159,9 @@ class Demo:
         try:
             await load.enqueue(self.opts.jobs)
             self.say(
-                f"Enqueued {self.opts.jobs} jobs (~5% doomed, ~10% delayed); now about "
-                f"{self.opts.rate:g} a second. Press Ctrl-C to stop everything."
+                f"Enqueued {self.opts.jobs} jobs ({POISON_RATE:.0%} doomed to fail, "
+                f"{DELAYED_RATE:.0%} delayed); now about {self.opts.rate:g} a second. "
+                "Press Ctrl-C to stop everything."
             )
             return await _first_of(
                 stopping.wait(),

@@ -1,0 +1,1 @@
+"""Browser tests: headless Chromium (Debian) via Playwright against real processes."""
