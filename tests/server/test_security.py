@@ -163,3 +163,14 @@ def test_access_log_redacts_the_query_token(caplog: pytest.LogCaptureFixture) ->
         logger.log(request, web.Response(status=200), 0.001)
     assert TOKEN not in caplog.text
     assert "/api/events?token=***&x=1" in caplog.text
+
+
+async def test_script_payload_comes_back_as_inert_json(client: Client, queue: str) -> None:
+    evil = "<script>alert(1)</script>"
+    resp = await client.post(f"/api/queues/{queue}/jobs", json={"type": "t", "payload": evil})
+    job_id = (await resp.json())["id"]
+    got = await client.get(f"/api/queues/{queue}/jobs/{job_id}")
+    assert got.headers["Content-Type"].startswith("application/json")
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert "script-src" not in got.headers["Content-Security-Policy"]  # default-src 'self' only
+    assert (await got.json())["payload"] == evil

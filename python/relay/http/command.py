@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         help="bearer token required on /api and /metrics; repeat for several producers, each "
-        "with its own rate limit (default: RELAY_TOKEN, comma-separated)",
+        "with its own rate limit (default: RELAY_TOKEN, comma-separated; prefer the variable, "
+        "since arguments show in `ps`)",
     )
     parser.add_argument(
         "--insecure",
