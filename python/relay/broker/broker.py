@@ -460,6 +460,8 @@ class Broker:
             policy = (await self.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
         except rexc.ResponseError:  # CONFIG may be disabled on managed Redis
             return None
+        except (rexc.RedisError, OSError) as exc:  # unreachable: relay's error, like every call
+            raise _relay_error("check_eviction_policy", exc) from exc
         policy = policy.decode() if isinstance(policy, bytes) else policy
         if policy != "noeviction":
             log.warning(
