@@ -68,7 +68,7 @@ def release(job: Job) -> Nack:
     return Nack(job.id, job.token, NackMode.LATER, 0, "released: worker shutting down")
 
 
-def log_failure(job: Job, nack: Nack) -> None:
+def log_failure(job: Job, nack: Nack, attempt_cap: int) -> None:
     """One structured line per failed job; never the payload."""
     if nack.mode is NackMode.LATER:
         log.debug(
@@ -88,7 +88,7 @@ def log_failure(job: Job, nack: Nack) -> None:
         job.type,
         job.id,
         job.attempts,
-        job.max_attempts,
+        attempt_cap,
         then,
         nack.error,
     )

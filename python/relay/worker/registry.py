@@ -103,10 +103,13 @@ class Task:
             return min(mine, theirs)
         return mine or theirs
 
+    def attempt_cap(self, job: Job) -> int:
+        """Attempts `job` gets: the lower of the task's and the job's own max_attempts."""
+        return min(self.max_attempts, job.max_attempts) if self.max_attempts else job.max_attempts
+
     def attempts_left(self, job: Job) -> bool:
         """Whether `job` may run again after failing this attempt."""
-        cap = min(self.max_attempts, job.max_attempts) if self.max_attempts else job.max_attempts
-        return job.attempts < cap
+        return job.attempts < self.attempt_cap(job)
 
 
 @dataclass(frozen=True, slots=True)

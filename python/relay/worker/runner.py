@@ -31,6 +31,10 @@ from relay.worker.threads import HandlerThreads
 log = logging.getLogger("relay.worker")
 
 WATCH_EVERY = 0.05
+# Handlers quicker than this on average (much less than a round trip to Redis) get one batch
+# claimed ahead, so the next claim is in flight while this batch runs; slower ones never
+# have jobs waiting behind them on this worker while other workers could run them.
+PREFETCH_BELOW_S = 0.005
 
 
 class Slot:
@@ -67,6 +71,7 @@ class Runner:
         self._idle: deque[asyncio.Future[None]] = deque()
         self._spare = False  # a slot was woken and has not yet looked at the deque
         self.load = 0  # jobs pending or occupying a slot
+        self._mean_s = 1.0  # moving average of handler run time; starts "slow": no prefetch
         self._capacity = asyncio.Event()
         self._quiet = asyncio.Event()  # set when draining and no job runs any more
         self._draining = False
@@ -75,7 +80,9 @@ class Runner:
 
     @property
     def free(self) -> int:
-        return self.concurrency - self.load
+        """Jobs to claim now: free slots, plus one batch ahead while handlers are quick."""
+        ahead = self.concurrency if self._mean_s < PREFETCH_BELOW_S else 0
+        return self.concurrency + ahead - self.load
 
     def start(self) -> None:
         for i, slot in enumerate(self._slots):
@@ -94,8 +101,8 @@ class Runner:
             self._wake_spare()
 
     async def wait_capacity(self) -> None:
-        """Return once a slot is free."""
-        while self.load >= self.concurrency:
+        """Return once there is room to claim more."""
+        while self.free <= 0:
             self._capacity.clear()
             await self._capacity.wait()
 
@@ -178,13 +185,14 @@ class Runner:
         s = self._metrics.queue(job.queue).of(job.type)
         s.processed += 1
         s.duration.observe(seconds)
+        self._mean_s += (seconds - self._mean_s) * 0.05
         if exc is None:
             s.completed += 1
             self._done.ack(job)
             return
         nack = outcomes.nack_for(task, job, exc)
         self._count_nack(job, nack.mode.value)
-        outcomes.log_failure(job, nack)
+        outcomes.log_failure(job, nack, task.attempt_cap(job))
         self._done.nack(job.queue, nack)
 
     def _count_nack(self, job: Job, mode: str) -> None:
@@ -201,7 +209,7 @@ class Runner:
         s.processed += 1
         nack = outcomes.unknown_type(job)
         self._count_nack(job, "dead")
-        outcomes.log_failure(job, nack)
+        outcomes.log_failure(job, nack, job.max_attempts)
         self._done.nack(job.queue, nack)
 
     # -- timeouts ----------------------------------------------------------------------------

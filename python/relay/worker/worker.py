@@ -21,7 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from relay.broker import Broker, Claimed
 from relay.broker.connection import connect
 from relay.config import BrokerSettings, redis_url_from_env
-from relay.errors import ConfigError, RedisUnavailable
+from relay.errors import ConfigError, RelayError
 from relay.job import Job
 from relay.keys import validate_queue_name
 from relay.worker import outcomes
@@ -233,7 +233,7 @@ class Worker:
     # -- claiming ---------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
-        with contextlib.suppress(RedisUnavailable):
+        with contextlib.suppress(RelayError):  # advisory; Redis may not be up yet
             await self.broker.check_eviction_policy()
         await self.claimer.run()
 
