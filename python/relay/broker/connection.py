@@ -202,46 +202,80 @@ async def blpop_any(
 ) -> tuple[bytes, bytes] | None:
     """BLPOP on `keys`, which may live in different cluster slots; the first pop wins.
 
-    One BLPOP per slot runs concurrently (a cluster refuses one BLPOP over several slots);
-    the losers are cancelled, and a signal a loser popped in the same instant is pushed back.
+    A cluster refuses one BLPOP over several slots, so each slot gets its own BLPOP, all
+    waiting at once. The losers are unblocked (CLIENT UNBLOCK, not a cancel: a cancel could
+    drop a signal already popped and on the wire), and any signal they popped meanwhile is
+    pushed back for the next waiter.
     """
     if not is_cluster(client):
         got = await client.blpop(list(keys), timeout=timeout_s)
         return None if got is None else (got[0], got[1])
+    await client.initialize()  # no-op once the slot table is known
     groups: dict[int, list[str]] = {}
     for key in keys:
         groups.setdefault(client.keyslot(key), []).append(key)
-    if len(groups) == 1:
-        return await _blpop_sliced(client, keys, timeout_s)
-    tasks = [asyncio.create_task(_blpop_sliced(client, g, timeout_s)) for g in groups.values()]
+    waits = [_SlotWait(client, g) for g in groups.values()]
+    tasks = [asyncio.create_task(w.run(timeout_s)) for w in waits]
     winner: tuple[bytes, bytes] | None = None
+    pending: set[asyncio.Task[tuple[bytes, bytes] | None]] = set(tasks)
     try:
-        for next_done in asyncio.as_completed(tasks):
-            winner = await next_done
-            if winner is not None:
-                break
+        while pending and winner is None:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            winner = next((r for r in (t.result() for t in done) if r is not None), None)
     finally:
-        for t in tasks:
-            t.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-    for r in results:
-        if isinstance(r, tuple) and r is not winner:
+        for w, t in zip(waits, tasks, strict=True):
+            await w.stop(t)
+    for t in tasks:
+        r = None if t.cancelled() or t.exception() else t.result()
+        if r is not None and r is not winner:
             await client.rpush(r[0], r[1])
     return winner
 
 
-async def _blpop_sliced(
-    client: Any, keys: Sequence[str], timeout_s: float
-) -> tuple[bytes, bytes] | None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            return None
-        got = await client.blpop(list(keys), timeout=min(left, BLOCK_SLICE_S))
-        if got is not None:
-            return got[0], got[1]
+class _SlotWait:
+    """One BLPOP over one slot's keys, on a connection of its own that can be unblocked."""
+
+    def __init__(self, client: Any, keys: list[str]) -> None:
+        self.client = client
+        self.keys = keys
+        self.node: ClusterNode = client.get_node_from_key(keys[0])
+        self.client_id: int | None = None
+        self.stopping = False
+
+    async def run(self, timeout_s: float) -> tuple[bytes, bytes] | None:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        conn = self.node.acquire_connection()
+        try:
+            return await self._blpop(conn, deadline)
+        except BaseException as exc:
+            await conn.disconnect()
+            if isinstance(exc, Exception) and is_transient(exc):
+                await refresh_route(self.client, self.keys[0])
+            raise
+        finally:
+            self.node.release(conn)
+
+    async def _blpop(self, conn: Any, deadline: float) -> tuple[bytes, bytes] | None:
+        await conn.send_command("CLIENT", "ID")
+        self.client_id = int(await conn.read_response())
+        loop = asyncio.get_running_loop()
+        while not self.stopping and (left := deadline - loop.time()) > 0:
+            await conn.send_command("BLPOP", *self.keys, round(min(left, BLOCK_SLICE_S), 3))
+            got = await conn.read_response()
+            if got is not None:
+                return got[0], got[1]
+        return None
+
+    async def stop(self, task: asyncio.Task[tuple[bytes, bytes] | None]) -> None:
+        """Make `run` return now: unblock its BLPOP (again, if it was between two slices)."""
+        self.stopping = True
+        while not task.done():
+            if self.client_id is not None:
+                with contextlib.suppress(rexc.RedisError, OSError):  # it ends on its own then
+                    await self.client.execute_command(
+                        "CLIENT UNBLOCK", self.client_id, target_nodes=self.node
+                    )
+            await asyncio.wait({task}, timeout=0.05)
 
 
 # -- URL parsing -------------------------------------------------------------------------------
