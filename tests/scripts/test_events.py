@@ -2,30 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from relay import Broker, JobSpec
-from relay.broker.events import START, event_tips, read_events
+from relay.broker.events import START, event_tips, positions_from, read_events
 from relay.broker.health import check_health
 from relay.broker.scripts import SCRIPTS
 from tests.support.redis_server import free_port
 
 
 async def test_tips_then_reads_give_each_event_once_in_order(broker: Broker, queue: str) -> None:
-    assert await event_tips(broker.redis, [queue]) == {queue: START}
+    now, tips = await event_tips(broker.redis, [queue])
+    assert tips == {queue: START} and now > 1_700_000_000_000
     first = await broker.enqueue(queue, "t")
-    tips = await event_tips(broker.redis, [queue])
+    _, tips = await event_tips(broker.redis, [queue])
     assert tips[queue] != START
-    assert await read_events(broker.redis, tips) == []
+    assert (await read_events(broker.redis, tips)).events == []
     more = await broker.enqueue_many(queue, [JobSpec.of("t", i) for i in range(60)])
     jobs = (await broker.claim(queue, 100, 5000)).jobs
-    got = await read_events(broker.redis, tips)
+    batch = await read_events(broker.redis, tips)
+    got = batch.events
     assert [e.kind for e in got] == ["enqueued", "claimed"]
     assert got[0].n == 60 and got[0].ids == [r.id for r in more[:50]]  # at most 50 ids listed
     assert got[1].n == 61 and first.id in got[1].ids
-    assert got[0].ts > 1.7e9 and got[0].stream_id < got[1].stream_id
+    assert got[0].ms <= got[1].ms <= batch.resume_ms
     everything = await read_events(broker.redis, {queue: START})
-    assert [e.kind for e in everything] == ["enqueued", "enqueued", "claimed"]
-    assert await read_events(broker.redis, {queue: got[-1].stream_id}) == []
+    assert [e.kind for e in everything.events] == ["enqueued", "enqueued", "claimed"]
+    assert (await read_events(broker.redis, {queue: got[-1].stream_id})).events == []
     await broker.ack(queue, [(j.id, j.token) for j in jobs])
+
+
+async def test_a_resume_point_rereads_nothing_older_and_misses_nothing_newer(
+    broker: Broker, queue: str
+) -> None:
+    await broker.enqueue(queue, "t")
+    _, tips = await event_tips(broker.redis, [queue])
+    resume = (await read_events(broker.redis, tips)).resume_ms
+    await asyncio.sleep(0.005)
+    later = await broker.enqueue(queue, "t")
+    got = (await read_events(broker.redis, positions_from(broker.redis, [queue], resume))).events
+    assert [e.ids for e in got] == [[later.id]]
+
+
+async def test_a_read_capped_by_count_resumes_at_its_last_event(broker: Broker, queue: str) -> None:
+    for i in range(5):
+        await broker.enqueue(queue, "t", i)
+        await asyncio.sleep(0.002)
+    batch = await read_events(broker.redis, {queue: START}, count=3)
+    assert len(batch.events) == 3 and batch.resume_ms == batch.events[-1].ms
+    rest = await read_events(broker.redis, positions_from(broker.redis, [queue], batch.resume_ms))
+    assert rest.events[0].ms == batch.events[-1].ms and len(rest.events) == 3
 
 
 async def test_health_loads_missing_scripts(broker: Broker) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from urllib.parse import quote, unquote
 
 import msgspec
 from aiohttp import web
 
-from relay.broker.events import START, event_tips, is_stream_id, read_events
+from relay.broker.events import START, event_tips, positions_from, read_events
 from relay.errors import RedisUnavailable
 from relay.http.errors import Problem
 from relay.http.models import JobEvent, StatsEvent
@@ -19,28 +18,14 @@ from relay.http.state import AppState, state
 log = logging.getLogger("relay.http.sse")
 
 RETRY_MS = 2000  # how long a browser waits before reconnecting
-_MAX_CURSOR = 64 * 1024
+_MAX_ID_DIGITS = 15
 
 
-def encode_cursor(positions: dict[str, str]) -> str:
-    """Per-queue stream positions as an SSE id: `queue=1700000000000-0,other=...`.
-
-    Queue names are percent-encoded, so the id never holds ',', '=' or a line break.
-    """
-    return ",".join(f"{quote(q, safe='')}={pos}" for q, pos in sorted(positions.items()))
-
-
-def decode_cursor(value: str | None) -> dict[str, str] | None:
-    """Positions from a Last-Event-ID; None when absent or malformed (start from now)."""
-    if not value or len(value) > _MAX_CURSOR:
+def decode_cursor(value: str | None) -> int | None:
+    """The resume point (Redis ms) in a Last-Event-ID; None when absent or malformed."""
+    if not value or len(value) > _MAX_ID_DIGITS or not value.isdigit():
         return None
-    out: dict[str, str] = {}
-    for part in value.split(","):
-        name, sep, pos = part.partition("=")
-        if not sep or not name or not is_stream_id(pos):
-            return None
-        out[unquote(name)] = pos
-    return out
+    return int(value)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -74,44 +59,51 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 class _Stream:
-    """One subscriber's loop: job events as they land, a stats snapshot per interval."""
+    """One subscriber's loop: job events as they land, a stats snapshot per interval.
 
-    def __init__(self, st: AppState, positions: dict[str, str] | None) -> None:
+    The SSE id is one Redis time T: every event stamped before T was sent (see
+    relay.broker.events). It goes on stats events and on the last job event of each read, so a
+    client cut off mid-read resumes from the read before and gets duplicates, never a gap.
+    """
+
+    def __init__(self, st: AppState, resume_ms: int | None) -> None:
         self.st = st
-        self.positions = positions
+        self.resume_ms = resume_ms
+        self.positions: dict[str, str] = {}
+        self.cursor = 0
         self.snapshot: StatsEvent | None = None
 
     async def open(self) -> None:
+        redis = self.st.broker.redis
         self.snapshot = await self.st.hub.snapshot()
         names = [q.name for q in self.snapshot.queues]
-        if self.positions is None:  # a fresh subscriber starts from now
-            self.positions = await event_tips(self.st.broker.redis, names)
+        if self.resume_ms is None:  # a fresh subscriber starts from now
+            self.cursor, self.positions = await event_tips(redis, names)
+        else:
+            self.cursor = self.resume_ms
+            self.positions = positions_from(redis, names, self.resume_ms)
         self._adopt(self.snapshot)
 
     def _adopt(self, snapshot: StatsEvent) -> None:
-        # A queue not in the cursor appeared after it was made: all of its events are new.
-        assert self.positions is not None
+        # A queue that appears later is new to this subscriber: all of its events are news.
         for q in snapshot.queues:
             self.positions.setdefault(q.name, START)
 
     async def run(self, resp: web.StreamResponse) -> None:
         s = self.st.settings
-        assert self.snapshot is not None and self.positions is not None
+        assert self.snapshot is not None
         await resp.write(f"retry: {RETRY_MS}\n\n".encode())
-        await self._send(resp, "stats", msgspec.json.encode(self.snapshot))
+        await self._send(resp, "stats", msgspec.json.encode(self.snapshot), with_id=True)
         loop = asyncio.get_running_loop()
         next_stats = loop.time() + s.sse_interval
         next_ping = loop.time() + s.sse_keepalive
         while not self.st.closing.is_set():
-            for ev in await read_events(self.st.broker.redis, self.positions):
-                self.positions[ev.queue] = ev.stream_id
-                job = JobEvent(queue=ev.queue, kind=ev.kind, ids=ev.ids, n=ev.n, ts=ev.ts)
-                await self._send(resp, "job", msgspec.json.encode(job))
+            await self._job_events(resp)
             now = loop.time()
             if now >= next_stats:
                 self.snapshot = await self.st.hub.snapshot()
                 self._adopt(self.snapshot)
-                await self._send(resp, "stats", msgspec.json.encode(self.snapshot))
+                await self._send(resp, "stats", msgspec.json.encode(self.snapshot), with_id=True)
                 next_stats = max(next_stats + s.sse_interval, now + s.sse_interval / 2)
             if now >= next_ping:
                 await resp.write(b": keep-alive\n\n")
@@ -120,7 +112,17 @@ class _Stream:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.st.closing.wait(), wait)
 
-    async def _send(self, resp: web.StreamResponse, event: str, data: bytes) -> None:
-        assert self.positions is not None
-        head = f"id: {encode_cursor(self.positions)}\nevent: {event}\ndata: "
-        await resp.write(head.encode() + data + b"\n\n")
+    async def _job_events(self, resp: web.StreamResponse) -> None:
+        batch = await read_events(self.st.broker.redis, self.positions)
+        self.cursor = max(self.cursor, batch.resume_ms)
+        for i, ev in enumerate(batch.events):
+            self.positions[ev.queue] = ev.stream_id
+            job = JobEvent(queue=ev.queue, kind=ev.kind, ids=ev.ids, n=ev.n, ts=ev.ms / 1000)
+            last = i == len(batch.events) - 1
+            await self._send(resp, "job", msgspec.json.encode(job), with_id=last)
+
+    async def _send(
+        self, resp: web.StreamResponse, event: str, data: bytes, *, with_id: bool
+    ) -> None:
+        head = f"id: {self.cursor}\n" if with_id else ""
+        await resp.write(f"{head}event: {event}\ndata: ".encode() + data + b"\n\n")

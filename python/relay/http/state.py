@@ -14,11 +14,17 @@ from relay.http.models import QueueRates, StatsEvent
 from relay.http.settings import ServerSettings
 from relay.metrics import Metrics
 
+STATS_CONCURRENCY = 16  # stats reads in flight at once: bounds the Redis connections used
+
 
 async def all_stats(broker: Broker) -> list[QueueStats]:
-    """Stats of every known queue, read concurrently."""
+    """Stats of every known queue, read a few at a time."""
     names = await broker.queues()
-    return list(await asyncio.gather(*(broker.stats(q) for q in names)))
+    out: list[QueueStats] = []
+    for i in range(0, len(names), STATS_CONCURRENCY):
+        chunk = names[i : i + STATS_CONCURRENCY]
+        out += await asyncio.gather(*(broker.stats(q) for q in chunk))
+    return out
 
 
 class StatsHub:
