@@ -34,15 +34,25 @@ class Result:
     requests: int
     seconds: float
     latencies: list[float]
+    server_cpu: float = 0.0  # CPU seconds the server process used meanwhile
 
     def line(self) -> str:
         lat = sorted(self.latencies)
         p50 = statistics.median(lat) * 1000
         p99 = lat[int(len(lat) * 0.99) - 1] * 1000 if len(lat) >= 100 else lat[-1] * 1000
+        per_job_us = self.server_cpu / self.jobs * 1e6
         return (
-            f"{self.mode:<14} {self.jobs / self.seconds:>10,.0f} jobs/s  "
-            f"{self.requests / self.seconds:>8,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+            f"{self.mode:<12} {self.jobs / self.seconds:>9,.0f} jobs/s "
+            f"{self.requests / self.seconds:>7,.0f}"
+            f" req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  server CPU {per_job_us:5.0f} us/job"
+            f" (= {self.jobs / self.server_cpu:,.0f} jobs/s per core)"
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_server(redis_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -93,17 +103,22 @@ async def drive(
     return Result(mode, n * per_request, n, elapsed, latencies)
 
 
-async def run(url: str, args: argparse.Namespace) -> list[Result]:
+async def run(url: str, pid: int, args: argparse.Namespace) -> list[Result]:
     job = {"type": "bench", "payload": {"user": 42, "action": "send-welcome-email"}}
     single = msgspec.json.encode(job)
     batch = msgspec.json.encode({"jobs": [job] * args.batch})
     await drive(url, "warm-up", single, 1, 1.0, args.concurrency)
-    return [
-        await drive(url, "single", single, 1, args.seconds, args.concurrency),
-        await drive(
-            url, f"batch x{args.batch}", batch, args.batch, args.seconds, args.batch_concurrency
-        ),
+    plan = [
+        ("single", single, 1, args.concurrency),
+        (f"batch x{args.batch}", batch, args.batch, args.batch_concurrency),
     ]
+    results = []
+    for mode, body, per_request, conc in plan:
+        cpu = cpu_seconds(pid)
+        r = await drive(url, mode, body, per_request, args.seconds, conc)
+        r.server_cpu = cpu_seconds(pid) - cpu
+        results.append(r)
+    return results
 
 
 def main() -> int:
@@ -117,12 +132,16 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
     proc, url = start_server(redis.url, tmp / "server.log")
     try:
-        results = asyncio.run(run(url, args))
+        results = asyncio.run(run(url, proc.pid, args))
     finally:
         proc.terminate()
         proc.wait(10)
         redis.stop()
-    print(f"relay HTTP enqueue, {os.cpu_count()} CPUs, server + Redis + client on one machine")
+    load = os.getloadavg()[0]
+    print(
+        f"relay HTTP enqueue: {os.cpu_count()} CPUs shared by server, Redis and client; "
+        f"load average {load:.1f} at the end"
+    )
     for r in results:
         print(r.line())
     return 0

@@ -201,6 +201,10 @@ async def _cleanup(app: web.Application) -> None:
 class AccessLogger(AbstractAccessLogger):
     """One line per request, with any `token` query value redacted (never the headers)."""
 
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         path = request.path
         if request.query_string:
