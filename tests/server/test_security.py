@@ -117,7 +117,7 @@ async def test_producer_rate_limit_is_per_token_429_with_retry_after(
     make_client: MakeClient, queue: str
 ) -> None:
     client = await make_client(
-        tokens=(TOKEN, "second-token-xyz"), producer_rate=1, producer_burst=2
+        tokens=(TOKEN, "second-token-xyz"), producer_rate=0.05, producer_burst=2
     )
     url = f"/api/queues/{queue}/jobs"
     statuses = [(await client.post(url, json={"type": "t"}, headers=AUTH)).status for _ in range(3)]
