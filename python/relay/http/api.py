@@ -14,7 +14,6 @@ from relay.errors import RedisUnavailable
 from relay.http.auth import too_many
 from relay.http.errors import Problem
 from relay.http.models import (
-    MAX_BATCH,
     BatchRequest,
     BatchResponse,
     DeadQuery,
@@ -115,9 +114,8 @@ async def enqueue(request: web.Request) -> web.Response:
     """POST /api/queues/{queue}/jobs"""
     st = state(request)
     queue = queue_param(request)
-    body = await decode_body(request, EnqueueRequest)
-    spec = _spec(body, "$")
     _throttle(request, st, queue)
+    spec = _spec(await decode_body(request, EnqueueRequest), "$")
     [result] = await st.broker.enqueue_many(queue, [spec])
     location = f"/api/queues/{quote(queue, safe='')}/jobs/{quote(result.id, safe='')}"
     return reply(
@@ -131,11 +129,9 @@ async def enqueue_batch(request: web.Request) -> web.Response:
     """POST /api/queues/{queue}/jobs/batch"""
     st = state(request)
     queue = queue_param(request)
-    body = await decode_body(request, BatchRequest)
-    if len(body.jobs) > MAX_BATCH:  # the Struct says so too; this keeps the promise explicit
-        raise Problem(400, f"invalid body: at most {MAX_BATCH} jobs per batch - at `$.jobs`")
-    specs = [_spec(job, f"$.jobs[{i}]") for i, job in enumerate(body.jobs)]
     _throttle(request, st, queue)
+    body = await decode_body(request, BatchRequest)  # at most MAX_BATCH jobs, says the Struct
+    specs = [_spec(job, f"$.jobs[{i}]") for i, job in enumerate(body.jobs)]
     if not specs:
         return reply(BatchResponse(ids=[]), 201)
     results = await st.broker.enqueue_many(queue, specs)
