@@ -302,3 +302,13 @@ async def test_openapi_document_is_generated_from_the_structs(client: Client) ->
     assert req["additionalProperties"] is False and req["required"] == ["type"]
     assert "QueueStats" in doc["components"]["schemas"]
     assert "securitySchemes" not in doc["components"]  # no token configured
+
+
+async def test_sub_resources_are_not_job_ids(client: Client, queue: str) -> None:
+    """`batch` and `requeue` name sub-resources, so 405 lists exactly their methods."""
+    resp = await client.options(f"/api/queues/{queue}/dead/requeue")
+    assert resp.status == 405 and resp.headers["Allow"] == "POST"
+    resp = await client.delete(f"/api/queues/{queue}/jobs/batch")
+    assert resp.status == 405 and resp.headers["Allow"] == "POST"
+    resp = await client.options(f"/api/queues/{queue}/dead/some-id")
+    assert resp.status == 405 and resp.headers["Allow"] == "DELETE"
