@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from relay import Broker, BrokerSettings
 from tests.chaos.harness import Run
+from tests.chaos.proxy import FaultProxy
 from tests.support.redis_server import RedisServer
 
 BIG = BrokerSettings(keep_completed=10_000_000, keep_completed_ms=7 * 86_400_000)
@@ -43,3 +45,14 @@ def private_redis() -> Iterator[Callable[..., RedisServer]]:
     yield start
     for s in servers:
         s.stop()
+
+
+@pytest.fixture
+def proxy(redis_url: str) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the session's Redis."""
+    port = urlsplit(redis_url).port
+    if not redis_url.startswith("redis://") or port is None:
+        pytest.skip("the fault proxy fronts a plain redis:// server")
+    p = FaultProxy(upstream_port=port).start()
+    yield p
+    p.stop()

@@ -203,6 +203,7 @@ async def enqueue_recorded(
     *,
     chunk: int = 500,
     retry_for: float = 30.0,
+    pause: float = 0.05,
 ) -> None:
     """Enqueue `specs` (which carry fixed ids) in chunks, recording every outcome.
 
@@ -221,7 +222,7 @@ async def enqueue_recorded(
                     run.driver.emit("enqueue_unknown", job=s.id)
                 if time.monotonic() > deadline:
                     raise
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(pause)
                 continue
             for s, r in zip(part, got, strict=True):
                 assert r.id == s.id
@@ -239,8 +240,11 @@ def specs_of(job_type: str, n: int, payload: Any = None, **options: Any) -> list
 
 
 async def drained(broker: Broker, queue: str) -> bool:
-    """Nothing ready, delayed or in flight."""
-    c = (await broker.stats(queue)).counts
+    """Nothing ready, delayed or in flight (False while Redis does not answer)."""
+    try:
+        c = (await broker.stats(queue)).counts
+    except RedisUnavailable:
+        return False
     return c.ready + c.delayed + c.inflight == 0
 
 

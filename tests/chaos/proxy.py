@@ -94,6 +94,7 @@ class FaultProxy:
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
 
     def set(self, mode: Mode, *, latency: float = 0.0, drop: float = 1.0) -> None:
         """Switch mode; healing (leaving blackhole) resets the connections it swallowed from."""
