@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Render race results (results/latest.json) as a markdown table.
+
+    python render.py [results/latest.json] [-o results/latest.md]
+
+From other code (e.g. the relay docs generator writing docs/benchmarks.md)::
+
+    sys.path.insert(0, "benches/peers"); from render import render_markdown, write_markdown
+    write_markdown("benches/peers/results/latest.json", "docs/benchmarks.md", title="Benchmarks")
+
+Only the standard library is used, so any Python 3.9+ can import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+DISPLAY = {
+    "relay": "relay",
+    "bullmq_node": "BullMQ (Node)",
+    "bullmq_py": "bullmq (Python port)",
+    "dramatiq": "Dramatiq",
+    "arq": "arq",
+    "saq": "SAQ",
+    "celery": "Celery",
+    "taskiq_redis": "taskiq-redis",
+    "rq": "RQ (SimpleWorker)",
+}
+
+
+def _n(v: Any, digits: int = 0) -> str:
+    if v is None:
+        return "–"
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def _mib(v: Any) -> str:
+    return "–" if v is None else f"{v / 2**20:,.0f}"
+
+
+def _version(info: dict) -> str:
+    vs = info.get("versions") or {}
+    pkgs = info.get("packages") or []
+    main = pkgs[0] if pkgs else None
+    if main and main in vs:
+        return vs[main]
+    if "bullmq" in vs:  # node adapter
+        return vs["bullmq"]
+    return "?"
+
+
+def _partial_note(med: dict) -> str:
+    parts = []
+    for d in med.get("partial_drains") or []:
+        rate = d.get("jobs_per_s")
+        parts.append(f"{d['spec']} drain incomplete ({d['status']}{', ~' + _n(rate) + '/s' if rate else ''})")
+    return "; ".join(parts)
+
+
+def render_markdown(results: dict, title: str | None = "Race: Redis job queues side by side",
+                    include_settings: bool = True) -> str:
+    """Return a markdown document (table + settings + method notes) for ``results``."""
+    meta = results.get("meta", {})
+    systems = results.get("systems", {})
+    host = meta.get("host", {})
+    lines: list[str] = []
+    if title:
+        lines += [f"## {title}", ""]
+    lines.append(
+        f"{meta.get('jobs', '?'):,} no-op jobs (~{meta.get('payload_bytes', 100)}-byte payload) per phase, "
+        f"median of {meta.get('runs', '?')} run(s); one worker process per system; "
+        f"Redis {meta.get('redis_version', '?')} on 127.0.0.1 (no persistence); "
+        f"{host.get('cpus', '?')} CPUs ({host.get('cpu', '?')}), {host.get('mem_gib', '?')} GiB; "
+        f"run started {meta.get('started', '?')}."
+    )
+    loads = [run.get("loadavg_1m_start") for e in systems.values() for run in e.get("runs", [])]
+    loads = [x for x in loads if x is not None]
+    if loads:
+        lines[-1] += (f" Host 1-min load average at the start of each system's run: "
+                      f"{min(loads):.1f}–{max(loads):.1f} (other work on the machine skews figures when it "
+                      f"exceeds the CPU count).")
+    lines.append("")
+    hdr = [
+        "System", "Version", "Enqueue single (jobs/s)", "Enqueue bulk (jobs/s)",
+        "Drain default (jobs/s)", "Drain tuned (jobs/s)", "Worker peak RSS default / tuned (MiB)",
+        "Redis bytes/job", "Latency p50 / p99 (ms)",
+    ]
+    lines.append("| " + " | ".join(hdr) + " |")
+    lines.append("|" + "|".join(["---"] + ["---"] + ["---:"] * (len(hdr) - 2)) + "|")
+
+    def sort_key(item):
+        med = item[1].get("median") or {}
+        best = max(med.get("drain_default_jobs_per_s") or 0, med.get("drain_tuned_jobs_per_s") or 0)
+        return -best
+
+    notes = []
+    for name, entry in sorted(systems.items(), key=sort_key):
+        info = entry.get("info", {})
+        med = entry.get("median") or {}
+        disp = DISPLAY.get(name, info.get("name", name))
+        if not info.get("available"):
+            lines.append(f"| {disp} | – | not available: {str(info.get('error', ''))[:80]} |" + " |" * (len(hdr) - 3))
+            continue
+        tuned_same = info.get("tuned_same_as_default")
+        row = [
+            f"**{disp}**" if name == "relay" else disp,
+            _version(info),
+            _n(med.get("enqueue_single_jobs_per_s")),
+            _n(med.get("enqueue_bulk_jobs_per_s")) if info.get("bulk") else "n/a",
+            _n(med.get("drain_default_jobs_per_s")),
+            "= default" if tuned_same else _n(med.get("drain_tuned_jobs_per_s")),
+            f"{_mib(med.get('rss_default_bytes'))} / " + ("=" if tuned_same else _mib(med.get("rss_tuned_bytes"))),
+            _n(med.get("redis_bytes_per_job")),
+            f"{_n(med.get('latency_p50_ms'), 1)} / {_n(med.get('latency_p99_ms'), 1)}",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+        pn = _partial_note(med)
+        errs = sorted({e for run in entry.get("runs", []) for e in run.get("errors", [])})
+        if pn or errs:
+            notes.append(f"- {disp}: " + "; ".join(filter(None, [pn, *errs]))[:400])
+    lines.append("")
+    if notes:
+        lines += ["Problems during the run:", "", *notes, ""]
+
+    if include_settings:
+        lines += ["Worker settings (default = the system's own default; tuned = its documented knob for "
+                  "I/O-bound work):", ""]
+        lines.append("| System | Default | Tuned | Notes |")
+        lines.append("|---|---|---|---|")
+        for name, entry in systems.items():
+            info = entry.get("info", {})
+            if not info.get("available"):
+                continue
+            vs = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())
+            lines.append(
+                f"| {DISPLAY.get(name, name)} | {info.get('default', '')} | {info.get('tuned', '')} | "
+                f"{info.get('notes', '')}; {vs} |"
+            )
+        lines.append("")
+        lines += [
+            "How it is measured: every job's handler does one `INCR race:done` (same cost for every system); "
+            "drain jobs/s counts from the first observed completion to `race:done` = N (worker start-up "
+            "excluded). Enqueue is timed inside the client process, one call per job awaited in sequence "
+            "(bulk: batches of "
+            f"{meta.get('bulk_batch', 1000)}). Redis bytes/job = Δ`used_memory` over the single-job enqueue of "
+            "N jobs / N, after FLUSHALL. Peak RSS = sum of VmHWM over the worker's process tree. "
+            "Latency = handler start − time before the enqueue call, one job at a time on an idle queue "
+            f"({meta.get('latency_samples', '?')} samples, default worker settings).",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_markdown(results_json: str | Path, out_md: str | Path, **kw) -> str:
+    results = json.loads(Path(results_json).read_text())
+    md = render_markdown(results, **kw)
+    Path(out_md).write_text(md)
+    return md
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parent
+    ap = argparse.ArgumentParser(description="Render race results as markdown")
+    ap.add_argument("results", nargs="?", default=str(here / "results" / "latest.json"))
+    ap.add_argument("-o", "--out", help="write here (default: print)")
+    a = ap.parse_args()
+    if a.out:
+        write_markdown(a.results, a.out)
+    else:
+        print(render_markdown(json.loads(Path(a.results).read_text())))
+
+
+if __name__ == "__main__":
+    main()

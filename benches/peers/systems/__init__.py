@@ -1,0 +1,1 @@
+"""Race adapters, one module per system (see ../README.md)."""
