@@ -74,6 +74,12 @@ async def redis_cpu(r: aredis.Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
+async def blocked_on_wake(r: aredis.Redis) -> bool:
+    """Whether some client (the worker, idle) is blocked in BLPOP on a wake-up list."""
+    clients = await r.client_list()
+    return any(c.get("cmd") == "blpop" for c in clients)
+
+
 async def drain(
     url: str, jobs: int, concurrency: int, job_type: str, run: int
 ) -> tuple[float, float, float]:
@@ -86,7 +92,7 @@ async def drain(
     await broker.enqueue_many(queue, specs)
     worker = start_worker(url, queue, concurrency)
     try:
-        await asyncio.sleep(2.0)  # imports done, connections up, blocked on the wake list
+        await poll(lambda: blocked_on_wake(r), 0.05)  # started, idle on the wake-up list
         stats = QueueKeys.for_queue(queue).stats
         cpu0, rcpu0 = cpu_seconds(worker.pid), await redis_cpu(r)
         t0 = time.perf_counter()
@@ -108,7 +114,7 @@ async def latency(url: str, samples: int) -> list[float]:
     await broker.redis.delete(LATENCY_KEY)
     worker = start_worker(url, queue, 64)
     try:
-        await asyncio.sleep(2.0)
+        await poll(lambda: blocked_on_wake(broker.redis), 0.05)
         for _ in range(samples):
             await broker.enqueue(queue, "stamp", {"t": time.time()})
             await asyncio.sleep(0.01)  # the queue is idle again before the next one

@@ -51,7 +51,8 @@ class Claimer:
         self._accept = accept
         self._conn = conn
         self._rr = [0] * len(tiers)
-        self._blocked: dict[str, float] = {}  # paused or rate-limited: not before this time
+        self._limited: dict[str, float] = {}  # rate-limited: not before the next token
+        self._paused: dict[str, float] = {}  # paused: ask again then, or on a wake-up
         self._poll_at: dict[str, float] = {}  # drained: ask again by this time without a wake
         self.stopping = False
         self.claiming = False  # a claim is in flight: cancelling now could strand its jobs
@@ -94,11 +95,15 @@ class Claimer:
         return False
 
     def _due(self, queue: str, now: float, every_queue: bool) -> bool:
-        until = self._blocked.get(queue)
+        until = self._limited.get(queue)
         if until is not None:
             if until > now:
                 return False
-            del self._blocked[queue]
+            del self._limited[queue]
+            return True
+        until = self._paused.get(queue)
+        if until is not None and (every_queue or until <= now):
+            del self._paused[queue]  # a wake-up may mean it was resumed
             return True
         return every_queue or self._poll_at.get(queue, 0.0) <= now
 
@@ -110,10 +115,11 @@ class Claimer:
         finally:
             self.claiming = False
         if got.paused:
-            self._blocked[queue] = now + PAUSED_RECHECK
+            self._paused[queue] = now + PAUSED_RECHECK
         elif got.wait_ms:
-            self._blocked[queue] = now + got.wait_ms / 1000
+            self._limited[queue] = now + got.wait_ms / 1000
         n = len(got.jobs) + len(got.undecodable)
+        log.debug("claimed %d of %d from %s", n, want, queue)
         if n < want:
             self._poll_at[queue] = now + SAFETY_POLL
         self._accept(queue, got)
@@ -121,8 +127,13 @@ class Claimer:
 
     async def _wait_for_work(self, now: float) -> bool:
         """Block until a wake-up (True) or until some queue is due again (False)."""
-        due = min([*self._blocked.values(), *self._poll_at.values(), now + IDLE_WAIT])
+        due = min(
+            [*self._limited.values(), *self._paused.values(), *self._poll_at.values()],
+            default=now + IDLE_WAIT,
+        )
         timeout = min(IDLE_WAIT, max(0.0, due - now))
         if timeout < 0.005:
             return False
-        return await self._broker.wait_for_work(self._queues, timeout) is not None
+        woke = await self._broker.wait_for_work(self._queues, timeout)
+        log.debug("idle wait of up to %.3fs ended: %s", timeout, woke or "timeout")
+        return woke is not None

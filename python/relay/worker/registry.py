@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -250,6 +250,11 @@ class Registry:
     def get(self, job_type: str) -> Task | None:
         """The task registered for `job_type`, or None."""
         return self._tasks.get(job_type)
+
+    @property
+    def by_type(self) -> Mapping[str, Task]:
+        """Every task by job type (a live view: the worker's per-job lookup)."""
+        return self._tasks
 
     def __contains__(self, job_type: object) -> bool:
         return job_type in self._tasks

@@ -44,7 +44,7 @@ class Slot:
 
     def __init__(self) -> None:
         self.job: Job | None = None
-        self.until = math.inf  # loop time past which the job has timed out
+        self.until = math.inf  # perf_counter() time past which the job has timed out
         self.limit_ms = 0
         self.expired = False  # the watchdog found it past its deadline
         self.detached = False  # its outcome was already decided elsewhere: drop the result
@@ -62,6 +62,7 @@ class Runner:
         metrics: WorkerMetrics,
     ) -> None:
         self._registry = registry
+        self._tasks = registry.by_type
         self.concurrency = concurrency
         self._done = completions
         self._metrics = metrics
@@ -130,26 +131,27 @@ class Runner:
             if pending and not self._spare:
                 self._wake_spare()
             try:
-                await self._run(slot, job, loop)
+                await self._run(slot, job)
             finally:
                 slot.job, slot.expired, slot.detached = None, False, False
-                self._freed()
+                self.load -= 1
+                self._capacity.set()
+                if self._draining:
+                    self._check_quiet()
 
-    def _freed(self) -> None:
-        self.load -= 1
-        self._capacity.set()
-        if self._draining and not self.running():
+    def _check_quiet(self) -> None:
+        if not self.running():
             self._quiet.set()
 
-    async def _run(self, slot: Slot, job: Job, loop: asyncio.AbstractEventLoop) -> None:
-        task = self._registry.get(job.type)
+    async def _run(self, slot: Slot, job: Job) -> None:
+        task = self._tasks.get(job.type)
         if task is None:
             self._finish_unknown(job)
             return
         limit = task.effective_timeout_ms(job)
         slot.job, slot.limit_ms = job, limit
-        slot.until = loop.time() + limit / 1000 if limit else math.inf
         started = perf_counter()
+        slot.until = started + limit / 1000 if limit else math.inf
         try:
             if task.is_async:
                 await task.handler(job)  # type: ignore[misc]
@@ -182,7 +184,8 @@ class Runner:
     # -- outcomes ----------------------------------------------------------------------------
 
     def _finish(self, job: Job, task: Task, seconds: float, exc: BaseException | None) -> None:
-        s = self._metrics.queue(job.queue).of(job.type)
+        q = self._metrics.queues.get(job.queue) or self._metrics.queue(job.queue)
+        s = q.types.get(job.type) or q.of(job.type)
         s.processed += 1
         s.duration.observe(seconds)
         self._mean_s += (seconds - self._mean_s) * 0.05
@@ -215,10 +218,9 @@ class Runner:
     # -- timeouts ----------------------------------------------------------------------------
 
     async def _watch(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(WATCH_EVERY)
-            now = loop.time()
+            now = perf_counter()
             for slot in self._slots:
                 if slot.job is not None and not slot.expired and slot.until <= now:
                     self._expire(slot, slot.job)
@@ -234,8 +236,8 @@ class Runner:
         slot.detached = True
         timeout = outcomes.HandlerTimeout(slot.limit_ms, thread_left_running=True)
         self._finish(job, task, slot.limit_ms / 1000, timeout)
-        if self._draining and not self.running():
-            self._quiet.set()
+        if self._draining:
+            self._check_quiet()
 
     # -- stopping ----------------------------------------------------------------------------
 
@@ -243,8 +245,8 @@ class Runner:
         """Take back the jobs no slot has started; the caller returns them to the queue."""
         jobs = list(self._pending)
         self._pending.clear()
-        for _ in jobs:
-            self._freed()
+        self.load -= len(jobs)
+        self._capacity.set()
         return jobs
 
     async def drained(self) -> None:

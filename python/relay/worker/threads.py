@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 
 from relay.job import Job
@@ -25,6 +26,11 @@ class HandlerThreads:
         self._work: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._threads: list[threading.Thread] = []
+        # Results wait here and reach the loop in bunches: one wake-up of the loop (a write to
+        # its self-pipe) for all the results that arrived meanwhile, not one per job.
+        self._results: deque[tuple[asyncio.Future[object], object, BaseException | None]]
+        self._results = deque()
+        self._wake_pending = False
 
     def submit(self, fn: Callable[[Job], object], job: Job) -> asyncio.Future[object]:
         """Run `fn(job)` on a thread; the future resolves on the calling loop."""
@@ -51,26 +57,25 @@ class HandlerThreads:
             try:
                 result = fn(job)
             except BaseException as exc:  # handed to the loop, which decides what it means
-                _settle(loop, fut, None, exc)
+                self._results.append((fut, None, exc))
             else:
-                _settle(loop, fut, result, None)
+                self._results.append((fut, result, None))
+            if not self._wake_pending:
+                self._wake_pending = True
+                with contextlib.suppress(RuntimeError):  # the loop closed: the worker exited
+                    loop.call_soon_threadsafe(self._deliver)
             del loop, fut, fn, job
             self._idle.release()
 
-
-def _settle(
-    loop: asyncio.AbstractEventLoop,
-    fut: asyncio.Future[object],
-    result: object,
-    exc: BaseException | None,
-) -> None:
-    def settle() -> None:
-        if fut.done():
-            return
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(result)
-
-    with contextlib.suppress(RuntimeError):  # the loop closed: the worker has already exited
-        loop.call_soon_threadsafe(settle)
+    def _deliver(self) -> None:
+        """On the loop: settle every result that has arrived."""
+        self._wake_pending = False  # before draining: a result appended later wakes us again
+        results = self._results
+        while results:
+            fut, result, exc = results.popleft()
+            if fut.done():
+                continue
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
