@@ -64,7 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redis", default=None, help="Redis URL (default: $RELAY_REDIS_URL, then localhost)"
     )
-    parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics")
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address for --metrics-port (default: 127.0.0.1; 0.0.0.0 for remote scrapes)",
+    )
     parser.add_argument(
         "--visibility", type=parse_duration, default=30.0, help="lease length (default: 30s)"
     )
@@ -107,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         visibility=args.visibility,
         shutdown_grace=args.shutdown_grace,
         metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
     return asyncio.run(_serve(worker))
 

@@ -40,6 +40,20 @@ class Ledger:
         """Every job whose lease must be kept (safe from another thread: C-level copies)."""
         return list(self.held.values()) + list(self.sending.values())
 
+    def sending_out(self, jobs: list[Job]) -> None:
+        """These jobs' acks or nacks are about to be sent."""
+        held, sending = self.held, self.sending
+        for j in jobs:
+            if held.get(j.id) is j:  # not a newer claim of the same job by this worker
+                sending[j.id] = held.pop(j.id)
+
+    def sent(self, jobs: list[Job]) -> None:
+        """Redis answered for these jobs (or gave up on them): they are no longer held."""
+        sending = self.sending
+        for j in jobs:
+            if sending.get(j.id) is j:
+                del sending[j.id]
+
     def holds(self, job: Job) -> bool:
         """Whether `job` (this very claim) is still held and not being acked."""
         return self.held.get(job.id) is job
@@ -115,13 +129,10 @@ class Completions:
                 await self._send_nacks(queue, items[i : i + self._chunk])
 
     async def _send_acks(self, queue: str, jobs: list[Job]) -> None:
-        held, sending = self._ledger.held, self._ledger.sending
-        for j in jobs:
-            sending[j.id] = held.pop(j.id, j)
+        self._ledger.sending_out(jobs)
         pairs = [(j.id, j.token) for j in jobs]
         ok, retried = await self._call(lambda: self._broker.ack(queue, pairs))
-        for j in jobs:
-            sending.pop(j.id, None)
+        self._ledger.sent(jobs)
         if ok is None:
             return
         stale = [j.id for j, good in zip(jobs, ok, strict=True) if not good]
@@ -129,14 +140,11 @@ class Completions:
             self._stale(queue, "ack", stale, retried)
 
     async def _send_nacks(self, queue: str, items: list[Nack]) -> None:
-        held, sending = self._ledger.held, self._ledger.sending
-        for n in items:
-            j = held.pop(n.id, None)
-            if j is not None:
-                sending[n.id] = j
+        held = self._ledger.held
+        jobs = [j for n in items if (j := held.get(n.id)) is not None and j.token == n.token]
+        self._ledger.sending_out(jobs)
         out, retried = await self._call(lambda: self._broker.nack(queue, items))
-        for n in items:
-            sending.pop(n.id, None)
+        self._ledger.sent(jobs)
         if out is None:
             return
         stale = [n.id for n, o in zip(items, out, strict=True) if o is NackOutcome.STALE]

@@ -95,8 +95,8 @@ class WorkerMetrics:
             q = self.queues[name] = QueueStats()
         return q
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped remotely
-        """Expose /metrics on `port` from a daemon thread."""
+    def serve(self, port: int, addr: str = "127.0.0.1") -> None:
+        """Expose /metrics on `addr`:`port` from a daemon thread."""
         start_http_server(port, addr=addr, registry=self.registry)
 
 

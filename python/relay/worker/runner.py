@@ -6,6 +6,12 @@ one slot, straight through, at the cost of a function call each. When a handler 
 spare slot (woken ahead of need, one at a time) picks up the next job, so up to `concurrency`
 handlers wait on I/O at once.
 
+While handlers are quick (a moving average under 5 ms), the runner asks for one batch more
+than it has slots, so the next claim is in flight while this batch runs and Redis and Python
+work at the same time; with slower handlers it claims only for free slots, so no job waits on
+this worker while another could run it. Either way jobs not yet started go straight back to
+ready when the worker stops.
+
 Timeouts cost nothing per job either: a watchdog looks at the slots every 50 ms and cancels
 the task of a slot whose job ran past its deadline. A sync handler's thread cannot be killed:
 its job is nacked with the timeout at once and its lease no longer kept, and its slot stays

@@ -82,7 +82,8 @@ class Worker:
         visibility: Lease length in seconds; the heartbeat renews it every third of that.
         shutdown_grace: Seconds running jobs get to finish once a stop is requested.
         settings: Broker settings (batch limit, crash limit, retention).
-        metrics_port: Serve Prometheus metrics on this port.
+        metrics_port: Serve Prometheus metrics on this port...
+        metrics_host: ...and this address.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class Worker:
         shutdown_grace: float = 30.0,
         settings: BrokerSettings | None = None,
         metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         if not 1 <= concurrency <= 100_000:
             raise ConfigError(f"concurrency must be 1..100000, got {concurrency}")
@@ -112,6 +114,7 @@ class Worker:
         self._url = redis_url_from_env(redis_url)
         self._settings = settings or BrokerSettings()
         self._metrics_port = metrics_port
+        self._metrics_host = metrics_host
         self.broker = self._make_broker()
         self.conn = Connectivity()
         self.ledger = Ledger()
@@ -148,7 +151,7 @@ class Worker:
         """Work until `stop()`; returns 0 after a clean stop, 1 if the worker itself failed."""
         self._loop = asyncio.get_running_loop()
         if self._metrics_port is not None:
-            self.metrics.serve(self._metrics_port)
+            self.metrics.serve(self._metrics_port, self._metrics_host)
         self.heartbeat.start()
         self.runner.start()
         claimer = self._spawn(self._claim_loop(), "relay-claimer")
@@ -241,11 +244,9 @@ class Worker:
         for u in got.undecodable:
             nack = outcomes.undecodable(u)
             stats = self.metrics.queue(queue).of("<undecodable>")
-            stats.processed, stats.failed, stats.dead = (
-                stats.processed + 1,
-                stats.failed + 1,
-                stats.dead + 1,
-            )
+            stats.processed += 1
+            stats.failed += 1
+            stats.dead += 1
             log.warning("job failed queue=%s id=%s next=dead error=%r", queue, u.id, nack.error)
             self.completions.nack(queue, nack)
         jobs = got.jobs
