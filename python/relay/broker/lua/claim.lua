@@ -19,6 +19,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local want = tonumber(ARGV[1])
 
 local rate, burst, tokens, last = unpack(redis.call('HMGET', KEYS[15], 'rate', 'burst', 'tokens', 'ts'))
+local cut = false  -- the limiter granted fewer jobs than are ready and were asked for
 if rate then
   local avail = 0
   for k = 1, 10 do avail = avail + redis.call('LLEN', KEYS[k]) end
@@ -34,6 +35,7 @@ if rate then
   tokens = tokens - granted
   redis.call('HSET', KEYS[15], 'tokens', string.format('%.17g', tokens), 'ts', math.max(last, now))
   if granted < 1 then return {-6, math.ceil(((1.0 - tokens) * 1000.0) / rate)} end
+  cut = granted < want
   want = granted
 end
 
@@ -71,8 +73,9 @@ if tonumber(ARGV[3]) > 0 then
   redis.call('XADD', KEYS[17], 'MAXLEN', '~', ARGV[3], '*', 'k', 'claimed', 'n', #ids,
     'ids', table.concat(ids, ' ', 1, math.min(#ids, 50)))
 end
--- A full batch suggests more work: pass the wake-up on to another idle worker.
-if #ids == tonumber(ARGV[1]) and redis.call('LLEN', KEYS[18]) == 0 then
+-- A full batch, or one the rate limit cut short, leaves work behind: pass the wake-up on to
+-- an idle worker (it will claim, or learn when the next token is due).
+if (#ids == tonumber(ARGV[1]) or cut) and redis.call('LLEN', KEYS[18]) == 0 then
   redis.call('RPUSH', KEYS[18], '1')
 end
 return reply
