@@ -239,6 +239,12 @@ def specs_of(job_type: str, n: int, payload: Any = None, **options: Any) -> list
     ]
 
 
+def id_of(spec: JobSpec) -> str:
+    """The fixed id of a spec made by `specs_of`."""
+    assert spec.id is not None
+    return spec.id
+
+
 async def drained(broker: Broker, queue: str) -> bool:
     """Nothing ready, delayed or in flight (False while Redis does not answer)."""
     try:

@@ -16,6 +16,7 @@ from tests.chaos.harness import (
     Run,
     drained,
     enqueue_recorded,
+    id_of,
     record_figures,
     size,
     specs_of,
@@ -35,7 +36,7 @@ async def test_t8_an_always_raising_job_is_dead_lettered_after_max_attempts(
     await wait_for(lambda: drained(big_broker, run.queue), 30, run.logs)
     await run.stop_all()
     report = check(read_history(run.history_dir), await final_state(big_broker.redis, run.queue))
-    infos = [await big_broker.get_job(run.queue, s.id) for s in poison]
+    infos = [await big_broker.get_job(run.queue, id_of(s)) for s in poison]
     figures = {**report.figures(), "poison_attempts": sorted({i.attempts for i in infos})}
     record_figures("T8_poison", figures)
     report.assert_correct()
@@ -53,18 +54,18 @@ async def test_t8_a_job_that_kills_its_worker_is_quarantined_after_3_crashes(
     good = specs_of("work", 5)
     await enqueue_recorded(big_broker, run, [crash, *good])
     workers = 0
-    while (await big_broker.get_job(run.queue, crash.id)).state != "dead":
+    while (await big_broker.get_job(run.queue, id_of(crash))).state != "dead":
         assert workers < 6, run.logs()
         w = run.start_worker(concurrency=1, visibility="500ms")
         workers += 1
         for _ in range(200):  # until it crashes, or its reaper quarantines the job
-            if not w.alive() or (await big_broker.get_job(run.queue, crash.id)).state == "dead":
+            if not w.alive() or (await big_broker.get_job(run.queue, id_of(crash))).state == "dead":
                 break
             await asyncio.sleep(0.05)
     await wait_for(lambda: drained(big_broker, run.queue), 30, run.logs)
     await run.stop_all()
     report = check(read_history(run.history_dir), await final_state(big_broker.redis, run.queue))
-    info = await big_broker.get_job(run.queue, crash.id)
+    info = await big_broker.get_job(run.queue, id_of(crash))
     crashes = sum(w.proc.returncode == 3 for w in run.workers)
     figures = {**report.figures(), "crashes": crashes, "workers_started": workers}
     record_figures("T8_crash_loop", figures)
