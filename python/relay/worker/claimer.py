@@ -2,8 +2,9 @@
 
 Queues come in priority tiers: every claim round starts at the first tier and moves to the
 next only for the capacity the earlier tiers could not fill; queues within one tier take
-turns being asked first (round-robin). A round asks for as many jobs as there are free slots
-(at most the broker's batch limit); one claim is in flight at a time, so batches grow with load.
+turns being asked first (round-robin). A round asks for as many jobs as the runner has room
+for (free slots, plus jobs claimed ahead for quick handlers; see runner.py), at most the
+broker's batch limit; one claim is in flight at a time, so batches grow with load.
 
 When no queue has work the claimer blocks on the queues' wake-up lists, which enqueue, nack,
 promote and reap push to: a new job starts within a round trip and an idle worker sends one
@@ -37,7 +38,7 @@ class Claimer:
         broker: Broker,
         tiers: tuple[tuple[str, ...], ...],
         lease_ms: int,
-        free: Callable[[], int],
+        claim_size: Callable[[], int],
         wait_capacity: Callable[[], Awaitable[None]],
         accept: Callable[[str, Claimed], None],
         conn: Connectivity,
@@ -46,7 +47,7 @@ class Claimer:
         self._tiers = tiers
         self._queues = [q for tier in tiers for q in tier]
         self._lease_ms = lease_ms
-        self._free = free
+        self._claim_size = claim_size
         self._wait_capacity = wait_capacity
         self._accept = accept
         self._conn = conn
@@ -84,12 +85,12 @@ class Claimer:
             self._rr[i] = (start + 1) % len(tier)
             for k in range(len(tier)):
                 queue = tier[(start + k) % len(tier)]
-                free = self._free()
-                if free <= 0 or self.stopping:
+                size = self._claim_size()
+                if size <= 0 or self.stopping:
                     return True
                 if not self._due(queue, now, every_queue):
                     continue
-                want = min(free, self._broker.settings.batch_limit)
+                want = min(size, self._broker.settings.batch_limit)
                 if await self._claim(queue, want, now) == want:
                     return True
         return False

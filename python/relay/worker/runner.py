@@ -6,11 +6,12 @@ one slot, straight through, at the cost of a function call each. When a handler 
 spare slot (woken ahead of need, one at a time) picks up the next job, so up to `concurrency`
 handlers wait on I/O at once.
 
-While handlers are quick (a moving average under 5 ms), the runner asks for one batch more
-than it has slots, so the next claim is in flight while this batch runs and Redis and Python
-work at the same time; with slower handlers it claims only for free slots, so no job waits on
-this worker while another could run it. Either way jobs not yet started go straight back to
-ready when the worker stops.
+While handlers are quick (a moving average under 5 ms), the runner claims ahead of its free
+slots, about 100 ms of their work (at most 4x concurrency, at most one claim batch), so the
+next claim is in flight while this batch runs, Redis and Python work at the same time, and
+batches are large enough to spread the cost of a round trip; with slower handlers it claims
+only for free slots, so no job waits on this worker while another could run it. Either way,
+jobs not yet started go straight back to ready when the worker stops.
 
 Timeouts cost nothing per job either: a watchdog looks at the slots every 50 ms and cancels
 the task of a slot whose job ran past its deadline. A sync handler's thread cannot be killed:
@@ -37,10 +38,11 @@ from relay.worker.threads import HandlerThreads
 log = logging.getLogger("relay.worker")
 
 WATCH_EVERY = 0.05
-# Handlers quicker than this on average (much less than a round trip to Redis) get one batch
-# claimed ahead, so the next claim is in flight while this batch runs; slower ones never
-# have jobs waiting behind them on this worker while other workers could run them.
+# Handlers quicker than this on average (about a round trip to Redis) get jobs claimed ahead:
+# about PREFETCH_WORK_S of their work, at most 4x concurrency and one claim batch. Slower
+# handlers never have jobs waiting behind them here while another worker could run them.
 PREFETCH_BELOW_S = 0.005
+PREFETCH_WORK_S = 0.1
 
 
 class Slot:
@@ -66,6 +68,7 @@ class Runner:
         concurrency: int,
         completions: Completions,
         metrics: WorkerMetrics,
+        batch_limit: int = 1000,
     ) -> None:
         self._registry = registry
         self._tasks = registry.by_type
@@ -79,6 +82,9 @@ class Runner:
         self._spare = False  # a slot was woken and has not yet looked at the deque
         self.load = 0  # jobs pending or occupying a slot
         self._mean_s = 1.0  # moving average of handler run time; starts "slow": no prefetch
+        self._ahead = 0  # jobs claimed beyond the slots while handlers are quick
+        self._ahead_cap = min(batch_limit, 4 * concurrency)
+        self._finished = 0
         self._capacity = asyncio.Event()
         self._quiet = asyncio.Event()  # set when draining and no job runs any more
         self._draining = False
@@ -87,9 +93,21 @@ class Runner:
 
     @property
     def free(self) -> int:
-        """Jobs to claim now: free slots, plus one batch ahead while handlers are quick."""
-        ahead = self.concurrency if self._mean_s < PREFETCH_BELOW_S else 0
-        return self.concurrency + ahead - self.load
+        """Jobs to claim now: free slots, plus some ahead while handlers are quick."""
+        return self.concurrency + self._ahead - self.load
+
+    def claim_size(self) -> int:
+        """How many jobs to ask for now; with jobs claimed ahead, half the room at a time, so
+        one claim is in flight while the last one's jobs run."""
+        room = self.concurrency + self._ahead
+        return min(room - self.load, max(self.concurrency, room // 2))
+
+    def _update_ahead(self) -> None:
+        mean = self._mean_s
+        if mean >= PREFETCH_BELOW_S:
+            self._ahead = 0
+        else:  # about PREFETCH_WORK_S of work, within bounds
+            self._ahead = min(self._ahead_cap, int(PREFETCH_WORK_S / max(mean, 1e-4)))
 
     def start(self) -> None:
         for i, slot in enumerate(self._slots):
@@ -195,6 +213,9 @@ class Runner:
         s.processed += 1
         s.duration.observe(seconds)
         self._mean_s += (seconds - self._mean_s) * 0.05
+        self._finished += 1
+        if not self._finished & 63:
+            self._update_ahead()
         if exc is None:
             s.completed += 1
             self._done.ack(job)

@@ -124,7 +124,9 @@ class Worker:
         self.completions = Completions(
             self.broker, self.ledger, self.conn, self.metrics, self.upkeep.promote_soon
         )
-        self.runner = Runner(registry, concurrency, self.completions, self.metrics)
+        self.runner = Runner(
+            registry, concurrency, self.completions, self.metrics, self._settings.batch_limit
+        )
         self.heartbeat = Heartbeat(
             self._make_broker, self.ledger, self.lease_ms, self.conn, self.metrics
         )
@@ -132,7 +134,7 @@ class Worker:
             self.broker,
             self.tiers,
             self.lease_ms,
-            lambda: self.runner.free,
+            self.runner.claim_size,
             self.runner.wait_capacity,
             self._accept,
             self.conn,
