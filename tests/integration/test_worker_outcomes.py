@@ -277,3 +277,40 @@ async def test_concurrency_bounds_the_jobs_running_at_once(
     async with running(reg, [queue], redis_url, concurrency=concurrency):
         await settled(broker, queue, completed=200)
     assert peak == concurrency
+
+
+async def test_a_paused_queue_waits_and_a_rate_limit_is_kept(
+    broker: Broker, queue: str, redis_url: str
+) -> None:
+    reg = Registry()
+    started: list[float] = []
+
+    @reg.task("t")
+    async def t(job: Job) -> None:
+        started.append(time.monotonic())
+
+    await broker.pause(queue)
+    await broker.set_rate_limit(queue, rate=20, burst=1)
+    await broker.enqueue_many(queue, [JobSpec.of("t") for _ in range(8)])
+    async with running(reg, [queue], redis_url):
+        await asyncio.sleep(0.3)
+        assert started == []  # paused: nothing runs
+        await broker.resume(queue)  # no wake-up is sent: the worker re-checks within 2 s
+        await settled(broker, queue, completed=8)
+    assert started[-1] - started[0] >= 7 / 20 - 0.05  # 20 jobs/s, one at a time
+
+
+async def test_a_sync_handler_returning_a_coroutine_is_a_clear_failure(
+    broker: Broker, queue: str, redis_url: str
+) -> None:
+    reg = Registry()
+
+    async def real(job: Job) -> None:
+        pass
+
+    reg.register("wrapped", lambda job: real(job))  # noqa: PLW0108 - a sync callable, on purpose
+    r = await broker.enqueue(queue, "wrapped", max_attempts=1)
+    async with running(reg, [queue], redis_url):
+        await settled(broker, queue, dead=1)
+    err = (await broker.get_job(queue, r.id)).last_error
+    assert err and err.startswith("TypeError: a sync handler returned an awaitable")
