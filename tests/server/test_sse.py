@@ -181,3 +181,13 @@ async def test_a_cut_mid_read_resumes_from_the_read_before(
     # in the same order (an event from just before start_id may come first, as a duplicate)
     assert [r for r in replayed if r in wanted] == wanted
     again.close()
+
+
+async def test_head_cannot_hold_a_subscriber_slot(make_client: MakeClient) -> None:
+    client = await make_client(**FAST, sse_max_clients=1)
+    for _ in range(3):
+        resp = await client.head("/api/events")
+        assert resp.status == 405 and resp.headers["Allow"] == "GET"
+    stream = await client.get("/api/events")
+    assert stream.status == 200
+    stream.close()
