@@ -478,6 +478,11 @@ def _relay_error(name: str, exc: BaseException) -> BaseException:
     if is_transient(exc):
         return RedisUnavailable(f"Redis unreachable during {name}: {msg}")
     if isinstance(exc, rexc.ResponseError):
+        # redis-py strips the OOM and READONLY prefixes off the message into the class.
+        if isinstance(exc, rexc.OutOfMemoryError):
+            msg = f"OOM {msg}"
+        elif isinstance(exc, rexc.ReadOnlyError):
+            msg = f"READONLY {msg}"
         if msg.startswith(("OOM", "MISCONF", "READONLY", "LOADING", "BUSY")):
             return RedisUnavailable(f"Redis refused {name}: {msg}")
         return ScriptError(f"script {name} failed: {msg}")

@@ -48,14 +48,17 @@ class Script:
         return top
 
     async def run(self, client: Any, keys: Sequence[str], args: Sequence[object]) -> Any:
-        """EVALSHA; on NOSCRIPT (Redis restarted or flushed) load the script and run it again."""
+        """EVALSHA; on NOSCRIPT (Redis restarted or flushed) run the source with EVAL.
+
+        EVAL loads and runs in one command (and caches the script for the next EVALSHA): a
+        SCRIPT LOAD then EVALSHA could meet another flush in between and fail after all.
+        """
         if len(keys) != self.nkeys:
             raise TypeError(f"script {self.name} takes {self.nkeys} keys, got {len(keys)}")
         try:
             return await client.evalsha(self.sha, self.nkeys, *keys, *args)
         except NoScriptError:
-            await client.script_load(self.source)
-            return await client.evalsha(self.sha, self.nkeys, *keys, *args)
+            return await client.eval(self.source, self.nkeys, *keys, *args)
 
 
 def load_scripts() -> dict[str, Script]:
