@@ -1,0 +1,159 @@
+"""The API's calls as data — method, path, body, result type, retry safety — shared by the
+SDK's sync and async clients (relay.client), which differ only in how they send them."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
+
+import msgspec
+
+from relay import _core
+from relay.broker import DeadPage, JobSpec, QueueStats
+from relay.errors import ConfigError
+from relay.http.models import (
+    MAX_BATCH,
+    BatchRequest,
+    BatchResponse,
+    Deleted,
+    EnqueueRequest,
+    EnqueueResponse,
+    Health,
+    QueueList,
+    Requeued,
+)
+from relay.http.sdk_errors import error_from_response
+from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One API call: what to send, what a success decodes to, and whether a retry is safe."""
+
+    method: str
+    path: str
+    ok: type[T]
+    body: bytes | None = None
+    safe_retry: bool = True
+    query: dict[str, str] = field(default_factory=dict)
+
+    def target(self, prefix: str) -> str:
+        return prefix + self.path + (f"?{urlencode(self.query)}" if self.query else "")
+
+    def result(self, status: int, body: bytes, retry_after: str | None) -> T:
+        if status >= 400:
+            raise error_from_response(status, body, retry_after)
+        return msgspec.json.decode(body, type=self.ok)
+
+
+def quote_segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def wire_job(spec: JobSpec) -> EnqueueRequest:
+    o = spec.options
+    return EnqueueRequest(
+        type=spec.type,
+        payload=msgspec.Raw(spec.payload),
+        priority=o.priority,
+        delay_ms=o.delay_ms,
+        run_at=None if o.run_at_ms is None else o.run_at_ms / 1000,
+        max_attempts=o.max_attempts,
+        timeout_ms=o.timeout_ms,
+        idempotency_key=o.idempotency_key,
+    )
+
+
+def enqueue_call(
+    queue: str, job_type: str, payload: JsonValue, options: Any
+) -> Call[EnqueueResponse]:
+    opts = JobOptions(**options)
+    spec = JobSpec(type=job_type, payload=msgspec.json.encode(payload), options=opts)
+    return Call(
+        "POST",
+        f"/api/queues/{quote_segment(queue)}/jobs",
+        EnqueueResponse,
+        msgspec.json.encode(wire_job(spec)),
+        safe_retry=opts.idempotency_key is not None,
+    )
+
+
+def batch_calls(queue: str, specs: Sequence[JobSpec]) -> list[Call[BatchResponse]]:
+    calls = []
+    for i in range(0, len(specs), MAX_BATCH):
+        chunk = specs[i : i + MAX_BATCH]
+        calls.append(
+            Call(
+                "POST",
+                f"/api/queues/{quote_segment(queue)}/jobs/batch",
+                BatchResponse,
+                msgspec.json.encode(BatchRequest(jobs=[wire_job(s) for s in chunk])),
+                safe_retry=all(s.options.idempotency_key for s in chunk),
+            )
+        )
+    return calls
+
+
+def job_call(queue: str, job_id: str) -> Call[JobInfo]:
+    return Call("GET", f"/api/queues/{quote_segment(queue)}/jobs/{quote_segment(job_id)}", JobInfo)
+
+
+def stats_call(queue: str) -> Call[QueueStats]:
+    return Call("GET", f"/api/queues/{quote_segment(queue)}", QueueStats)
+
+
+def dead_call(queue: str, limit: int, cursor: str | None) -> Call[DeadPage]:
+    query = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
+    return Call("GET", f"/api/queues/{quote_segment(queue)}/dead", DeadPage, query=query)
+
+
+def requeue_call(queue: str, job_id: str | None) -> Call[Requeued]:
+    tail = f"{quote_segment(job_id)}/requeue" if job_id else "requeue"
+    return Call("POST", f"/api/queues/{quote_segment(queue)}/dead/{tail}", Requeued, b"", False)
+
+
+def delete_dead_call(queue: str, job_id: str) -> Call[Deleted]:
+    return Call(
+        "DELETE", f"/api/queues/{quote_segment(queue)}/dead/{quote_segment(job_id)}", Deleted
+    )
+
+
+def queue_op_call(method: str, queue: str, op: str, body: Any = None) -> Call[QueueStats]:
+    data = msgspec.json.encode(body) if body is not None else b""
+    return Call(method, f"/api/queues/{quote_segment(queue)}/{op}", QueueStats, data)
+
+
+QUEUES: Call[QueueList] = Call("GET", "/api/queues", QueueList)
+HEALTH: Call[Health] = Call("GET", "/healthz", Health)
+
+
+def enqueue_result(r: EnqueueResponse) -> EnqueueResult:
+    return EnqueueResult(id=r.id, duplicate=r.duplicate)
+
+
+def backoff_s(attempt: int) -> float:
+    return _core.backoff_ms("full_jitter", 100, 2000, attempt, random.random()) / 1000
+
+
+class ClientOptions:
+    """What both clients share: where the server is, headers, retry policy."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float, retries: int) -> None:
+        u = urlsplit(base_url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ConfigError(f"base_url must be http(s)://host[:port][/prefix], got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.scheme = u.scheme
+        self.host = u.hostname
+        self.port = u.port or (443 if u.scheme == "https" else 80)
+        self.prefix = u.path.rstrip("/")
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
