@@ -266,7 +266,12 @@ async def _first_of(*aws: Awaitable[object]) -> int:
 
 
 def _died(child: Child) -> str:
-    return f"the {child.name} process exited with code {child.proc.returncode}:\n{child.tail()}"
+    code = child.proc.returncode
+    how = f"exited with code {code}"
+    if code < 0:
+        with contextlib.suppress(ValueError):  # a signal without a name keeps the number
+            how = f"was killed by {signal.Signals(-code).name}"
+    return f"the {child.name} process {how}; the end of its log:\n{child.tail()}"
 
 
 def _clock(seconds: float) -> str:
