@@ -52,6 +52,7 @@ def _running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
+@pytest.mark.timeout(240)  # start, a dead job, stop: each has its own bound below
 def test_demo_shows_a_live_dashboard_and_ctrl_c_leaves_nothing_behind(
     page: Page, tmp_path: Path, console_errors: list[str]
 ) -> None:

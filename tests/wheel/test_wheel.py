@@ -114,7 +114,8 @@ def test_the_wheel_holds_the_extension_scripts_dashboard_and_stubs(wheel: Path) 
 
 
 def test_the_installed_package_runs_outside_the_source_tree(wheel: Path, venv: Path) -> None:
-    assert "server" in _run(venv, "relay", "--help")
+    usage = _run(venv, "relay", "--help")
+    assert all(command in usage for command in ("server", "worker", "demo"))
     out = _run(
         venv, "python", "-c", "import relay; print(relay.__version__); print(relay.__file__)"
     )
