@@ -51,7 +51,7 @@ async def test_t5_skewed_workers_make_no_premature_reclaims_and_start_delayed_jo
     await run.stop_all()
     events = read_history(run.history_dir)
     report = check(events, await final_state(big_broker.redis, run.queue))
-    first_claim = {}
+    first_claim: dict[str, int] = {}
     for e in events:
         if e.kind == "claim" and e.job in run_at:
             first_claim.setdefault(e.job, e.redis_ms)
@@ -70,4 +70,4 @@ async def test_t5_skewed_workers_make_no_premature_reclaims_and_start_delayed_jo
     report.assert_correct()
     assert report.duplicates == 0 and report.stale_acks_refused == 0, figures
     assert None not in run_at.values() and len(lateness) == len(delayed)
-    assert 0 <= min(lateness) and max(lateness) <= 1000, figures
+    assert min(lateness) >= 0 and max(lateness) <= 1000, figures

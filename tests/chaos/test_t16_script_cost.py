@@ -90,5 +90,5 @@ async def test_t16_scripts_stay_cheap_on_a_big_queue(
     # Durations are targets, reported, not asserted at p99 (STYLE: timing lives in benchmarks):
     # on this shared 2-core box a preempted Redis shows multi-ms outliers at any size. The
     # median is asserted, as a guard against a script that scales with the queue.
-    for name in ("claim10_p50_us", "ack10_p50_us", "extend10_p50_us"):
-        assert figures[name] <= 1000, figures
+    for name in ("claim", "ack", "extend"):
+        assert pct(us[name][:CALLS], 0.5) <= 1000, figures
