@@ -6,11 +6,11 @@
 set -euo pipefail
 seconds="${1:-30}"
 export PATH="$HOME/.cargo/bin:$PATH"
-cd "$(dirname "$0")/../../rust/fuzz"
+cd "$(dirname "$0")/../.."
 for target in decode decode_claim; do
   scratch="$(mktemp -d)"
   echo "== fuzz $target for ${seconds}s"
-  cargo +nightly fuzz run "$target" "$scratch" corpus/decode -- \
+  cargo +nightly fuzz run --fuzz-dir rust/fuzz "$target" "$scratch" rust/fuzz/corpus/decode -- \
     -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1
   rm -rf "$scratch"
 done
