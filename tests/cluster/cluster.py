@@ -50,6 +50,7 @@ class Cluster:
     replicas: int = 1  # per master
     base_port: int = field(default_factory=_base_port)
     node_timeout_ms: int = 1000
+    extra: tuple[str, ...] = ()  # more redis-server arguments; later ones win
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="relay-cluster-")))
     procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -100,6 +101,7 @@ class Cluster:
             "--save", "",
             "--maxmemory-policy", "noeviction",
             "--logfile", str(d / "redis.log"),
+            *self.extra,
         ]  # fmt: skip
         self.procs[port] = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
