@@ -148,3 +148,16 @@ async def test_an_enqueue_retried_after_a_lost_reply_is_not_a_duplicate(
     r = await b.enqueue(queue, "t", {"n": 1}, idempotency_key=key)
     assert calls == 2 and not r.duplicate
     assert (await state(b, queue))["ready"] == [r.id]
+
+
+async def test_a_master_that_evicts_is_noticed(
+    broker: Broker, healthy_cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert await broker.check_eviction_policy() == "noeviction"
+    port = healthy_cluster.masters_ports()[-1]
+    healthy_cluster.cmd(port, "CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+    try:
+        assert await broker.check_eviction_policy() == "allkeys-lru"
+        assert "noeviction" in caplog.text
+    finally:
+        healthy_cluster.cmd(port, "CONFIG", "SET", "maxmemory-policy", "noeviction")

@@ -19,6 +19,7 @@ from relay.broker.connection import (
     blpop_any,
     connect,
     eval_then_wait,
+    eviction_policy,
     is_cluster,
     is_transient,
     retrying,
@@ -457,7 +458,7 @@ class Broker:
     async def check_eviction_policy(self) -> str | None:
         """Warn loudly unless Redis runs with `noeviction`; returns the policy when readable."""
         try:
-            policy = (await self.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
+            policy = await eviction_policy(self.redis)  # on a cluster: every master's
         except rexc.ResponseError:  # CONFIG may be disabled on managed Redis
             return None
         except (rexc.RedisError, OSError) as exc:  # unreachable: relay's error, like every call

@@ -194,6 +194,16 @@ async def eval_then_wait(
     raise rexc.NoScriptError(f"script {script.name} missing right after SCRIPT LOAD")
 
 
+async def eviction_policy(client: Any) -> Any:
+    """`maxmemory-policy` (bytes or str); on a cluster, the first master's that evicts."""
+    if not is_cluster(client):
+        return (await client.config_get("maxmemory-policy")).get("maxmemory-policy")
+    per_master = await client.config_get("maxmemory-policy", target_nodes=RedisCluster.PRIMARIES)
+    policies = [v.get("maxmemory-policy") for v in per_master.values()]
+    evicting = [p for p in policies if p not in ("noeviction", b"noeviction")]
+    return (evicting or policies or [None])[0]
+
+
 # -- waiting on keys of many slots -------------------------------------------------------------
 
 
