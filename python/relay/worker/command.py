@@ -60,7 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a queue to serve; repeat it for lower priorities (order given = priority); "
         "comma-separated queues share a priority and take turns (default: default)",
     )
-    parser.add_argument("--concurrency", "-c", type=_positive_int, default=64)
+    parser.add_argument(
+        "--concurrency",
+        "-c",
+        type=_positive_int,
+        default=64,
+        help="jobs run at once: async handlers on the event loop, sync ones in threads "
+        "(default: 64)",
+    )
     parser.add_argument(
         "--redis", default=None, help="Redis URL (default: $RELAY_REDIS_URL, then localhost)"
     )
