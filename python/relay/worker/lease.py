@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -167,6 +168,7 @@ class Upkeep:
         loop = asyncio.get_running_loop()
         delay = RetryDelay()
         while True:
+            self._promote_at = math.inf  # hints arriving during the calls below count
             try:
                 wait_ms = min([await self._promote(q) for q in self._queues])
             except RedisUnavailable as exc:
@@ -175,7 +177,7 @@ class Upkeep:
                 continue
             self._conn.ok()
             delay.reset()
-            self._promote_at = loop.time() + wait_ms / 1000
+            self._promote_at = min(self._promote_at, loop.time() + wait_ms / 1000)
             while (left := self._promote_at - loop.time()) > 0:
                 self._poke.clear()
                 try:

@@ -146,7 +146,12 @@ def task(
 
     def mark(handler: H) -> H:
         _check_handler(handler)
-        setattr(handler, _SPEC_ATTR, _Spec(job_type, opts))
+        try:
+            setattr(handler, _SPEC_ATTR, _Spec(job_type, opts))
+        except (AttributeError, TypeError):
+            raise ConfigError(
+                f"cannot mark {handler!r}; use registry.register(job_type, handler)"
+            ) from None
         return handler
 
     return mark
