@@ -123,10 +123,11 @@ def run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
     )
-    return asyncio.run(_serve(worker))
+    return asyncio.run(serve(worker))
 
 
-async def _serve(worker: Worker) -> int:
+async def serve(worker: Worker) -> int:
+    """Run `worker` with SIGTERM/SIGINT handlers installed; its exit code."""
     restore = install_signal_handlers(worker)
     try:
         return await worker.run()
@@ -161,3 +162,6 @@ def install_signal_handlers(worker: Worker) -> Callable[[], None]:
             signal.signal(s, handler)
 
     return restore
+
+
+_serve = serve  # the name tests/chaos/worker_main.py uses
