@@ -40,17 +40,28 @@ def _rate(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = DemoOptions()
     parser.add_argument(
-        "--jobs", type=_count(0, 1_000_000), default=d.jobs, help="jobs in the first burst"
+        "--jobs",
+        type=_count(0, 1_000_000),
+        default=d.jobs,
+        help="jobs in the first burst (default %(default)s)",
     )
-    parser.add_argument("--workers", type=_count(0, 64), default=d.workers, help="worker processes")
     parser.add_argument(
-        "--concurrency", type=_count(1, 1024), default=d.concurrency, help="jobs per worker"
+        "--workers",
+        type=_count(0, 64),
+        default=d.workers,
+        help="worker processes (default %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_count(1, 1024),
+        default=d.concurrency,
+        help="jobs each worker runs at once (default %(default)s)",
     )
     parser.add_argument(
         "--port",
         type=_count(0, 65_535),
         default=d.port,
-        help="dashboard port on 127.0.0.1 (0: any free port)",
+        help="dashboard port on 127.0.0.1 (default %(default)s; 0: any free port)",
     )
     parser.add_argument(
         "--redis",
@@ -58,7 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="use this Redis instead of a private one (default: RELAY_REDIS_URL, if set)",
     )
     parser.add_argument(
-        "--rate", type=_rate, default=d.rate, help="jobs per second after the burst (average)"
+        "--rate",
+        type=_rate,
+        default=d.rate,
+        help="jobs per second after the burst, on average (default %(default)s)",
     )
 
 
