@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-stamp
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web web-check wheel race chaos ci clean
+.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web web-check wheel race chaos ci clean chromium test-e2e
 
 all: test
 
@@ -49,8 +49,21 @@ typecheck: build
 cargo-test:
 	cargo test -q
 
-pytest: build redis
+pytest: build redis chromium
 	$(PY) -m pytest -q
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (apt-get)"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test-e2e: build redis chromium
+	$(PY) -m pytest -q tests/e2e
+
+wheel: venv
+	rm -rf dist
+	$(VENV)/bin/maturin build --release --out dist
 
 # The dashboard: TypeScript in web/, built into python/relay/http/static/ (committed).
 web/node_modules/.package-lock.json: web/package-lock.json
