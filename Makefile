@@ -87,6 +87,14 @@ bench: build redis
 	  --benchmark-sort=name --benchmark-autosave
 	$(PY) benches/report.py
 
+# The side-by-side race with the peers (benches/peers/README.md); writes docs/benchmarks.md.
+# RACE_ARGS="--quick" for a smoke run; the default is 20,000 jobs x 3 runs per system.
+RACE_ARGS ?=
+race: build redis
+	RACE_PYTHON_RELAY=$(abspath $(PY)) benches/peers/run.sh $(RACE_ARGS)
+	benches/peers/.venv/bin/python benches/peers/render.py benches/peers/results/latest.json \
+	  -o docs/benchmarks.md
+
 demo: build redis
 	$(VENV)/bin/relay demo
 
