@@ -37,12 +37,12 @@ async def test_t5_skewed_workers_make_no_premature_reclaims_and_start_delayed_jo
     envs = [faketime_env(s) for s in SKEWS]
     if not all(envs):
         pytest.skip("libfaketime is not installed (apt-get install -y faketime)")
-    long_jobs = specs_of("work", size(8, 40), {"s": 2.5})
+    long_jobs = specs_of("work", size(8, 40), {"s": 4.0})
     delayed = [
         s for ms in range(500, size(3500, 20_500), 250) for s in specs_of("work", 1, delay_ms=ms)
     ]
     for env in envs:
-        run.start_worker(concurrency=8, visibility="1s", env=env)
+        run.start_worker(concurrency=8, visibility="3s", env=env)
     await asyncio.gather(*(w.started() for w in run.workers))
     await enqueue_recorded(big_broker, run, long_jobs + delayed)
     key = QueueKeys.for_queue(run.queue).delayed

@@ -20,8 +20,8 @@ from tests.chaos.harness import (
 )
 from tests.chaos.history import read_history
 
-VISIBILITY_S = size(1.0, 3.0)
-HANDLER_S = size(3.5, 10.0)
+VISIBILITY_S = size(2.0, 3.0)
+HANDLER_S = size(5.0, 10.0)
 
 
 @pytest.mark.timeout(size(90, 180))
