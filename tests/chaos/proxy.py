@@ -69,6 +69,7 @@ class FaultProxy:
         self.drop = 1.0
         self.dropped = 0  # replies thrown away so far
         self.resets = 0
+        self._drop_next = 0  # replies still to drop, whatever the mode
         self._rng = random.Random(seed)
         self._pairs: set[_Pair] = set()
         self._loop = asyncio.new_event_loop()
@@ -109,6 +110,14 @@ class FaultProxy:
                         self.resets += 1
 
         asyncio.run_coroutine_threadsafe(switch(), self._loop).result(10)
+
+    def drop_next(self, replies: int = 1) -> None:
+        """Drop the next `replies` replies (and reset their connections), in any mode."""
+
+        async def arm() -> None:
+            self._drop_next = replies
+
+        asyncio.run_coroutine_threadsafe(arm(), self._loop).result(10)
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -163,6 +172,11 @@ class FaultProxy:
             if mode is Mode.LATENCY and self.latency > 0:
                 await asyncio.sleep(self.latency)
             elif mode is Mode.RESET:
+                pair.reset()
+                return
+            elif not request and self._drop_next > 0:
+                self._drop_next -= 1
+                self.dropped += 1
                 pair.reset()
                 return
             elif mode is Mode.DROP_REPLY and not request and self._rng.random() < self.drop:
