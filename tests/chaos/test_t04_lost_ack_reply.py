@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from relay import Broker
 from relay.broker.connection import connect
 from relay.worker.completions import Completions, Ledger
