@@ -7,7 +7,12 @@ import signal
 from collections import Counter
 
 from relay import Broker, JobSpec
-from tests.integration.worker_apps.harness import WorkerProcess, eventually, parse_log
+from tests.integration.worker_apps.harness import (  # stop_stray_workers: autouse fixture
+    WorkerProcess,
+    eventually,
+    parse_log,
+    stop_stray_workers,  # noqa: F401
+)
 
 
 async def _events(broker: Broker, key: str) -> Counter[tuple[str, str]]:

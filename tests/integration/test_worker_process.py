@@ -8,7 +8,12 @@ import urllib.request
 from collections import Counter
 
 from relay import Broker, JobSpec
-from tests.integration.worker_apps.harness import WorkerProcess, eventually, parse_log
+from tests.integration.worker_apps.harness import (  # stop_stray_workers: autouse fixture
+    WorkerProcess,
+    eventually,
+    parse_log,
+    stop_stray_workers,  # noqa: F401
+)
 from tests.support.invariant import check_invariant
 from tests.support.redis_server import free_port
 

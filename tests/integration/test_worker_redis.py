@@ -12,7 +12,11 @@ import redis
 import redis.asyncio as aredis
 
 from relay import Broker, JobSpec
-from tests.integration.worker_apps.harness import WorkerProcess, eventually
+from tests.integration.worker_apps.harness import (  # stop_stray_workers: autouse fixture
+    WorkerProcess,
+    eventually,
+    stop_stray_workers,  # noqa: F401
+)
 from tests.support.redis_server import RedisServer
 
 

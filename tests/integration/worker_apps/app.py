@@ -10,15 +10,17 @@ import asyncio
 import os
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
-import redis.asyncio as aredis
+from redis.cluster import RedisCluster
 
 from relay import Fail, Job, Registry
+from relay.broker.connection import connect
 
 registry = Registry()
-_async: aredis.Redis | None = None
-_sync: redis.Redis | None = None
+_async: Any = None  # redis.asyncio Redis or RedisCluster
+_sync: redis.Redis | RedisCluster | None = None
 
 
 def _url() -> str:
@@ -32,14 +34,19 @@ def _entry(event: str, job: Job) -> str:
 async def record(event: str, job: Job) -> None:
     global _async  # noqa: PLW0603 - one client per worker process, made on first use
     if _async is None:
-        _async = aredis.Redis.from_url(_url())
+        _async = connect(_url())  # relay's own: a Redis Cluster URL works too
     await _async.rpush(_payload(job)["log"], _entry(event, job))
 
 
 def record_sync(event: str, job: Job) -> None:
     global _sync  # noqa: PLW0603 - one client per worker process, made on first use
     if _sync is None:
-        _sync = redis.Redis.from_url(_url())
+        url = _url()
+        if urlsplit(url).scheme.endswith("+cluster"):
+            host, _, port = urlsplit(url).netloc.rsplit("@", 1)[-1].split(",")[0].rpartition(":")
+            _sync = RedisCluster(host=host, port=int(port))
+        else:
+            _sync = redis.Redis.from_url(url)
     _sync.rpush(_payload(job)["log"], _entry(event, job))
 
 

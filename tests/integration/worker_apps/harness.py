@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 APP = "tests.integration.worker_apps.app:registry"
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the forked child
+_started: list[WorkerProcess] = []
+
+
+def _die_with_parent() -> None:
+    """In the child: Linux sends it SIGKILL when the test process dies, however it dies."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@pytest.fixture(autouse=True)
+def stop_stray_workers() -> Iterator[None]:
+    """Kill every worker a test started and did not stop (a failed test must not leak one)."""
+    yield
+    while _started:
+        _started.pop().kill()
 
 
 @dataclass
@@ -43,9 +62,19 @@ class WorkerProcess:
         for q in queues:
             args += ["--queue", q]
         env = {**os.environ, "RELAY_REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=fd, stderr=fd)
+        proc = subprocess.Popen(
+            args,
+            env=env,
+            cwd=ROOT,
+            stdout=fd,
+            stderr=fd,
+            # Only a prctl() call between fork and exec, nothing that takes a lock.
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
         os.close(fd)
-        return cls(proc=proc, log=Path(name), args=args)
+        worker = cls(proc=proc, log=Path(name), args=args)
+        _started.append(worker)
+        return worker
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
