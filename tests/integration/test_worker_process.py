@@ -187,5 +187,7 @@ async def test_a_job_that_kills_its_worker_is_quarantined_after_3_losses(
     info = await broker.get_job(queue, r.id)
     assert info.state == "dead" and info.last_error
     assert info.last_error.startswith("quarantined: the worker running it was lost 3 times")
-    assert (await broker.get_job(queue, good.id)).state == "ready"  # never lost, just waiting
+    # The other job is never lost: still waiting, or run by a worker that claimed it before
+    # its reaper had taken the crashing job back.
+    assert (await broker.get_job(queue, good.id)).state in ("ready", "completed")
     assert sum(e == "start" for e, *_ in await _entries(broker, log)) == 3
