@@ -1,11 +1,12 @@
 """T3: SIGKILL the master of a busy queue's slot; producers and consumers resume by themselves.
 
-A producer enqueues batches with `wait_replicas=1` (retrying the same ids until confirmed), a
-consumer claims and acks, a reaper takes back expired leases, each on its own client as if in
-its own process. The master serving the queue is killed; once its replica is promoted the
+Producers enqueue batches with `wait_replicas=1` (retrying the same ids until confirmed),
+consumers claim and ack, a reaper takes back expired leases: each role on its own client as if
+in its own process, several tasks sharing a client as in a worker. The master serving the queue is killed; once its replica is promoted the
 crashed node is restarted (as a supervisor would) and rejoins as the new master's replica.
 Pass: CROSSSLOT errors 0, lost 0, unexpected 0; both sides resume. Reported: time to resume
-and duplicates (bounded by the jobs in flight at the kill).
+and duplicates (bounded by the jobs in flight at the kill). The run without WAIT reports its
+losses instead of failing on them (RELIABILITY.md T3: "else counted and reported").
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from relay import Broker, BrokerSettings, JobSpec
+from relay import Broker, BrokerSettings, JobSpec, RelayError
 from relay.job import new_job_id
 from relay.keys import QueueKeys
 from tests.cluster.cluster import Cluster
@@ -30,6 +31,8 @@ from tests.support.invariant import check_invariant
 
 MakeBroker = Callable[[BrokerSettings], Broker]
 ENQUEUE_BATCH = 20
+PRODUCERS = 3
+CONSUMERS = 2
 CLAIM_BATCH = 50
 LEASE_MS = 5000
 TARGET_RESUME_S = 5.0
@@ -47,9 +50,12 @@ class History:
     executions: Counter[str] = field(default_factory=Counter)
     acked: set[str] = field(default_factory=set)
     errors: Counter[str] = field(default_factory=Counter)
+    foreign: Counter[str] = field(default_factory=Counter)  # errors that are not RelayError
 
     def failed(self, op: str, exc: Exception) -> None:
         self.errors[f"{op}: {type(exc).__name__}: {str(exc)[:60]}"] += 1
+        if not isinstance(exc, RelayError):
+            self.foreign[f"{type(exc).__name__}: {exc}"] += 1
 
     def resumed_after_kill(self, calls: list[tuple[float, float, bool]]) -> float | None:
         ends = [end for start, end, ok in calls if ok and start >= self.t_kill]
@@ -60,7 +66,9 @@ async def _backoff(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0, min(0.5, 0.02 * 2**attempt)))
 
 
-async def produce(b: Broker, queue: str, h: History, stop: asyncio.Event) -> None:
+async def produce(
+    b: Broker, queue: str, h: History, stop: asyncio.Event, wait_replicas: int
+) -> None:
     while not stop.is_set():
         specs = [JobSpec(type="t", id=new_job_id()) for _ in range(ENQUEUE_BATCH)]
         h.attempted.update(s.id for s in specs if s.id)
@@ -68,7 +76,7 @@ async def produce(b: Broker, queue: str, h: History, stop: asyncio.Event) -> Non
         while True:  # the same ids until confirmed: a retry never makes a second job
             t0 = time.monotonic()
             try:
-                got = await b.enqueue_many(queue, specs, wait_replicas=1)
+                got = await b.enqueue_many(queue, specs, wait_replicas=wait_replicas)
             except Exception as exc:  # every failure is counted, none may hide
                 h.enqueue_calls.append((t0, time.monotonic(), False))
                 h.failed("enqueue", exc)
@@ -155,10 +163,11 @@ async def _drain(b: Broker, queue: str, timeout_s: float) -> None:
 
 
 @pytest.mark.timeout(150)
-async def test_killing_the_master_of_a_busy_queue_loses_nothing(
-    make_broker: MakeBroker, healthy_cluster: Cluster, capsys: Any
+@pytest.mark.parametrize("wait_replicas", [1, 0])
+async def test_killing_the_master_of_a_busy_queue(
+    make_broker: MakeBroker, healthy_cluster: Cluster, capsys: Any, wait_replicas: int
 ) -> None:
-    cluster, queue = healthy_cluster, "busy"
+    cluster, queue = healthy_cluster, f"busy{wait_replicas}"
     master = cluster.master_of(QueueKeys.for_queue(queue).jobs)
     replica = cluster.replica_of(master)
     bystander = next(
@@ -170,16 +179,24 @@ async def test_killing_the_master_of_a_busy_queue_loses_nothing(
     producer, consumer, reaper, watcher = (make_broker(settings) for _ in range(4))
     other_shard_ok: list[float] = []
     h, stop_producing, stop_consuming = History(), asyncio.Event(), asyncio.Event()
-    producing = asyncio.create_task(produce(producer, queue, h, stop_producing))
+    # Several tasks share each client, as a worker's do: a failover must not break one task's
+    # connection under another's feet.
+    producing = [
+        asyncio.create_task(produce(producer, queue, h, stop_producing, wait_replicas))
+        for _ in range(PRODUCERS)
+    ]
     loops = [
-        asyncio.create_task(consume(consumer, queue, h, stop_consuming)),
+        *(
+            asyncio.create_task(consume(consumer, queue, h, stop_consuming))
+            for _ in range(CONSUMERS)
+        ),
         asyncio.create_task(reap(reaper, queue, h, stop_consuming)),
         asyncio.create_task(watch(watcher, bystander, other_shard_ok, stop_consuming)),
     ]
     await asyncio.sleep(2.0)  # steady load first
 
-    h.t_kill = time.monotonic()
     await asyncio.to_thread(cluster.kill, master)
+    h.t_kill = time.monotonic()  # after: calls served just before the SIGKILL don't count
     await asyncio.to_thread(_wait_promoted, cluster, replica)
     promoted_s = time.monotonic() - h.t_kill
     await asyncio.to_thread(cluster.start_node, master)  # restarted, it rejoins as a replica
@@ -189,7 +206,7 @@ async def test_killing_the_master_of_a_busy_queue_loses_nothing(
     )
     await asyncio.sleep(1.0)  # some load on the healed cluster
     stop_producing.set()
-    await producing
+    await asyncio.gather(*producing)
     await _drain(consumer, queue, timeout_s=LEASE_MS / 1000 + 15)
     stop_consuming.set()
     await asyncio.gather(*loops)
@@ -203,12 +220,13 @@ async def test_killing_the_master_of_a_busy_queue_loses_nothing(
     claim_s = h.resumed_after_kill(h.claim_calls)
     enqueue_s = h.resumed_after_kill(h.enqueue_calls)
     figures = {
+        "wait_replicas": wait_replicas,
         "enqueued_ok": len(h.enqueued),
         "executions": sum(h.executions.values()),
         "replica_promoted_s": round(promoted_s, 2),
         "old_master_restarted_s": round(rejoined_s, 2),
         "claim_resumed_s": _round(claim_s),
-        "durable_enqueue_resumed_s": _round(enqueue_s),
+        "enqueue_resumed_s": _round(enqueue_s),
         "other_shard_longest_gap_s": round(_longest_gap(other_shard_ok), 2),
         "target_resume_s": TARGET_RESUME_S,
         "crossslot_errors": crossslot,
@@ -216,18 +234,21 @@ async def test_killing_the_master_of_a_busy_queue_loses_nothing(
         "unexpected": len(unexpected),
         "duplicates": duplicates,
         "errors_seen_by_callers": dict(h.errors.most_common(6)),
+        "errors_not_relay_errors": dict(h.foreign),
     }
     with capsys.disabled():
         print("\nT3 cluster failover:", json.dumps(figures, indent=1))
     assert crossslot == 0
-    assert not lost, sorted(lost)[:10]
+    assert not h.foreign  # callers only ever see relay's errors
+    if wait_replicas:  # without WAIT, losses are possible: counted and reported above
+        assert not lost, sorted(lost)[:10]
     assert not unexpected
     assert final["ready"] == final["inflight"] == final["delayed"] == []
     # Both sides resumed by themselves. How fast (the target is TARGET_RESUME_S) is reported
     # above rather than enforced: time figures are calibrated per machine, correctness is not.
     assert claim_s is not None and enqueue_s is not None
-    # At most the one claimed batch in flight at the kill runs twice.
-    assert duplicates <= 2 * CLAIM_BATCH
+    # At most the claimed batches in flight at the kill run twice.
+    assert duplicates <= 2 * CONSUMERS * CLAIM_BATCH
 
 
 def _round(seconds: float | None) -> float | None:

@@ -11,6 +11,7 @@ import pytest
 from redis import exceptions as rexc
 
 from relay import Broker, BrokerSettings, ConfigError, JobSpec
+from relay.broker.connection import connect
 from relay.errors import ReplicationTimeout
 from relay.keys import QueueKeys
 from tests.cluster.cluster import Cluster
@@ -161,3 +162,14 @@ async def test_a_master_that_evicts_is_noticed(
         assert "noeviction" in caplog.text
     finally:
         healthy_cluster.cmd(port, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+
+
+async def test_fresh_cluster_clients_take_a_burst_of_first_calls(redis_url: str) -> None:
+    # redis-py closes every connection after each 5th MOVED by default: a burst of first calls
+    # (all MOVED, the slot table still empty) broke the connections of the others.
+    for n in range(30):
+        client = connect(redis_url)
+        try:
+            await asyncio.gather(*(client.rpush(f"relay:{{burst{n}}}:x", i) for i in range(100)))
+        finally:
+            await client.aclose()

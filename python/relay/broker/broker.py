@@ -167,8 +167,11 @@ class Broker:
                     await retrying(self.redis.initialize, self._retry_s)
                     self._topology_known = True
             return await retrying(op, self._retry_s)
-        except (rexc.RedisError, rexc.RedisClusterException, OSError) as exc:
-            raise _relay_error(name, exc) from exc
+        except (rexc.RedisError, rexc.RedisClusterException, OSError, AttributeError) as exc:
+            err = _relay_error(name, exc)
+            if err is exc:
+                raise
+            raise err from exc
 
     # -- producing ---------------------------------------------------------------------------
 
