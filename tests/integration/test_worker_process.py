@@ -166,8 +166,11 @@ async def test_a_second_signal_exits_at_once(broker: Broker, queue: str, redis_u
     # Its job was neither acked nor released: it comes back when its lease runs out.
     c = (await broker.stats(queue)).counts
     assert (c.inflight, c.completed) == (1, 0)
-    await asyncio.sleep(1.1)
-    assert (await broker.reap(queue)).requeued == 1
+
+    async def back() -> bool:
+        return (await broker.reap(queue)).requeued == 1
+
+    await eventually(back, 5)
 
 
 async def test_a_job_that_kills_its_worker_is_quarantined_after_3_losses(
@@ -182,8 +185,13 @@ async def test_a_job_that_kills_its_worker_is_quarantined_after_3_losses(
         exits.append(await w.exited(20))
         await asyncio.sleep(0.35)  # the lease runs out; the next worker's reaper takes it back
     assert exits == [3, 3, 3]
-    reaped = await broker.reap(queue)  # the third loss: a fourth worker's reaper would do this
-    assert (reaped.requeued, reaped.dead) == (0, 1)
+
+    async def quarantined() -> bool:  # the third loss: a fourth worker's reaper would do this
+        reaped = await broker.reap(queue)
+        assert reaped.requeued == 0
+        return reaped.dead == 1
+
+    await eventually(quarantined, 5)
     info = await broker.get_job(queue, r.id)
     assert info.state == "dead" and info.last_error
     assert info.last_error.startswith("quarantined: the worker running it was lost 3 times")
