@@ -50,7 +50,7 @@ cargo-test:
 	cargo test -q
 
 pytest: build redis chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).
 chromium:
