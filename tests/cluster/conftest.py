@@ -6,6 +6,7 @@ shared `redis` and `broker` fixtures give cluster clients here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -17,7 +18,8 @@ from tests.cluster.cluster import Cluster
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
-    c = Cluster().start()
+    # e.g. RELAY_CLUSTER_ARGS="--cluster-require-full-coverage no" to try a server setting
+    c = Cluster(extra=tuple(os.environ.get("RELAY_CLUSTER_ARGS", "").split())).start()
     try:
         yield c
     finally:

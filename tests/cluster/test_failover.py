@@ -2,8 +2,9 @@
 
 Producers enqueue batches with `wait_replicas=1` (retrying the same ids until confirmed),
 consumers claim and ack, a reaper takes back expired leases: each role on its own client as if
-in its own process, several tasks sharing a client as in a worker. The master serving the queue is killed; once its replica is promoted the
-crashed node is restarted (as a supervisor would) and rejoins as the new master's replica.
+in its own process, several tasks sharing a client as in a worker. The master serving the
+queue is killed; once its replica is promoted the crashed node is restarted (as a supervisor
+would) and rejoins as the new master's replica.
 Pass: CROSSSLOT errors 0, lost 0, unexpected 0; both sides resume. Reported: time to resume
 and duplicates (bounded by the jobs in flight at the kill). The run without WAIT reports its
 losses instead of failing on them (RELIABILITY.md T3: "else counted and reported").

@@ -173,3 +173,15 @@ async def test_fresh_cluster_clients_take_a_burst_of_first_calls(redis_url: str)
             await asyncio.gather(*(client.rpush(f"relay:{{burst{n}}}:x", i) for i in range(100)))
         finally:
             await client.aclose()
+
+
+async def test_a_durable_enqueue_after_a_script_flush(
+    make_broker: MakeBroker, healthy_cluster: Cluster, queue: str
+) -> None:
+    b = make_broker(BrokerSettings(wait_replicas=1))
+    await b.enqueue(queue, "t")
+    for port in healthy_cluster.masters_ports():  # as after a failover to a fresh replica
+        healthy_cluster.cmd(port, "SCRIPT", "FLUSH")
+    r = await b.enqueue(queue, "t")
+    assert not r.duplicate
+    assert len((await state(b, queue))["ready"]) == 2

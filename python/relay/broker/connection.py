@@ -63,7 +63,6 @@ def connect(url: str | None = None, **kwargs: Any) -> Any:
             # other tasks sharing the client; a MOVED patches that one slot instead.
             "reinitialize_steps": 0,
             "socket_timeout": CLUSTER_SOCKET_TIMEOUT_S,
-            "socket_connect_timeout": 1.0,
             **opts,
         }
         return RedisCluster(
@@ -163,16 +162,6 @@ async def refresh_route(client: Any, key: str) -> None:
             await client.exists(key)
 
 
-async def load_script_on(client: Any, route_key: str, source: str) -> None:
-    """SCRIPT LOAD on the node that serves `route_key` (the one that said NOSCRIPT)."""
-    if is_cluster(client):
-        await client.initialize()
-        node = client.get_node_from_key(route_key)
-        await client.execute_command("SCRIPT LOAD", source, target_nodes=node)
-    else:
-        await client.script_load(source)
-
-
 async def eval_then_wait(
     client: Any,
     script: Script,
@@ -190,23 +179,21 @@ async def eval_then_wait(
     duplicates (a retry after a lost reply, a repeated idempotency key) would WAIT for nothing
     and vouch for a write that another connection made and no replica has yet.
     """
-    cmds: list[Sequence[Any]] = [
-        ("EVALSHA", script.sha, script.nkeys, *keys, *args),
-        fence,
-        ("WAIT", replicas, timeout_ms),
-    ]
+    run: Sequence[Any] = ("EVALSHA", script.sha, script.nkeys, *keys, *args)
     for _ in range(2):
-        reply, _fence, acked = await on_one_connection(client, keys[0], cmds)
-        if isinstance(reply, rexc.NoScriptError):
-            await load_script_on(client, keys[0], script.source)
+        reply, fenced, acked = await on_one_connection(
+            client, keys[0], [run, fence, ("WAIT", replicas, timeout_ms)]
+        )
+        if isinstance(reply, rexc.NoScriptError):  # a new master or a flush: send the source
+            run = ("EVAL", script.source, script.nkeys, *keys, *args)
             continue
-        for r in (reply, _fence, acked):
+        for r in (reply, fenced, acked):
             if isinstance(r, Exception):
                 if is_transient(r):
                     await refresh_route(client, keys[0])
                 raise r
         return reply, int(acked)
-    raise rexc.NoScriptError(f"script {script.name} missing right after SCRIPT LOAD")
+    raise rexc.NoScriptError(f"script {script.name}: NOSCRIPT in reply to EVAL")
 
 
 async def eviction_policy(client: Any) -> Any:
