@@ -34,6 +34,8 @@ from typing import Any
 import psutil
 import redis
 
+from render import summarize
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 SYSTEMS_DIR = HERE / "systems"
@@ -437,40 +439,6 @@ def one_run(name: str, info: dict, args, url: str, r: redis.Redis, logf) -> dict
 
 def fmt(v) -> str:
     return "-" if v is None else f"{v:.0f}"
-
-
-METRICS = {
-    "enqueue_single_jobs_per_s": ("enqueue_single", "jobs_per_s"),
-    "enqueue_bulk_jobs_per_s": ("enqueue_bulk", "jobs_per_s"),
-    "redis_bytes_per_job": ("enqueue_single", "redis_bytes_per_job"),
-    "redis_bytes_per_job_bulk": ("enqueue_bulk", "redis_bytes_per_job"),
-    "drain_default_jobs_per_s": ("drain_default", "jobs_per_s"),
-    "drain_tuned_jobs_per_s": ("drain_tuned", "jobs_per_s"),
-    "drain_default_startup_s": ("drain_default", "startup_s"),
-    "rss_default_bytes": ("drain_default", "peak_rss_bytes"),
-    "rss_tuned_bytes": ("drain_tuned", "peak_rss_bytes"),
-    "latency_p50_ms": ("latency", "p50_ms"),
-    "latency_p99_ms": ("latency", "p99_ms"),
-}
-
-
-def summarize(runs: list[dict]) -> dict:
-    med: dict[str, Any] = {}
-    for metric, (phase, field) in METRICS.items():
-        vals = []
-        for run in runs:
-            ph = run.get(phase) or {}
-            v = ph.get(field)
-            # a drain that did not finish is reported separately, not in the median
-            if v is not None and not ph.get("partial"):
-                vals.append(v)
-        med[metric] = statistics.median(vals) if vals else None
-        med[metric + "_n"] = len(vals)
-    partial = [run[p] for run in runs for p in ("drain_default", "drain_tuned") if (run.get(p) or {}).get("partial")]
-    if partial:
-        med["partial_drains"] = [{"spec": d["spec"], "status": d["status"], "jobs_per_s": d.get("jobs_per_s")}
-                                 for d in partial]
-    return med
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 """Render race results (results/latest.json) as a markdown table.
 
     python render.py [results/latest.json] [-o results/latest.md]
+    python render.py results/a.json results/b.json --merged-json results/latest.json -o results/latest.md
 
 From other code (e.g. the relay docs generator writing docs/benchmarks.md)::
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,40 @@ DISPLAY = {
     "taskiq_redis": "taskiq-redis",
     "rq": "RQ (SimpleWorker)",
 }
+
+
+METRICS = {
+    "enqueue_single_jobs_per_s": ("enqueue_single", "jobs_per_s"),
+    "enqueue_bulk_jobs_per_s": ("enqueue_bulk", "jobs_per_s"),
+    "redis_bytes_per_job": ("enqueue_single", "redis_bytes_per_job"),
+    "redis_bytes_per_job_bulk": ("enqueue_bulk", "redis_bytes_per_job"),
+    "drain_default_jobs_per_s": ("drain_default", "jobs_per_s"),
+    "drain_tuned_jobs_per_s": ("drain_tuned", "jobs_per_s"),
+    "drain_default_startup_s": ("drain_default", "startup_s"),
+    "rss_default_bytes": ("drain_default", "peak_rss_bytes"),
+    "rss_tuned_bytes": ("drain_tuned", "peak_rss_bytes"),
+    "latency_p50_ms": ("latency", "p50_ms"),
+    "latency_p99_ms": ("latency", "p99_ms"),
+}
+
+
+def summarize(runs: list[dict]) -> dict:
+    med: dict[str, Any] = {}
+    for metric, (phase, field) in METRICS.items():
+        vals = []
+        for run in runs:
+            ph = run.get(phase) or {}
+            v = ph.get(field)
+            # a drain that did not finish is reported separately, not in the median
+            if v is not None and not ph.get("partial"):
+                vals.append(v)
+        med[metric] = statistics.median(vals) if vals else None
+        med[metric + "_n"] = len(vals)
+    partial = [run[p] for run in runs for p in ("drain_default", "drain_tuned") if (run.get(p) or {}).get("partial")]
+    if partial:
+        med["partial_drains"] = [{"spec": d["spec"], "status": d["status"], "jobs_per_s": d.get("jobs_per_s")}
+                                 for d in partial]
+    return med
 
 
 def _n(v: Any, digits: int = 0) -> str:
@@ -71,9 +107,11 @@ def render_markdown(results: dict, title: str | None = "Race: Redis job queues s
     lines: list[str] = []
     if title:
         lines += [f"## {title}", ""]
+    runs_desc = (f"median of {meta.get('runs', '?')} run(s)" if not meta.get("merged_from")
+                 else "median of the runs given per system (merged from several invocations)")
     lines.append(
         f"{meta.get('jobs', '?'):,} no-op jobs (~{meta.get('payload_bytes', 100)}-byte payload) per phase, "
-        f"median of {meta.get('runs', '?')} run(s); one worker process per system; "
+        f"{runs_desc}; one worker process per system; "
         f"Redis {meta.get('redis_version', '?')} on 127.0.0.1 (no persistence); "
         f"{host.get('cpus', '?')} CPUs ({host.get('cpu', '?')}), {host.get('mem_gib', '?')} GiB; "
         f"run started {meta.get('started', '?')}."
@@ -86,12 +124,12 @@ def render_markdown(results: dict, title: str | None = "Race: Redis job queues s
                       f"exceeds the CPU count).")
     lines.append("")
     hdr = [
-        "System", "Version", "Enqueue single (jobs/s)", "Enqueue bulk (jobs/s)",
+        "System", "Version", "Runs", "Enqueue single (jobs/s)", "Enqueue bulk (jobs/s)",
         "Drain default (jobs/s)", "Drain tuned (jobs/s)", "Worker peak RSS default / tuned (MiB)",
         "Redis bytes/job", "Latency p50 / p99 (ms)",
     ]
     lines.append("| " + " | ".join(hdr) + " |")
-    lines.append("|" + "|".join(["---"] + ["---"] + ["---:"] * (len(hdr) - 2)) + "|")
+    lines.append("|" + "|".join(["---", "---"] + ["---:"] * (len(hdr) - 2)) + "|")
 
     def sort_key(item):
         med = item[1].get("median") or {}
@@ -110,6 +148,7 @@ def render_markdown(results: dict, title: str | None = "Race: Redis job queues s
         row = [
             f"**{disp}**" if name == "relay" else disp,
             _version(info),
+            str(len(entry.get("runs", []))),
             _n(med.get("enqueue_single_jobs_per_s")),
             _n(med.get("enqueue_bulk_jobs_per_s")) if info.get("bulk") else "n/a",
             _n(med.get("drain_default_jobs_per_s")),
@@ -156,6 +195,32 @@ def render_markdown(results: dict, title: str | None = "Race: Redis job queues s
     return "\n".join(lines)
 
 
+def merge_results(parts: list[dict]) -> dict:
+    """Combine results of several race.py invocations (same --jobs) into one
+    document; the runs of a system present in several parts are pooled and its
+    medians recomputed."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    jobs = {p.get("meta", {}).get("jobs") for p in parts}
+    if len(jobs) != 1:
+        raise ValueError(f"cannot merge results with different --jobs: {sorted(map(str, jobs))}")
+    meta = dict(parts[0].get("meta", {}))
+    meta["merged_from"] = [
+        {"started": p["meta"].get("started"), "runs": p["meta"].get("runs"), "systems": list(p.get("systems", {}))}
+        for p in parts
+    ]
+    meta["runs"] = None
+    systems: dict = {}
+    for p in parts:
+        for name, entry in p.get("systems", {}).items():
+            if name in systems:
+                runs = systems[name]["runs"] + entry.get("runs", [])
+                systems[name] = {**entry, "runs": runs, "median": summarize(runs)}
+            else:
+                systems[name] = dict(entry)
+    return {"meta": meta, "systems": systems}
+
+
 def write_markdown(results_json: str | Path, out_md: str | Path, **kw) -> str:
     results = json.loads(Path(results_json).read_text())
     md = render_markdown(results, **kw)
@@ -166,13 +231,21 @@ def write_markdown(results_json: str | Path, out_md: str | Path, **kw) -> str:
 def main() -> None:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description="Render race results as markdown")
-    ap.add_argument("results", nargs="?", default=str(here / "results" / "latest.json"))
-    ap.add_argument("-o", "--out", help="write here (default: print)")
+    ap.add_argument("results", nargs="*", default=[str(here / "results" / "latest.json")],
+                    help="one results JSON, or several to merge (see --merged-json)")
+    ap.add_argument("-o", "--out", help="write the markdown here (default: print)")
+    ap.add_argument("--merged-json", help="with several inputs: also write the merged JSON here")
+    ap.add_argument("--title", default="Race: Redis job queues side by side")
     a = ap.parse_args()
+    parts = [json.loads(Path(f).read_text()) for f in a.results]
+    results = parts[0] if len(parts) == 1 else merge_results(parts)
+    if a.merged_json:
+        Path(a.merged_json).write_text(json.dumps(results, indent=1) + "\n")
+    md = render_markdown(results, title=a.title)
     if a.out:
-        write_markdown(a.results, a.out)
+        Path(a.out).write_text(md)
     else:
-        print(render_markdown(json.loads(Path(a.results).read_text())))
+        print(md)
 
 
 if __name__ == "__main__":
