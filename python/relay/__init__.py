@@ -14,6 +14,7 @@ from relay.errors import (
     QueueFull,
     RedisUnavailable,
     RelayError,
+    ReplicationTimeout,
     Retry,
     ScriptError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "RedisUnavailable",
     "Registry",
     "RelayError",
+    "ReplicationTimeout",
     "Retry",
     "ScriptError",
     "Worker",

@@ -10,6 +10,7 @@ Regressions found by the chaos battery:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,14 @@ class FlushAfterLoad:
         return sha
 
 
+ON_CLUSTER = pytest.mark.skipif(
+    "+cluster" in os.environ.get("RELAY_TEST_REDIS_URL", ""),
+    reason="reads one node's script cache and config; tests/cluster/test_shards.py covers a "
+    "script flush on a cluster",
+)
+
+
+@ON_CLUSTER
 async def test_a_flush_between_reload_and_run_is_not_seen(broker: Broker, queue: str) -> None:
     keys: Sequence[str] = broker._ks(queue).stats
     await broker.redis.script_flush()
@@ -46,6 +55,7 @@ async def test_a_flush_between_reload_and_run_is_not_seen(broker: Broker, queue:
     assert await broker.redis.script_exists(SCRIPTS["stats"].sha) == [True]  # cached again
 
 
+@ON_CLUSTER
 async def test_a_full_redis_refuses_an_enqueue_as_unavailable(broker: Broker, queue: str) -> None:
     await broker.enqueue(queue, "t")
     conf = await broker.redis.config_get("maxmemory")

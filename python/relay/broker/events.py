@@ -73,16 +73,25 @@ async def _pipelined(redis: Any, fill: Any) -> list[Any]:
         raise RedisUnavailable(f"Redis unreachable reading events: {exc}") from exc
 
 
+async def _time(redis: Any) -> Any:
+    # Its own call, not part of the pipeline: a cluster client refuses keyless commands there.
+    # Still read before the streams, so anything stamped before it is in the reads that follow.
+    try:
+        return await redis.time()
+    except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
+        raise RedisUnavailable(f"Redis unreachable reading events: {exc}") from exc
+
+
 async def event_tips(redis: Any, queues: Iterable[str]) -> tuple[int, dict[str, str]]:
     """(Redis now in ms, each queue's newest event id): the positions of a reader starting now."""
     names = list(queues)
 
     def fill(p: Any) -> None:
-        p.time()
         for q in names:
             p.xrevrange(QueueKeys.for_queue(q).events, "+", "-", count=1)
 
-    now, *replies = await _pipelined(redis, fill)
+    now = await _time(redis)
+    replies = await _pipelined(redis, fill)
     return _now_ms(now), {
         q: _text(r[0][0]) if r else START for q, r in zip(names, replies, strict=True)
     }
@@ -96,11 +105,11 @@ async def read_events(redis: Any, positions: Mapping[str, str], count: int = 200
     names = list(positions)
 
     def fill(p: Any) -> None:
-        p.time()
         for q in names:
             p.xread({QueueKeys.for_queue(q).events: positions[q]}, count=count)
 
-    now, *replies = await _pipelined(redis, fill)
+    now = await _time(redis)
+    replies = await _pipelined(redis, fill)
     resume = _now_ms(now)  # TIME ran first: anything stamped before it is in the reads below
     events: list[QueueEvent] = []
     for q, reply in zip(names, replies, strict=True):
