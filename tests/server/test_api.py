@@ -312,3 +312,18 @@ async def test_sub_resources_are_not_job_ids(client: Client, queue: str) -> None
     assert resp.status == 405 and resp.headers["Allow"] == "POST"
     resp = await client.options(f"/api/queues/{queue}/dead/some-id")
     assert resp.status == 405 and resp.headers["Allow"] == "DELETE"
+
+
+async def test_wait_replicas_per_request(client: Client, broker: Broker, queue: str) -> None:
+    """`?wait_replicas=N` waits for N replicas; this Redis has none, so 1 is a clean 503."""
+    url = f"/api/queues/{queue}/jobs"
+    ok = await _json(await client.post(f"{url}?wait_replicas=0", json={"type": "t"}), 201)
+    short = await client.post(f"{url}?wait_replicas=1", json={"type": "t", "payload": 1})
+    message = _error(await _json(short, 503), "redis_unavailable")
+    assert "replica" in message
+    batch = await client.post(f"{url}/batch?wait_replicas=1", json={"jobs": [{"type": "t"}]})
+    _error(await _json(batch, 503), "redis_unavailable")
+    bad = await client.post(f"{url}?wait_replicas=lots", json={"type": "t"})
+    assert "wait_replicas" in _error(await _json(bad, 400), "invalid_request")
+    # The jobs were written (only the replica count fell short): enqueueing again is safe.
+    assert (await broker.get_job(queue, ok["id"])).state == "ready"

@@ -18,6 +18,7 @@ from relay.http.models import (
     BatchResponse,
     DeadQuery,
     Deleted,
+    EnqueueQuery,
     EnqueueRequest,
     EnqueueResponse,
     Health,
@@ -110,13 +111,25 @@ def _throttle(request: web.Request, st: AppState, queue: str) -> None:
         raise too_many(wait_ms)
 
 
+def _wait_replicas(request: web.Request) -> int | None:
+    """`?wait_replicas=N`; None (the broker's setting) when the request does not say."""
+    if "wait_replicas" not in request.query:
+        return None
+    try:
+        q = msgspec.convert(dict(request.query), EnqueueQuery, strict=False)
+    except msgspec.ValidationError as exc:
+        raise Problem(400, f"invalid query: {_plain(exc)}") from exc
+    return int(q.wait_replicas)
+
+
 async def enqueue(request: web.Request) -> web.Response:
     """POST /api/queues/{queue}/jobs"""
     st = state(request)
     queue = queue_param(request)
     _throttle(request, st, queue)
+    replicas = _wait_replicas(request)
     spec = _spec(await decode_body(request, EnqueueRequest), "$")
-    [result] = await st.broker.enqueue_many(queue, [spec])
+    [result] = await st.broker.enqueue_many(queue, [spec], wait_replicas=replicas)
     location = f"/api/queues/{quote(queue, safe='')}/jobs/{quote(result.id, safe='')}"
     return reply(
         EnqueueResponse(id=result.id, duplicate=result.duplicate),
@@ -130,11 +143,12 @@ async def enqueue_batch(request: web.Request) -> web.Response:
     st = state(request)
     queue = queue_param(request)
     _throttle(request, st, queue)
+    replicas = _wait_replicas(request)
     body = await decode_body(request, BatchRequest)  # at most MAX_BATCH jobs, says the Struct
     specs = [_spec(job, f"$.jobs[{i}]") for i, job in enumerate(body.jobs)]
     if not specs:
         return reply(BatchResponse(ids=[]), 201)
-    results = await st.broker.enqueue_many(queue, specs)
+    results = await st.broker.enqueue_many(queue, specs, wait_replicas=replicas)
     return reply(BatchResponse(ids=[r.id for r in results]), 201)
 
 

@@ -114,6 +114,21 @@ class DeadQuery(msgspec.Struct, forbid_unknown_fields=False):
     cursor: Cursor | None = None
 
 
+class EnqueueQuery(msgspec.Struct, forbid_unknown_fields=False):
+    """Query parameters of the enqueue routes."""
+
+    wait_replicas: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            le=16,
+            multiple_of=1,
+            description="Answer only once this many replicas have the jobs (Redis WAIT); "
+            "503 when too few confirm in time, and enqueueing again is then safe",
+        ),
+    ] = 0
+
+
 class QueueList(msgspec.Struct):
     """Every known queue at a glance."""
 
