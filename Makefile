@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-stamp
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web web-check wheel race chaos ci clean chromium test-e2e
+.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web web-check wheel race chaos ci clean chromium test-e2e cluster-test cluster-bench
 
 all: test
 
@@ -57,6 +57,15 @@ chromium:
 	@command -v chromium >/dev/null || { \
 	  echo "installing chromium (apt-get)"; \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Redis Cluster: a private 6-node cluster on 127.0.0.1:7000-7005 (RELAY_CLUSTER_BASE_PORT moves
+# it); the engine and worker suites on it, and T3 failover. Also part of `make pytest`.
+cluster-test: build redis
+	$(PY) -m pytest -q tests/cluster
+
+# Throughput vs shards for docs/scaling.md (clusters on 127.0.0.1:7100+).
+cluster-bench: build redis
+	$(PY) -m tests.cluster.bench_shards
 
 test-e2e: build redis chromium
 	$(PY) -m pytest -q tests/e2e
