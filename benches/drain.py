@@ -58,7 +58,8 @@ async def stamp(job: Job) -> None:
 
 def start_worker(url: str, queue: str, concurrency: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RELAY_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "relay", "--log-level", "WARNING", "worker"]
+    level = os.environ.get("DRAIN_LOG_LEVEL", "WARNING")
+    args = [sys.executable, "-m", "relay", "--log-level", level, "worker"]
     args += ["--app", "benches.drain:registry", "--queue", queue, "-c", str(concurrency)]
     return subprocess.Popen(args, env=env, cwd=ROOT)
 
@@ -92,13 +93,13 @@ async def drain(
     await broker.enqueue_many(queue, specs)
     worker = start_worker(url, queue, concurrency)
     try:
-        await poll(lambda: blocked_on_wake(r), 0.05)  # started, idle on the wake-up list
+        await poll(lambda: blocked_on_wake(r), 0.05, worker)  # started, idle on the wake-up list
         stats = QueueKeys.for_queue(queue).stats
         cpu0, rcpu0 = cpu_seconds(worker.pid), await redis_cpu(r)
         t0 = time.perf_counter()
         await broker.resume(queue)
         await r.rpush(QueueKeys.for_queue(queue).wake, b"1")
-        await poll(lambda: _completed_at_least(r, stats, jobs), 0.002)
+        await poll(lambda: _completed_at_least(r, stats, jobs), 0.002, worker)
         elapsed = time.perf_counter() - t0
         cpu, rcpu = cpu_seconds(worker.pid) - cpu0, await redis_cpu(r) - rcpu0
     finally:
@@ -114,11 +115,11 @@ async def latency(url: str, samples: int) -> list[float]:
     await broker.redis.delete(LATENCY_KEY)
     worker = start_worker(url, queue, 64)
     try:
-        await poll(lambda: blocked_on_wake(broker.redis), 0.05)
+        await poll(lambda: blocked_on_wake(broker.redis), 0.05, worker)
         for _ in range(samples):
             await broker.enqueue(queue, "stamp", {"t": time.time()})
             await asyncio.sleep(0.01)  # the queue is idle again before the next one
-        await poll(lambda: _len_at_least(broker.redis, samples), 0.01)
+        await poll(lambda: _len_at_least(broker.redis, samples), 0.01, worker)
         raw = await broker.redis.lrange(LATENCY_KEY, 0, -1)
     finally:
         worker.terminate()
@@ -127,12 +128,18 @@ async def latency(url: str, samples: int) -> list[float]:
     return sorted(float(x) * 1000 for x in raw)
 
 
-async def poll(check: Callable[[], Awaitable[bool]], every: float) -> None:
-    """Return once `check` holds, asking every `every` seconds."""
-    deadline = time.monotonic() + 600
+async def poll(
+    check: Callable[[], Awaitable[bool]],
+    every: float,
+    worker: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Return once `check` holds, asking every `every` seconds (at most 2 minutes)."""
+    deadline = time.monotonic() + 120
     while not await check():
+        if worker is not None and worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {worker.returncode}")
         if time.monotonic() > deadline:
-            raise TimeoutError("the worker stopped making progress")
+            raise TimeoutError("no progress in 2 minutes")
         await asyncio.sleep(every)
 
 
