@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -15,6 +16,7 @@ from tests.support.invariant import check_invariant
 from tests.support.redis_server import RedisServer, test_redis_url
 
 _names = itertools.count()
+_RUN = secrets.token_hex(3)  # a persistent Redis (a cluster) keeps queues from earlier runs
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +42,7 @@ async def redis(redis_url: str) -> AsyncIterator[aredis.Redis]:
 @pytest.fixture
 def queue(request: pytest.FixtureRequest) -> str:
     """A queue name of its own for each test, so tests never see each other's jobs."""
-    return f"t{next(_names)}-" + re.sub(r"[^A-Za-z0-9._-]", "_", request.node.name[:40])
+    return f"t{_RUN}{next(_names)}-" + re.sub(r"[^A-Za-z0-9._-]", "_", request.node.name[:40])
 
 
 @pytest.fixture
