@@ -44,10 +44,11 @@ def test_bucket_object_equals_chained_takes(
     rate: float, burst: float, start: int, steps: list[tuple[int, int]]
 ) -> None:
     bucket = TokenBucket(rate, burst)
-    tokens, last = burst, start
+    tokens, last = burst, None  # the object starts full at its first take, whatever the clock
     now = start
     for dt, want in steps:
         now += dt
+        last = now if last is None else last
         granted, tokens, last, wait = bucket_take(rate, burst, tokens, last, now, want)
         assert bucket.take(now, want) == (granted, wait)
         assert 0 <= granted <= want

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
+
+import pytest
 
 from relay import Broker, JobSpec
 from relay.broker.events import START, event_tips, positions_from, read_events
 from relay.broker.health import check_health
 from relay.broker.scripts import SCRIPTS
 from tests.support.redis_server import free_port
+
+ONE_CLOCK = pytest.mark.skipif(
+    "+cluster" in os.environ.get("RELAY_TEST_REDIS_URL", ""),
+    reason="exact resume points need TIME and the stream on one node; on a cluster the server "
+    "re-reads 1 s to cover clock differences (docs/decisions/0003-http-api.md)",
+)
 
 
 async def test_tips_then_reads_give_each_event_once_in_order(broker: Broker, queue: str) -> None:
@@ -32,6 +41,7 @@ async def test_tips_then_reads_give_each_event_once_in_order(broker: Broker, que
     await broker.ack(queue, [(j.id, j.token) for j in jobs])
 
 
+@ONE_CLOCK
 async def test_a_resume_point_rereads_nothing_older_and_misses_nothing_newer(
     broker: Broker, queue: str
 ) -> None:
@@ -44,6 +54,7 @@ async def test_a_resume_point_rereads_nothing_older_and_misses_nothing_newer(
     assert [e.ids for e in got] == [[later.id]]
 
 
+@ONE_CLOCK
 async def test_a_read_capped_by_count_resumes_at_its_last_event(broker: Broker, queue: str) -> None:
     for i in range(5):
         await broker.enqueue(queue, "t", i)

@@ -20,4 +20,16 @@ def filter_case(context: HookContext, case: Case[Any]) -> bool:
     sees it exactly when a client encodes `%` as `%25`, as tests/server/test_api.py checks.)
     """
     params = case.path_parameters or {}
-    return not any(isinstance(v, str) and _ESCAPE.search(v) for v in params.values())
+    if any(isinstance(v, str) and _ESCAPE.search(v) for v in params.values()):
+        return False
+    # The server under test has no replicas, so `?wait_replicas=N` with N > 0 answers 503 by
+    # design (tests/server/test_api.py checks that answer); fuzz the enqueue routes without it.
+    n = _number((case.query or {}).get("wait_replicas"))
+    return not (n is not None and 0 < n <= 16)
+
+
+def _number(value: object) -> float | None:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
