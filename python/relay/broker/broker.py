@@ -326,7 +326,7 @@ class Broker:
         if len(args) == 3:
             return []
         reply = await self._run("ack", self._ks(queue).ack, args)
-        return [c == Code.OK for c in reply]
+        return [c in (Code.OK, Code.ALREADY) for c in reply]
 
     async def nack(self, queue: str, nacks: Sequence[Nack]) -> list[NackOutcome]:
         """Give jobs back: retry now or after a delay, or dead-letter them."""

@@ -14,6 +14,7 @@ class Code(IntEnum):
     """Every status a script can return; negatives are refusals that changed nothing."""
 
     OK = 1
+    ALREADY = 2  # the same claim was acked before: a resend after a lost reply
     PAUSED = -1
     STALE = -2
     CONFLICT = -3

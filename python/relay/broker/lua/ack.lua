@@ -9,7 +9,8 @@
   KEYS[7] events stream  relay:{q}:events
   ARGV[1] completed jobs kept (count, 0 = none)  ARGV[2] completed jobs kept (max age, ms)
   ARGV[3] events stream cap (0 = no events)     ARGV[4..] pairs: id, claim token
-  Returns: {code per job} 1 acked | -2 stale: lease lost or token superseded, nothing changed ]]
+  Returns: {code per job} 1 acked | 2 already acked with this token (a resend), nothing changed
+         | -2 stale: lease lost or token superseded, nothing changed ]]
 local ids, seen = {}, {}
 for i = 4, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
@@ -19,6 +20,8 @@ for i, id in ipairs(ids) do
   local token = runs[i] and string.match(runs[i], '^%d+ (%d+) ')
   if scores[i] and token == ARGV[3 + 2 * i] and not seen[id] then
     ok[#ok + 1] = id; reply[i] = 1; seen[id] = true
+  elseif token == ARGV[3 + 2 * i] and not seen[id] and redis.call('ZSCORE', KEYS[5], id) then
+    reply[i] = 2  -- this very claim was acked before (a resend after a lost reply): done
   else
     reply[i] = -2
   end
