@@ -104,6 +104,10 @@ race: build redis
 	benches/peers/.venv/bin/python benches/peers/render.py benches/peers/results/latest.json \
 	  -o docs/benchmarks.md
 
+# The fault battery's long profile (RELIABILITY.md sizes) and the 300 x 50 state machine.
+chaos: build redis
+	RELAY_CHAOS_LONG=1 RELAY_LONG=1 $(PY) -m pytest -q tests/chaos tests/model tests/cluster/test_failover.py
+
 demo: build redis
 	$(VENV)/bin/relay demo
 
