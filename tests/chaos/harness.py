@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from relay import Broker, JobSpec
 from relay.errors import RedisUnavailable
 from relay.job import new_job_id
 from tests.chaos.history import HISTORY_ENV, HistoryWriter
+from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "chaos"
@@ -237,6 +239,29 @@ def specs_of(job_type: str, n: int, payload: Any = None, **options: Any) -> list
         JobSpec(type=base.type, payload=base.payload, options=base.options, id=new_job_id())
         for _ in range(n)
     ]
+
+
+def restart_redis(server: RedisServer, within: float = 120.0) -> None:
+    """Start a killed `server` again, same port, data dir and options, and wait until it
+    answers PONG: unlike `RedisServer.start`'s 10 s, this waits out a long AOF load."""
+    exe = shutil.which("redis-server")
+    assert exe is not None
+    args = [exe, "--port", str(server.port), "--bind", "127.0.0.1", "--dir", str(server.dir)]
+    args += ["--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"]
+    server.proc = subprocess.Popen(
+        [*args, *server.extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not come back on port {server.port} in {within}s")
 
 
 def id_of(spec: JobSpec) -> str:

@@ -18,6 +18,7 @@ from tests.chaos.harness import (
     drained,
     enqueue_recorded,
     record_figures,
+    restart_redis,
     size,
     specs_of,
     wait_for,
@@ -68,7 +69,7 @@ async def test_t2_redis_crash_with_aof_loses_no_acknowledged_enqueue(
             server.kill()
             run.fault("redis_kill")
             await asyncio.sleep(DOWN_S)
-            await asyncio.to_thread(server.start)
+            await asyncio.to_thread(restart_redis, server)
             restarts_ms.append(time.time_ns() // 1_000_000)
             run.fault("redis_restart")
         await producer
@@ -121,7 +122,7 @@ async def test_t2_the_first_enqueue_after_a_redis_restart_succeeds(
     try:
         await broker.enqueue("t2-restart", "work")
         server.kill()
-        await asyncio.to_thread(server.start)
+        await asyncio.to_thread(restart_redis, server)
         await broker.enqueue("t2-restart", "work")  # Redis is up and answering by now
     finally:
         await broker.close()

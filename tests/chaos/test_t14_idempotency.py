@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from relay import Broker, BrokerSettings
-from tests.chaos.harness import record_figures
+from tests.chaos.harness import record_figures, restart_redis
 from tests.support.redis_server import RedisServer
 
 
@@ -44,7 +44,7 @@ async def test_t14_idempotency_under_concurrency_expiry_and_restart(
         finally:
             await before.close()
         server.kill()  # SIGKILL: what reached the AOF (the page cache) survives
-        await asyncio.to_thread(server.start)
+        await asyncio.to_thread(restart_redis, server)
         after = Broker.from_url(server.url, day)
         try:
             again = await after.enqueue(q, "work", {"n": 2}, idempotency_key="order-43")

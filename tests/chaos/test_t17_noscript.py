@@ -18,6 +18,7 @@ from tests.chaos.harness import (
     drained,
     enqueue_recorded,
     record_figures,
+    restart_redis,
     size,
     specs_of,
     wait_for,
@@ -62,7 +63,7 @@ async def test_t17_script_flushes_and_a_restart_are_invisible_to_callers(
             await admin.close()
         server.kill()
         run.fault("redis_kill")
-        await asyncio.to_thread(server.start)
+        await asyncio.to_thread(restart_redis, server)
         await asyncio.sleep(1.0)
         done.set()
         await producer
