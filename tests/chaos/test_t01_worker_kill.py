@@ -29,7 +29,7 @@ from tests.chaos.history import Event, read_history
 
 WORKERS, CONCURRENCY = 4, 8
 VISIBILITY_S = size(2.0, 5.0)
-JOBS, JOB_S = size(4000, 20_000), size(0.08, 0.1)
+JOBS, JOB_S = size(5000, 20_000), size(0.08, 0.1)
 KILLS, EVERY_S = size(6, 30), 2.0
 
 
