@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-stamp
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web web-check wheel race chaos ci clean chromium test-e2e cluster-test cluster-bench
+.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web web-check wheel race chaos ci clean chromium test-e2e cluster-test cluster-bench faketime
 
 all: test
 
@@ -49,8 +49,14 @@ typecheck: build
 cargo-test:
 	cargo test -q
 
-pytest: build redis chromium
+pytest: build redis chromium faketime
 	$(PY) -m pytest -q --durations=15
+
+# libfaketime skews worker clocks in the fault battery (T5, T13).
+faketime:
+	@command -v faketime >/dev/null || { \
+	  echo "installing faketime (apt-get)"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).
 chromium:
@@ -105,8 +111,8 @@ race: build redis
 	  -o docs/benchmarks.md
 
 # The fault battery's long profile (RELIABILITY.md sizes) and the 300 x 50 state machine.
-chaos: build redis
-	RELAY_CHAOS_LONG=1 RELAY_LONG=1 $(PY) -m pytest -q tests/chaos tests/model tests/cluster/test_failover.py
+chaos: build redis faketime
+	RELAY_CHAOS_LONG=1 RELAY_LONG=1 $(PY) -m pytest -q -s tests/chaos tests/model tests/cluster/test_failover.py
 
 demo: build redis
 	$(VENV)/bin/relay demo
