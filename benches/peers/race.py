@@ -40,6 +40,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 SYSTEMS_DIR = HERE / "systems"
 DONE_KEY = "race:done"
+# How handlers count themselves done (--count): "batched" = in process memory, added to
+# race:done every 2 ms by one INCRBY; "per-job" = one INCR race:done per job.
+COUNT_MODE = "batched"
 
 # Run order when --systems is not given.  Any other systems/<name>.py (e.g. a
 # future relay.py) is appended automatically.
@@ -151,6 +154,7 @@ def child_env(url: str) -> dict[str, str]:
     env["RACE_REDIS_URL"] = url
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = str(HERE)
+    env["RACE_COUNT"] = COUNT_MODE
     return env
 
 
@@ -459,12 +463,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--redis-server", default=shutil.which("redis-server") or "/usr/bin/redis-server")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument("--markdown", default=None, help="also write a markdown table here (default: <out>.md)")
+    ap.add_argument("--count", choices=["batched", "per-job"], default="batched",
+                    help="how handlers count completions: in memory, flushed every 2 ms with one "
+                    "INCRBY (default), or one INCR race:done per job")
     ap.add_argument("--shuffle", action="store_true", help="randomize system order within each run")
     args = ap.parse_args(argv)
     if args.quick:
         args.jobs, args.runs = 2000, 1
         if args.latency_samples == 200:
             args.latency_samples = 50
+
+    global COUNT_MODE
+    COUNT_MODE = args.count
 
     all_names = discover()
     names = [s.strip() for s in args.systems.split(",")] if args.systems else all_names
@@ -491,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
             "latency_samples": args.latency_samples,
             "bulk_batch": args.batch,
             "payload_bytes": 100,
+            "count_mode": args.count,
             "redis_version": server.version(),
             "host": {
                 "cpus": os.cpu_count(),

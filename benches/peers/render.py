@@ -181,8 +181,16 @@ def render_markdown(results: dict, title: str | None = "Race: Redis job queues s
                 f"{info.get('notes', '')}; {vs} |"
             )
         lines.append("")
+        if meta.get("count_mode", "per-job") == "per-job":
+            counting = "every job's handler does one `INCR race:done` (same cost for every system); "
+        else:
+            counting = (
+                "every job's handler counts itself done in process memory and a thread of the worker "
+                "process adds the count to `race:done` every 2 ms with one INCRBY (the same for every "
+                "system; `--count per-job` makes it one INCR per job); "
+            )
         lines += [
-            "How it is measured: every job's handler does one `INCR race:done` (same cost for every system); "
+            "How it is measured: " + counting +
             "drain jobs/s counts from the first observed completion to `race:done` = N (worker start-up "
             "excluded). Enqueue is timed inside the client process, one call per job awaited in sequence "
             "(bulk: batches of "

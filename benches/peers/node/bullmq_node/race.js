@@ -75,6 +75,19 @@ async function worker(args) {
     spec === 'default' ? DEFAULT_CONCURRENCY : spec === 'tuned' ? TUNED_CONCURRENCY : parseInt(spec, 10);
   const rec = connection(url);
   const conn = connection(url);
+  // Count finished jobs in memory and add them to race:done every 2 ms (one INCRBY), as
+  // systems/_common.py does; RACE_COUNT=per-job sends one INCR per job instead.
+  const perJob = process.env.RACE_COUNT === 'per-job';
+  let pending = 0;
+  if (!perJob) {
+    setInterval(() => {
+      if (pending > 0) {
+        const n = pending;
+        pending = 0;
+        rec.incrby(DONE_KEY, n);
+      }
+    }, 2).unref();
+  }
   const w = new Worker(
     QUEUE,
     async (job) => {
@@ -82,8 +95,9 @@ async function worker(args) {
       if (p[0] === 'L') {
         const t = (performance.timeOrigin + performance.now()) / 1000;
         await rec.rpush(LAT_KEY, String(t));
-      }
-      await rec.incr(DONE_KEY);
+        await rec.incr(DONE_KEY);
+      } else if (perJob) await rec.incr(DONE_KEY);
+      else pending++;
     },
     { connection: conn, concurrency },
   );
