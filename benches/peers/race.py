@@ -34,7 +34,7 @@ from typing import Any
 import psutil
 import redis
 
-from render import summarize
+from render import ceiling_summary, summarize
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -441,6 +441,16 @@ def one_run(name: str, info: dict, args, url: str, r: redis.Redis, logf) -> dict
     return run
 
 
+def phase_ceiling(args, url: str, r: redis.Redis, logf) -> dict:
+    """Redis ceiling of relay's claim and ack scripts (``python -m systems.relay ceiling``)."""
+    flush(r)
+    jobs = args.ceiling_jobs
+    res = run_adapter("relay", ["ceiling", "--batches", args.ceiling_batches, "--jobs", str(jobs), "--redis", url],
+                      url, 120 + jobs / 100, logf)
+    flush(r)
+    return res
+
+
 def fmt(v) -> str:
     return "-" if v is None else f"{v:.0f}"
 
@@ -467,6 +477,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="how handlers count completions: in memory, flushed every 2 ms with one "
                     "INCRBY (default), or one INCR race:done per job")
     ap.add_argument("--shuffle", action="store_true", help="randomize system order within each run")
+    ap.add_argument("--ceiling-batches", default="1,10,100",
+                    help="batch sizes of the Redis ceiling of relay's claim/ack scripts, measured at the end "
+                    "of every run when relay is raced ('' = skip it)")
+    ap.add_argument("--ceiling-jobs", type=int, default=20_000, help="jobs per ceiling batch size")
     args = ap.parse_args(argv)
     if args.quick:
         args.jobs, args.runs = 2000, 1
@@ -502,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
             "bulk_batch": args.batch,
             "payload_bytes": 100,
             "count_mode": args.count,
+            "ceiling_batches": args.ceiling_batches,
+            "ceiling_jobs": args.ceiling_jobs,
             "redis_version": server.version(),
             "host": {
                 "cpus": os.cpu_count(),
@@ -537,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
                 entry["runs"].append(run)
                 entry["median"] = summarize(entry["runs"])
                 write_json(out_path, results)
+            if "relay" in active and args.ceiling_batches.strip():
+                run_ceiling(run_i, args, url, r, log_dir, results)
+                write_json(out_path, results)
         results["meta"]["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         write_json(out_path, results)
     finally:
@@ -550,6 +569,33 @@ def main(argv: list[str] | None = None) -> int:
     log(f"wrote {out_path} and {md_path}")
     print(md_path.read_text())
     return 0
+
+
+def run_ceiling(run_i: int, args, url: str, r: redis.Redis, log_dir: Path, results: dict) -> None:
+    """Measure the ceiling once more; a failure is recorded, never raised."""
+    log(f"run {run_i + 1}/{args.runs}: Redis ceiling of relay's claim/ack scripts")
+    ceiling = results.setdefault("ceiling", {"runs": [], "median": {}})
+    with open(log_dir / "relay.log", "a") as logf:
+        logf.write(f"\n===== run {run_i + 1}: ceiling =====\n")
+        try:
+            res = phase_ceiling(args, url, r, logf)
+        except Exception as exc:
+            res = {"error": f"ceiling: {exc}"}
+            log(f"  relay ceiling FAILED: {exc}")
+    res["run"] = run_i + 1
+    ceiling["runs"].append(res)
+    for b, c in (res.get("batches") or {}).items():
+        if "error" in c:
+            log(f"  ceiling batch {b} FAILED: {c['error']}")
+        else:
+            log(f"  ceiling batch {b}: claim {fmt(c['claim_jobs_per_s'])}, ack {fmt(c['ack_jobs_per_s'])}, "
+                f"claim+ack {fmt(c['claim_ack_jobs_per_s'])} jobs/s")
+    results["ceiling"] = ceiling_summary(ceiling["runs"], results["systems"].get("relay"))
+    frac = results["ceiling"].get("relay_drain_fraction")
+    if frac:
+        best = results["ceiling"]["best"]
+        log(f"  relay drain tuned / default = {frac['tuned'] or 0:.0%} / {frac['default'] or 0:.0%} of the best "
+            f"claim+ack median ({fmt(best['claim_ack_jobs_per_s'])} jobs/s at batch {best['batch']})")
 
 
 def _cpu_model() -> str:

@@ -67,6 +67,83 @@ def summarize(runs: list[dict]) -> dict:
     return med
 
 
+CEILING_FIELDS = ("claim_jobs_per_s", "ack_jobs_per_s", "claim_ack_jobs_per_s")
+
+
+def ceiling_summary(runs: list[dict], relay_entry: dict | None = None) -> dict:
+    """The ``ceiling`` section of the results: the runs of ``python -m systems.relay ceiling``,
+    medians per batch size, the best claim+ack median and relay's drain medians as a fraction
+    of it."""
+    per_batch: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        for b, c in (run.get("batches") or {}).items():
+            for f in CEILING_FIELDS:
+                if c.get(f) is not None:
+                    per_batch.setdefault(b, {}).setdefault(f, []).append(c[f])
+    median = {
+        b: {**{f: statistics.median(v) for f, v in fields.items()},
+            "n": max(len(v) for v in fields.values())}
+        for b, fields in sorted(per_batch.items(), key=lambda kv: int(kv[0]))
+    }
+    out: dict[str, Any] = {"runs": runs, "median": median}
+    combined = [(m["claim_ack_jobs_per_s"], b) for b, m in median.items() if m.get("claim_ack_jobs_per_s")]
+    if combined:
+        best, batch = max(combined)
+        out["best"] = {"batch": int(batch), "claim_ack_jobs_per_s": best}
+        med = (relay_entry or {}).get("median") or {}
+        drains = {spec: med.get(f"drain_{spec}_jobs_per_s") for spec in ("default", "tuned")}
+        out["relay_drain_fraction"] = {spec: v / best if v else None for spec, v in drains.items()}
+    return out
+
+
+def _pct(v: Any) -> str:
+    return "–" if v is None else f"{v * 100:.0f}%"
+
+
+def _ceiling_lines(results: dict) -> list[str]:
+    ceiling = results.get("ceiling") or {}
+    if ceiling.get("runs"):  # recomputed, so that a hand-edited or merged file stays consistent
+        ceiling = ceiling_summary(ceiling["runs"], (results.get("systems") or {}).get("relay"))
+    median = ceiling.get("median") or {}
+    errors = [run["error"] for run in ceiling.get("runs", []) if run.get("error")]
+    errors += [f"batch {b}: {c['error']}" for run in ceiling.get("runs", [])
+               for b, c in (run.get("batches") or {}).items() if c.get("error")]
+    if not median and not errors:
+        return []
+    runs = [run for run in ceiling.get("runs", []) if run.get("batches")]
+    jobs = runs[0].get("jobs") if runs else None
+    if not median:
+        return ["Redis ceiling of relay's claim and ack scripts: not measured (" + "; ".join(errors)[:400] + ")", ""]
+    lines = [
+        "Redis ceiling of relay's own claim and ack scripts, measured in the same run (after every run, "
+        "on the same Redis, no worker): per batch size B, "
+        + (f"{jobs:,} jobs (rounded up to whole pipelines) " if jobs else "N jobs ")
+        + "are claimed by `redis-benchmark -c 1 -P 16` running EVALSHA of the claim script (B jobs per "
+        "call), then acked by pre-built EVALSHA ack calls of B (id, token) pairs sent over one connection, "
+        "16 in flight; claim+ack = 1 / (1/claim + 1/ack), the rate Redis sustains doing both. "
+        f"Median of {len(runs)} run(s).",
+        "",
+        "| Batch (jobs per call) | Claim (jobs/s) | Ack (jobs/s) | Claim+ack (jobs/s) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for b, m in median.items():
+        lines.append(f"| {b} | {_n(m.get('claim_jobs_per_s'))} | {_n(m.get('ack_jobs_per_s'))} | "
+                     f"{_n(m.get('claim_ack_jobs_per_s'))} |")
+    lines.append("")
+    frac, best = ceiling.get("relay_drain_fraction"), ceiling.get("best")
+    if frac and best:
+        lines += [
+            f"relay's drain (tuned / default) = {_pct(frac.get('tuned'))} / {_pct(frac.get('default'))} of the "
+            f"best claim+ack ceiling ({_n(best['claim_ack_jobs_per_s'])} jobs/s at batch {best['batch']})"
+            + ("; above 100% the drain was too short to compare (a job counts as done when its handler "
+               "returns, before its ack; use more --jobs)." if max(v or 0 for v in frac.values()) > 1 else "."),
+            "",
+        ]
+    if errors:
+        lines += ["Ceiling runs that failed: " + "; ".join(sorted(set(errors)))[:400], ""]
+    return lines
+
+
 def _n(v: Any, digits: int = 0) -> str:
     if v is None:
         return "–"
@@ -165,6 +242,7 @@ def render_markdown(results: dict, title: str | None = "Race: Redis job queues s
     lines.append("")
     if notes:
         lines += ["Problems during the run:", "", *notes, ""]
+    lines += _ceiling_lines(results)
 
     if include_settings:
         lines += ["Worker settings (default = the system's own default; tuned = its documented knob for "
@@ -226,7 +304,11 @@ def merge_results(parts: list[dict]) -> dict:
                 systems[name] = {**entry, "runs": runs, "median": summarize(runs)}
             else:
                 systems[name] = dict(entry)
-    return {"meta": meta, "systems": systems}
+    merged: dict[str, Any] = {"meta": meta, "systems": systems}
+    ceiling_runs = [run for p in parts for run in (p.get("ceiling") or {}).get("runs", [])]
+    if ceiling_runs:
+        merged["ceiling"] = ceiling_summary(ceiling_runs, systems.get("relay"))
+    return merged
 
 
 def write_markdown(results_json: str | Path, out_md: str | Path, **kw) -> str:
