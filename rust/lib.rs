@@ -2,6 +2,7 @@
 pub mod backoff;
 pub mod codec;
 pub mod error;
+pub mod resp;
 pub mod token_bucket;
 
 #[cfg(feature = "python")]

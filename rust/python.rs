@@ -7,13 +7,14 @@
 //! Doc comments on bindings are the Python docstrings, so they name things the Python way.
 #![allow(clippy::doc_markdown)]
 
-use pyo3::exceptions::{PyOverflowError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::backoff::{self, Policy};
 use crate::codec::{self, ClaimItem, Job};
 use crate::error::CoreError;
+use crate::resp::{self, Arg};
 use crate::token_bucket;
 
 pyo3::import_exception!(relay.errors, CodecError);
@@ -293,6 +294,77 @@ impl PyTokenBucket {
     }
 }
 
+/// One command in the Redis protocol (RESP): an array of bulk strings.
+///
+/// Each argument is bytes, str (sent as UTF-8), int (in decimal; it must fit in 64 signed bits)
+/// or float (its repr, as redis-py sends it). Raises TypeError for anything else (bool
+/// included), OverflowError for a larger int.
+#[pyfunction]
+fn pack_command<'py>(py: Python<'py>, args: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let owned: Vec<Bound<'py, PyAny>> = match args.cast::<PyList>() {
+        Ok(list) => list.iter().collect(),
+        Err(_) => args.extract()?,
+    };
+    // Floats go as redis-py sends them: their repr.
+    let mut texts: Vec<Bound<'py, PyString>> = Vec::new();
+    for obj in &owned {
+        if obj.is_instance_of::<PyFloat>() {
+            texts.push(obj.repr()?);
+        }
+    }
+    let mut texts_iter = texts.iter();
+    let mut parsed = Vec::with_capacity(owned.len());
+    for obj in &owned {
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            parsed.push(Arg::Bytes(b.as_bytes()));
+        } else if let Ok(s) = obj.cast::<PyString>() {
+            parsed.push(Arg::Bytes(s.to_str()?.as_bytes()));
+        } else if obj.is_instance_of::<PyBool>() {
+            return Err(PyTypeError::new_err("a command argument cannot be a bool"));
+        } else if obj.is_instance_of::<PyInt>() {
+            parsed.push(Arg::Int(obj.extract::<i64>()?));
+        } else if obj.is_instance_of::<PyFloat>() {
+            let text = texts_iter
+                .next()
+                .map(|t| t.to_str())
+                .transpose()?
+                .unwrap_or("");
+            parsed.push(Arg::Bytes(text.as_bytes()));
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "a command argument must be bytes, str, int or float, not {}",
+                obj.get_type().name()?
+            )));
+        }
+    }
+    Ok(PyBytes::new(py, &resp::pack_command(&parsed)))
+}
+
+/// Job ids for one batch: 20 characters each, 10 of `now_ms` then 10 of random bits, so ids
+/// sort by time. `random` holds 7 random bytes per id (from os.urandom); its length decides how
+/// many ids come back. Raises ValueError when it is not a multiple of 7.
+#[pyfunction]
+fn job_ids(now_ms: u64, random: &[u8]) -> PyResult<Vec<String>> {
+    if random.len() % resp::ID_RANDOM_BYTES != 0 {
+        return Err(PyValueError::new_err(format!(
+            "random must hold {} bytes per id, got {} bytes",
+            resp::ID_RANDOM_BYTES,
+            random.len()
+        )));
+    }
+    Ok(random
+        .chunks_exact(resp::ID_RANDOM_BYTES)
+        .map(|c| {
+            let mut r = [0u8; resp::ID_RANDOM_BYTES];
+            r.copy_from_slice(c);
+            resp::job_id(now_ms, r)
+                .iter()
+                .map(|&b| char::from(b))
+                .collect()
+        })
+        .collect())
+}
+
 /// `ClaimedJob` as a runtime alias (`tuple[str, str, bytes, int, ..., str | None]`), so the
 /// stub's type alias also exists at run time (`from relay._core import ClaimedJob`).
 fn claimed_job_alias(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
@@ -329,6 +401,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_claim, m)?)?;
     m.add_function(wrap_pyfunction!(backoff_ms, m)?)?;
     m.add_function(wrap_pyfunction!(bucket_take, m)?)?;
+    m.add_function(wrap_pyfunction!(pack_command, m)?)?;
+    m.add_function(wrap_pyfunction!(job_ids, m)?)?;
     m.add_class::<PyTokenBucket>()?;
     Ok(())
 }

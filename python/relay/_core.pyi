@@ -1,4 +1,5 @@
-"""relay's Rust core: job envelope codec, claim-reply batch decode, backoff and token bucket.
+"""relay's Rust core: job envelope codec, claim-reply batch decode, backoff, token bucket, and
+the byte work of the hot paths (RESP command packing, job ids).
 
 Pure functions: no I/O, no clock, no randomness (time and random samples are arguments).
 Codec errors raise ``relay.errors.CodecError`` (a ``ValueError``); bad backoff or token-bucket
@@ -17,6 +18,8 @@ __all__ = [
     "decode_claim",
     "decode_job",
     "encode_job",
+    "job_ids",
+    "pack_command",
 ]
 
 __version__: str
@@ -151,3 +154,25 @@ class TokenBucket:
         Raises:
             ValueError: ``want`` outside 1 to 2**53.
         """
+
+def pack_command(args: Sequence[bytes | str | int | float]) -> bytes:
+    """One command in the Redis protocol (RESP): an array of bulk strings.
+
+    Args:
+        args: bytes, str (sent as UTF-8), int (decimal, 64-bit signed) or float (its repr).
+
+    Raises:
+        TypeError: An argument of another type (bool included).
+        OverflowError: An int beyond 64 signed bits.
+    """
+
+def job_ids(now_ms: int, random: bytes) -> list[str]:
+    """Job ids for one batch, 20 characters each, sorting by time.
+
+    Args:
+        now_ms: Unix time in ms (the first 10 characters).
+        random: 7 random bytes per id (from os.urandom); its length decides the count.
+
+    Raises:
+        ValueError: `random` is not a multiple of 7 bytes long.
+    """

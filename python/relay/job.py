@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from relay import _core
 from relay.errors import ConfigError
 
 DEFAULT_PRIORITY = 5
@@ -17,7 +18,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_TIMEOUT_MS = 300_000
 MAX_TYPE_LEN = 255
 MAX_IDEMPOTENCY_KEY_LEN = 255
-_B32 = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case, sorts like the numbers
+_ID_RANDOM_BYTES = 7  # random bytes per job id (50 bits used)
 
 JsonValue = Any  # a decoded JSON value: dict, list, str, int, float, bool or None
 
@@ -34,14 +35,16 @@ class JobState(StrEnum):
 
 def new_job_id(now_ns: int | None = None) -> str:
     """A 20-character id: 10 chars of milliseconds then 10 random chars, so ids sort by time."""
+    return new_job_ids(1, now_ns)[0]
+
+
+def new_job_ids(n: int, now_ns: int | None = None) -> list[str]:
+    """`n` ids as `new_job_id` makes them, with 50 random bits each from os.urandom.
+
+    The random bits come from the OS on every call (never from a seeded generator), so a forked
+    process cannot repeat its parent's ids."""
     ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
-    rnd = int.from_bytes(os.urandom(7), "big") >> 6  # 50 bits
-    n = (ms << 50) | rnd
-    out = []
-    for _ in range(20):
-        out.append(_B32[n & 31])
-        n >>= 5
-    return "".join(reversed(out))
+    return _core.job_ids(ms, os.urandom(_ID_RANDOM_BYTES * n))
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,11 +46,14 @@ from relay.errors import (
     ReplicationTimeout,
     ScriptError,
 )
-from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue, check_job_type, new_job_id
+from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue, check_job_type, new_job_ids
 from relay.keys import QUEUES_KEY, QueueKeys
 
 log = logging.getLogger("relay.broker")
 T = TypeVar("T")
+
+
+_DEFAULT_OPTIONS = JobOptions()  # frozen: one shared instance for jobs without options
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +68,8 @@ class JobSpec:
     @classmethod
     def of(cls, job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
         """A spec from a JSON value and keyword options (priority, delay_ms, ...)."""
-        return cls(
-            type=job_type, payload=msgspec.json.encode(payload), options=JobOptions(**options)
-        )
+        opts = JobOptions(**options) if options else _DEFAULT_OPTIONS
+        return cls(type=job_type, payload=msgspec.json.encode(payload), options=opts)
 
 
 class _QueueKeySets:
@@ -252,6 +254,7 @@ class Broker:
         s = self.settings
         args: list[object] = [prefix, s.idempotency_window_ms, s.events_cap]
         now_ns = time.time_ns()
+        ids = iter(new_job_ids(sum(1 for spec in specs if not spec.id), now_ns))
         for spec in specs:
             check_job_type(spec.type)
             if len(spec.payload) > s.max_payload_bytes:
@@ -271,7 +274,7 @@ class Broker:
             )
             key = o.idempotency_key or ""
             args += [
-                spec.id or new_job_id(now_ns),
+                spec.id or next(ids),
                 env,
                 o.delay_ms,
                 -1 if o.run_at_ms is None else o.run_at_ms,

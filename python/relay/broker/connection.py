@@ -16,6 +16,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from relay import _core
+from relay.broker import packed
 from relay.broker.scripts import Script
 from relay.config import redis_url_from_env
 from relay.errors import ConfigError
@@ -71,7 +72,7 @@ def connect(url: str | None = None, **kwargs: Any) -> Any:
             **_cluster_auth(url),
             **cluster_opts,
         )
-    return Redis.from_url(url, **opts)
+    return packed.enable(Redis.from_url(url, **opts))
 
 
 def is_cluster(client: Any) -> bool:

@@ -11,6 +11,8 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
+from relay.broker import packed
+
 _KEY_LINE = re.compile(r"KEYS\[(\d+)(?:\.\.(\d+))?\]")
 
 # name -> number of KEYS it takes; a test checks each header declares exactly these.
@@ -56,6 +58,9 @@ class Script:
         if len(keys) != self.nkeys:
             raise TypeError(f"script {self.name} takes {self.nkeys} keys, got {len(keys)}")
         try:
+            if packed.packs(client):
+                cmd = packed.packed(["EVALSHA", self.sha, self.nkeys, *keys, *args])  # type: ignore[list-item]
+                return await client.execute_command(cmd)
             return await client.evalsha(self.sha, self.nkeys, *keys, *args)
         except NoScriptError:
             return await client.eval(self.source, self.nkeys, *keys, *args)
