@@ -20,6 +20,7 @@ from relay.errors import (
 )
 from relay.job import EnqueueResult, Job, JobInfo, JobOptions, JobState
 from relay.producer import Producer
+from relay.sync_producer import SyncProducer
 from relay.worker import Backoff, Registry, Worker, task
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "ReplicationTimeout",
     "Retry",
     "ScriptError",
+    "SyncProducer",
     "Worker",
     "__version__",
     "task",

@@ -41,7 +41,8 @@ INFO = {
     "default": "relay worker --concurrency 64 (default)",
     "tuned": "relay worker --concurrency 500",
     "bulk": True,
-    "notes": "bulk = Producer.enqueue_many (one Lua call per 1000 jobs)",
+    "notes": "enqueue = relay.SyncProducer (blocking, like the Python peers' producers); "
+    "bulk = SyncProducer.enqueue_many (one Lua call per 1000 jobs)",
 }
 QUEUE = "race"
 
@@ -54,18 +55,36 @@ async def noop(job: relay.Job) -> None:
 
 
 class Client:
+    """relay.SyncProducer (blocking, as the Python peers' producers are); RACE_RELAY_PRODUCER=async
+    switches to the asyncio relay.Producer for comparison."""
+
     async def connect(self) -> None:
-        self.producer = relay.Producer.from_url(redis_url())
-        await self.producer.enqueue_many(QUEUE, [])  # loads nothing, but opens the pool
+        self.sync = os.environ.get("RACE_RELAY_PRODUCER", "sync") != "async"
+        if self.sync:
+            self.producer = relay.SyncProducer.from_url(redis_url())
+            self.producer.enqueue_many(QUEUE, [])  # registers the queue; loads nothing
+        else:
+            self.aproducer = relay.Producer.from_url(redis_url())
+            await self.aproducer.enqueue_many(QUEUE, [])
 
     async def send(self, p: str) -> None:
-        await self.producer.enqueue(QUEUE, "noop", p)
+        if self.sync:
+            self.producer.enqueue(QUEUE, "noop", p)
+        else:
+            await self.aproducer.enqueue(QUEUE, "noop", p)
 
     async def send_bulk(self, ps: list[str]) -> None:
-        await self.producer.enqueue_many(QUEUE, [relay.Producer.job("noop", p) for p in ps])
+        specs = [relay.Producer.job("noop", p) for p in ps]
+        if self.sync:
+            self.producer.enqueue_many(QUEUE, specs)
+        else:
+            await self.aproducer.enqueue_many(QUEUE, specs)
 
     async def close(self) -> None:
-        await self.producer.close()
+        if self.sync:
+            self.producer.close()
+        else:
+            await self.aproducer.close()
 
 
 def run_worker(profile: str, concurrency: int | None) -> None:

@@ -127,6 +127,58 @@ def fingerprint(job_type: str, payload: bytes) -> str:
     return hashlib.blake2b(job_type.encode() + b"\0" + payload, digest_size=8).hexdigest()
 
 
+def enqueue_args(s: BrokerSettings, prefix: str, specs: Sequence[JobSpec]) -> list[object]:
+    """The enqueue script's ARGV for `specs`: validated, encoded, ids generated."""
+    args: list[object] = [prefix, s.idempotency_window_ms, s.events_cap]
+    now_ns = time.time_ns()
+    ids = iter(new_job_ids(sum(1 for spec in specs if not spec.id), now_ns))
+    for spec in specs:
+        check_job_type(spec.type)
+        if len(spec.payload) > s.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"payload of {len(spec.payload)} bytes is over the limit "
+                f"of {s.max_payload_bytes} bytes; nothing was written"
+            )
+        o = spec.options
+        env = _core.encode_job(
+            spec.type,
+            spec.payload,
+            o.priority,
+            o.max_attempts,
+            o.timeout_ms,
+            now_ns // 1_000_000,
+            o.idempotency_key,
+        )
+        key = o.idempotency_key or ""
+        args += [
+            spec.id or next(ids),
+            env,
+            o.delay_ms,
+            -1 if o.run_at_ms is None else o.run_at_ms,
+            key,
+            fingerprint(spec.type, spec.payload) if key else "",
+        ]
+    return args
+
+
+def enqueue_reply(
+    queue: str, specs: Sequence[JobSpec], start: int, reply: list[Any]
+) -> list[EnqueueResult]:
+    """The results of one enqueue script call, or its refusal raised as relay's error."""
+    code = reply[0]
+    if code == Code.CONFLICT:
+        spec = specs[start + int(reply[1]) - 1]
+        raise IdempotencyConflict(spec.options.idempotency_key or "", reply[2].decode())
+    if code == Code.QUEUE_FULL:
+        raise QueueFull(queue, int(reply[1]), int(reply[2]))
+    if code == Code.MALFORMED:
+        raise ConfigError(f"job {start + int(reply[1])} of the batch is malformed")
+    return [
+        EnqueueResult(id=i.decode(), duplicate=bool(d))
+        for i, d in zip(reply[1::2], reply[2::2], strict=True)
+    ]
+
+
 class Broker:
     """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
 
@@ -251,53 +303,12 @@ class Broker:
         return reply, attempts > 1, acked
 
     def _enqueue_args(self, prefix: str, specs: Sequence[JobSpec]) -> list[object]:
-        s = self.settings
-        args: list[object] = [prefix, s.idempotency_window_ms, s.events_cap]
-        now_ns = time.time_ns()
-        ids = iter(new_job_ids(sum(1 for spec in specs if not spec.id), now_ns))
-        for spec in specs:
-            check_job_type(spec.type)
-            if len(spec.payload) > s.max_payload_bytes:
-                raise PayloadTooLarge(
-                    f"payload of {len(spec.payload)} bytes is over the limit "
-                    f"of {s.max_payload_bytes} bytes; nothing was written"
-                )
-            o = spec.options
-            env = _core.encode_job(
-                spec.type,
-                spec.payload,
-                o.priority,
-                o.max_attempts,
-                o.timeout_ms,
-                now_ns // 1_000_000,
-                o.idempotency_key,
-            )
-            key = o.idempotency_key or ""
-            args += [
-                spec.id or next(ids),
-                env,
-                o.delay_ms,
-                -1 if o.run_at_ms is None else o.run_at_ms,
-                key,
-                fingerprint(spec.type, spec.payload) if key else "",
-            ]
-        return args
+        return enqueue_args(self.settings, prefix, specs)
 
     def _enqueue_reply(
         self, queue: str, specs: Sequence[JobSpec], start: int, reply: list[Any]
     ) -> list[EnqueueResult]:
-        code = reply[0]
-        if code == Code.CONFLICT:
-            spec = specs[start + int(reply[1]) - 1]
-            raise IdempotencyConflict(spec.options.idempotency_key or "", reply[2].decode())
-        if code == Code.QUEUE_FULL:
-            raise QueueFull(queue, int(reply[1]), int(reply[2]))
-        if code == Code.MALFORMED:
-            raise ConfigError(f"job {start + int(reply[1])} of the batch is malformed")
-        return [
-            EnqueueResult(id=i.decode(), duplicate=bool(d))
-            for i, d in zip(reply[1::2], reply[2::2], strict=True)
-        ]
+        return enqueue_reply(queue, specs, start, reply)
 
     async def _register(self, queue: str) -> None:
         if queue not in self._registered:

@@ -32,16 +32,35 @@ def packed(args: Sequence[bytes | str | int | float]) -> Packed:
     return cmd
 
 
+class _Packer:
+    """Wraps a blocking connection's packer: `Packed` commands go out as they are."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def pack(self, *args: Any) -> Any:
+        if args and type(args[0]) is Packed:
+            return [args[0].data]
+        return self._inner.pack(*args)
+
+
 def _packing_class(cls: type[Any]) -> type[Any]:
     if getattr(cls, "relay_packs", False):
         return cls
 
+    # asyncio connections pack in pack_command; blocking ones through their _command_packer
     def pack_command(self: Any, *args: Any) -> Any:
         if args and type(args[0]) is Packed:
             return [args[0].data]
         return cls.pack_command(self, *args)
 
-    return type(cls.__name__, (cls,), {"pack_command": pack_command, "relay_packs": True})
+    def _construct_command_packer(self: Any, packer: Any) -> Any:
+        return _Packer(cls._construct_command_packer(self, packer))
+
+    body: dict[str, Any] = {"pack_command": pack_command, "relay_packs": True}
+    if hasattr(cls, "_construct_command_packer"):
+        body["_construct_command_packer"] = _construct_command_packer
+    return type(cls.__name__, (cls,), body)
 
 
 def enable(client: Any) -> Any:
