@@ -556,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
             if "relay" in active and args.ceiling_batches.strip():
                 run_ceiling(run_i, args, url, r, log_dir, results)
                 write_json(out_path, results)
+            if args.latency_samples > 0:
+                run_floor(run_i, args, url, r, log_dir, results)
+                write_json(out_path, results)
         results["meta"]["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         write_json(out_path, results)
     finally:
@@ -569,6 +572,30 @@ def main(argv: list[str] | None = None) -> int:
     log(f"wrote {out_path} and {md_path}")
     print(md_path.read_text())
     return 0
+
+
+def run_floor(run_i: int, args, url: str, r: redis.Redis, log_dir: Path, results: dict) -> None:
+    """The machine's latency floor (floor.py: one RPUSH wakes a BLPOP in another process), with
+    the latency phase's gaps and sample count; a failure is recorded, never raised."""
+    floor = results.setdefault("floor", {"runs": [], "median": {}})
+    flush(r)
+    with open(log_dir / "floor.log", "a") as logf:
+        cmd = [sys.executable, str(HERE / "floor.py"), "--redis", url, "--samples", str(args.latency_samples),
+               "--gap-ms", str(args.gap_ms)]
+        try:
+            out = subprocess.run(cmd, cwd=HERE, env=child_env(url), capture_output=True, text=True, timeout=120)
+            logf.write(out.stdout + out.stderr)
+            lat = sorted(parse_result(out.stdout)["latencies_s"])
+            res = {"samples": len(lat), "p50_ms": pct(lat, 50) * 1000, "p99_ms": pct(lat, 99) * 1000}
+            log(f"run {run_i + 1}/{args.runs}: latency floor (RPUSH -> BLPOP between two processes) "
+                f"p50 {res['p50_ms']:.2f} ms, p99 {res['p99_ms']:.2f} ms")
+        except Exception as exc:
+            res = {"error": f"floor: {exc}"}
+            log(f"  latency floor FAILED: {exc}")
+    floor["runs"].append(res)
+    ok = [x for x in floor["runs"] if "p50_ms" in x]
+    if ok:
+        floor["median"] = {k: statistics.median(x[k] for x in ok) for k in ("p50_ms", "p99_ms")}
 
 
 def run_ceiling(run_i: int, args, url: str, r: redis.Redis, log_dir: Path, results: dict) -> None:

@@ -144,6 +144,21 @@ def _ceiling_lines(results: dict) -> list[str]:
     return lines
 
 
+def _floor_lines(results: dict) -> list[str]:
+    runs = [x for x in (results.get("floor") or {}).get("runs", []) if "p50_ms" in x]
+    if not runs:
+        return []
+    p50 = statistics.median(x["p50_ms"] for x in runs)
+    p99 = statistics.median(x["p99_ms"] for x in runs)
+    return [
+        f"Latency floor of this machine, measured in the same run: one `RPUSH` from one process wakes a "
+        f"`BLPOP` in another, after the latency phase's idle gaps: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+        f"(median of {len(runs)} run(s), `floor.py`). No queue can start a job sooner after an idle spell "
+        "than Redis can hand one value from one process to another.",
+        "",
+    ]
+
+
 def _n(v: Any, digits: int = 0) -> str:
     if v is None:
         return "–"
@@ -243,6 +258,7 @@ def render_markdown(results: dict, title: str | None = "Race: Redis job queues s
     if notes:
         lines += ["Problems during the run:", "", *notes, ""]
     lines += _ceiling_lines(results)
+    lines += _floor_lines(results)
 
     if include_settings:
         lines += ["Worker settings (default = the system's own default; tuned = its documented knob for "
@@ -305,6 +321,9 @@ def merge_results(parts: list[dict]) -> dict:
             else:
                 systems[name] = dict(entry)
     merged: dict[str, Any] = {"meta": meta, "systems": systems}
+    floor_runs = [run for p in parts for run in (p.get("floor") or {}).get("runs", [])]
+    if floor_runs:
+        merged["floor"] = {"runs": floor_runs}
     ceiling_runs = [run for p in parts for run in (p.get("ceiling") or {}).get("runs", [])]
     if ceiling_runs:
         merged["ceiling"] = ceiling_summary(ceiling_runs, systems.get("relay"))
