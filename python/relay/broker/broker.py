@@ -14,7 +14,7 @@ import msgspec
 from redis import exceptions as rexc
 
 from relay import _core
-from relay.broker import replies
+from relay.broker import packed, replies
 from relay.broker.connection import (
     blpop_any,
     connect,
@@ -387,6 +387,92 @@ class Broker:
             return None
         key = got[0].decode()
         return next(q for q in queues if self._ks(q).keys.wake == key)
+
+    @property
+    def can_wait_then_claim(self) -> bool:
+        """Whether `wait_then_claim` works here: on one Redis, not on a cluster."""
+        return packed.packs(self.redis)
+
+    async def wait_then_claim(
+        self,
+        wait_on: Sequence[str],
+        timeout_s: float,
+        claim: Sequence[tuple[str, int]],
+        lease_ms: int,
+    ) -> tuple[str | None, list[tuple[str, Claimed | None]]]:
+        """Block until an enqueue signals one of `wait_on` (or `timeout_s`), then claim at once.
+
+        One round trip: the claims are pipelined behind the BLPOP on the same connection, and
+        Redis runs a blocked client's queued commands as soon as the BLPOP is served, so a job
+        enqueued on an idle queue is claimed in the same instant its wake-up is popped: the
+        worker learns of the job and holds it in one reply. `claim` is (queue, count) pairs,
+        asked in that order; they run on a timeout too (they find what the safety polls would).
+        When the client was made with `client_name=name`, `unblock_waiter(name)` ends the wait.
+
+        Returns the woken queue (None on timeout) and each queue's claim; None for a claim that
+        met NOSCRIPT (a flush or restart during the wait: claim it again the usual way).
+        """
+        wake = {self._ks(q).keys.wake: q for q in wait_on}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.execute_command("BLPOP", *wake, timeout_s)
+        script = SCRIPTS["claim"]
+        for queue, count in claim:
+            if not 1 <= count <= self.settings.batch_limit:
+                raise ConfigError(
+                    f"claim count must be 1..{self.settings.batch_limit}, got {count}"
+                )
+            keys = self._ks(queue).claim
+            cmd: list[Any] = [
+                "EVALSHA",
+                script.sha,
+                script.nkeys,
+                *keys,
+                count,
+                lease_ms,
+                self.settings.events_cap,
+            ]
+            pipe.execute_command(packed.packed(cmd))
+
+        async def run() -> list[Any]:
+            return list(await pipe.execute(raise_on_error=False))
+
+        out = await self._retrying("wait_for_work", run)
+        got = out[0]
+        if isinstance(got, Exception):
+            raise _relay_error("wait_for_work", got) from got
+        woke = None if got is None else wake.get(got[0].decode())
+        claims: list[tuple[str, Claimed | None]] = []
+        for (queue, _), reply in zip(claim, out[1:], strict=True):
+            if isinstance(reply, rexc.NoScriptError):
+                claims.append((queue, None))
+            elif isinstance(reply, Exception):
+                raise _relay_error("claim", reply) from reply
+            else:
+                claims.append((queue, replies.claimed(queue, reply)))
+        return woke, claims
+
+    async def unblock_waiter(self, name: str) -> bool:
+        """End a `wait_then_claim` on connections named `name` now, as if it timed out; whether
+        one was blocked.
+
+        Its pipelined claims still run and come back to the waiter (a cancelled read could
+        strand them: leased, but held by no one until the lease ran out)."""
+        listing = await self._retrying(
+            "unblock", lambda: self.redis.execute_command("CLIENT", "LIST")
+        )
+        text = listing.decode() if isinstance(listing, bytes) else str(listing)
+        found = False
+        for line in text.splitlines():
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            if fields.get("name") == name:
+                found = await self._unblock(fields["id"]) or found
+        return found
+
+    async def _unblock(self, client_id: str) -> bool:
+        async def once() -> Any:
+            return await self.redis.execute_command("CLIENT", "UNBLOCK", client_id)
+
+        return bool(await self._retrying("unblock", once))
 
     # -- inspecting and operating ------------------------------------------------------------
 

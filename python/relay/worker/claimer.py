@@ -7,8 +7,14 @@ for (free slots, plus jobs claimed ahead for quick handlers; see runner.py), at 
 broker's batch limit; one claim is in flight at a time, so batches grow with load.
 
 When no queue has work the claimer blocks on the queues' wake-up lists, which enqueue, nack,
-promote and reap push to: a new job starts within a round trip and an idle worker sends one
-BLPOP per 4 s. A queue found paused is asked again every 2 s, a rate-limited one when its next
+promote and reap push to, and an idle worker sends one BLPOP per 4 s. On one Redis the claims
+ride behind that BLPOP on the same connection (`Broker.wait_then_claim`): Redis runs them the
+moment the BLPOP is served, so a job enqueued on an idle queue is claimed in the same instant
+and reaches the worker in the wake-up's own reply, with no second round trip. A stopping worker
+ends such a wait with CLIENT UNBLOCK (never a cancel, which could strand the claims' jobs
+until their lease ran out). On a cluster the wake-up comes first and the claim follows.
+
+A queue found paused is asked again every 2 s, a rate-limited one when its next
 token is due, and a drained one every 60 s even without a wake-up (a safety net for a wake-up
 lost with a worker that died holding it).
 """
@@ -28,6 +34,7 @@ log = logging.getLogger("relay.worker")
 IDLE_WAIT = 4.0  # seconds per BLPOP on the wake-up lists (below every socket timeout)
 PAUSED_RECHECK = 2.0
 SAFETY_POLL = 60.0
+INTERRUPT_WINDOW = 1.0  # seconds a stopping worker keeps trying to end its idle wait
 
 
 class Claimer:
@@ -42,6 +49,7 @@ class Claimer:
         wait_capacity: Callable[[], Awaitable[None]],
         accept: Callable[[str, Claimed], None],
         conn: Connectivity,
+        wait_name: str = "",
     ) -> None:
         self._broker = broker
         self._tiers = tiers
@@ -57,6 +65,8 @@ class Claimer:
         self._poll_at: dict[str, float] = {}  # drained: ask again by this time without a wake
         self.stopping = False
         self.claiming = False  # a claim is in flight: cancelling now could strand its jobs
+        # The broker's connection name (redis-py client_name), for CLIENT UNBLOCK when stopping.
+        self.wait_name = wait_name
 
     async def run(self) -> None:
         """Claim until `stopping`; rides out Redis outages."""
@@ -115,6 +125,10 @@ class Claimer:
             got = await self._broker.claim(queue, want, self._lease_ms)
         finally:
             self.claiming = False
+        return self._took(queue, want, now, got)
+
+    def _took(self, queue: str, want: int, now: float, got: Claimed) -> int:
+        """Note what one claim said about its queue, pass its jobs on; how many came."""
         if got.paused:
             self._paused[queue] = now + PAUSED_RECHECK
         elif got.wait_ms:
@@ -135,6 +149,51 @@ class Claimer:
         timeout = min(IDLE_WAIT, max(0.0, due - now))
         if timeout < 0.005:
             return False
+        size = self._claim_size()
+        if size > 0 and self._broker.can_wait_then_claim:
+            return await self._wait_then_claim(
+                timeout, min(size, self._broker.settings.batch_limit)
+            )
         woke = await self._broker.wait_for_work(self._queues, timeout)
         log.debug("idle wait of up to %.3fs ended: %s", timeout, woke or "timeout")
         return woke is not None
+
+    async def _wait_then_claim(self, wait_s: float, want: int) -> bool:
+        """The idle wait with the claims riding behind it (one Redis): a job enqueued while
+        this worker waits is claimed the moment its wake-up is popped, with no second round
+        trip. Every queue not rate-limited is asked, in priority order; True if woken or if
+        any jobs came (claim again at once), False on a quiet timeout."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        asks = [(q, want) for q in self._queues if self._limited.get(q, 0.0) <= now]
+        self.claiming = True
+        try:
+            woke, claims = await self._broker.wait_then_claim(
+                self._queues, wait_s, asks, self._lease_ms
+            )
+        finally:
+            self.claiming = False
+        log.debug("idle wait of up to %.3fs ended: %s", wait_s, woke or "timeout")
+        now = loop.time()
+        came = 0
+        for queue, got in claims:
+            if got is None:  # NOSCRIPT: scripts flushed during the wait; the next round reloads
+                came += 1
+                continue
+            self._limited.pop(queue, None)
+            self._paused.pop(queue, None)
+            came += self._took(queue, want, now, got)
+        return woke is not None or came > 0
+
+    async def interrupt(self) -> None:
+        """End an idle wait now (the worker is stopping); claims riding behind it still come
+        back, and `accept` releases their jobs."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + INTERRUPT_WINDOW
+        while self.claiming and self.wait_name and loop.time() < deadline:
+            try:
+                if await self._broker.unblock_waiter(self.wait_name):
+                    return
+            except RedisUnavailable:
+                return  # the wait fails by itself, and its claims never ran
+            await asyncio.sleep(0.02)  # the wait may not have reached Redis yet

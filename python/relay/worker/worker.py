@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,6 +116,7 @@ class Worker:
         self._settings = settings or BrokerSettings()
         self._metrics_port = metrics_port
         self._metrics_host = metrics_host
+        self.wait_name = f"relay-worker-{os.getpid()}-{secrets.token_hex(4)}"
         self.broker = self._make_broker()
         self.conn = Connectivity()
         self.ledger = Ledger()
@@ -138,6 +140,7 @@ class Worker:
             self.runner.wait_capacity,
             self._accept,
             self.conn,
+            wait_name=self.wait_name,
         )
         self._stop_requested = asyncio.Event()
         self._stopping = False
@@ -145,7 +148,10 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _make_broker(self) -> Broker:
-        return Broker(connect(self._url, **redis_options(self._url)), self._settings)
+        opts = redis_options(self._url)
+        if opts:  # one Redis: name the connections, so a stop can CLIENT UNBLOCK the idle wait
+            opts["client_name"] = self.wait_name
+        return Broker(connect(self._url, **opts), self._settings)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -204,6 +210,8 @@ class Worker:
         self._stopping = self.claimer.stopping = True
         if not self.claimer.claiming:  # never cut a claim short: its jobs would wait the lease
             claimer.cancel()
+        else:  # an idle wait with claims behind it: end it, its claims come back and are released
+            await self.claimer.interrupt()
         self._release(self.runner.release_pending())
         running = self.runner.running()
         if running:

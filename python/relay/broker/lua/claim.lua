@@ -17,6 +17,8 @@ if redis.call('EXISTS', KEYS[14]) == 1 then return {-1} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local want = tonumber(ARGV[1])
+-- Nothing ready (an idle queue): one EXISTS answers it, not ten LPOPs.
+if redis.call('EXISTS', unpack(KEYS, 1, 10)) == 0 then return {1, now} end
 
 local rate, burst, tokens, last = unpack(redis.call('HMGET', KEYS[15], 'rate', 'burst', 'tokens', 'ts'))
 local cut = false  -- the limiter granted fewer jobs than are ready and were asked for
