@@ -102,13 +102,14 @@ bench: build redis
 	  --benchmark-sort=name --benchmark-autosave
 	$(PY) benches/report.py
 
-# The side-by-side race with the peers (benches/peers/README.md); writes docs/benchmarks.md.
+# The side-by-side race with the peers (benches/peers/README.md); writes its table into
+# docs/benchmarks.md, between the race:begin/race:end lines.
 # RACE_ARGS="--quick" for a smoke run; the default is 20,000 jobs x 3 runs per system.
 RACE_ARGS ?=
 race: build redis
 	RACE_PYTHON_RELAY=$(abspath $(PY)) benches/peers/run.sh $(RACE_ARGS)
 	benches/peers/.venv/bin/python benches/peers/render.py benches/peers/results/latest.json \
-	  -o docs/benchmarks.md
+	  --into docs/benchmarks.md --command "make race$(if $(RACE_ARGS), RACE_ARGS='$(RACE_ARGS)')"
 
 # The fault battery's long profile (RELIABILITY.md sizes) and the 300 x 50 state machine.
 chaos: build redis faketime

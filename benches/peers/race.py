@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="how handlers count completions: in memory, flushed every 2 ms with one "
                     "INCRBY (default), or one INCR race:done per job")
     ap.add_argument("--shuffle", action="store_true", help="randomize system order within each run")
-    ap.add_argument("--ceiling-batches", default="1,10,100",
+    ap.add_argument("--ceiling-batches", default="1,10,100,1000",
                     help="batch sizes of the Redis ceiling of relay's claim/ack scripts, measured at the end "
                     "of every run when relay is raced ('' = skip it)")
     ap.add_argument("--ceiling-jobs", type=int, default=20_000, help="jobs per ceiling batch size")

@@ -337,6 +337,28 @@ def write_markdown(results_json: str | Path, out_md: str | Path, **kw) -> str:
     return md
 
 
+BEGIN, END = "<!-- race:begin -->", "<!-- race:end -->"
+
+
+def write_into(doc: Path, md: str, command: str, sources: list[str]) -> None:
+    """Put the rendered race between the BEGIN/END marker lines of `doc` (written by make race;
+    the rest of the document is prose kept by hand)."""
+    text = doc.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{doc}: no '{BEGIN}' ... '{END}' lines to write the race between")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    body = md.strip().split("\n")
+    if body and body[0].startswith("#"):
+        body = body[1:]  # the document has its own heading
+    block = (
+        f"{BEGIN}\n<!-- written by `{command}` (benches/peers/render.py --into); edits here are lost -->\n\n"
+        f"Command: `{command}`. Raw results: " + ", ".join(f"`{s}`" for s in sources) + ".\n\n"
+        + "\n".join(body).strip() + f"\n\n{END}"
+    )
+    doc.write_text(head + block + tail)
+
+
 def main() -> None:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description="Render race results as markdown")
@@ -345,12 +367,19 @@ def main() -> None:
     ap.add_argument("-o", "--out", help="write the markdown here (default: print)")
     ap.add_argument("--merged-json", help="with several inputs: also write the merged JSON here")
     ap.add_argument("--title", default="Race: Redis job queues side by side")
+    ap.add_argument("--into", help="replace the part of this markdown file between the lines "
+                    "'<!-- race:begin -->' and '<!-- race:end -->' (kept) with the table")
+    ap.add_argument("--command", default="make race",
+                    help="with --into: the command to name above the table")
     a = ap.parse_args()
     parts = [json.loads(Path(f).read_text()) for f in a.results]
     results = parts[0] if len(parts) == 1 else merge_results(parts)
     if a.merged_json:
         Path(a.merged_json).write_text(json.dumps(results, indent=1) + "\n")
     md = render_markdown(results, title=a.title)
+    if a.into:
+        write_into(Path(a.into), md, a.command, [str(Path(f)) for f in a.results])
+        return
     if a.out:
         Path(a.out).write_text(md)
     else:
