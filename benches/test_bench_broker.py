@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from relay import Broker, BrokerSettings, JobSpec
+from relay import Broker, BrokerSettings, JobSpec, SyncProducer
 
 JOBS = 2000
 PAYLOAD = b'{"user": 12345, "action": "send-welcome-email", "locale": "en-GB", "n": 1}' + b" " * 30
@@ -70,10 +70,12 @@ def test_events_cost(benchmark: BenchmarkFixture, bench_redis_url: str, events: 
 
 
 @pytest.mark.benchmark(group="enqueue (2000 jobs)")
-@pytest.mark.parametrize("mode", ["single", "bulk"])
+@pytest.mark.parametrize("mode", ["single", "bulk", "sync-single", "sync-bulk"])
 def test_enqueue(benchmark: BenchmarkFixture, bench_redis_url: str, mode: str) -> None:
+    """Producer (asyncio) and SyncProducer (blocking), one job per call or 1000 per call."""
     loop, run = _runner()
     broker = Broker.from_url(bench_redis_url)
+    sync = SyncProducer.from_url(bench_redis_url)
     queue = f"bench-enqueue-{next(_names)}"
     specs = _specs(JOBS)
 
@@ -82,12 +84,19 @@ def test_enqueue(benchmark: BenchmarkFixture, bench_redis_url: str, mode: str) -
             await broker.enqueue_many(queue, [s])
 
     def go() -> None:
-        run(single() if mode == "single" else broker.enqueue_many(queue, specs))
+        if mode == "sync-single":
+            for s in specs:
+                sync.enqueue_many(queue, [s])
+        elif mode == "sync-bulk":
+            sync.enqueue_many(queue, specs)
+        else:
+            run(single() if mode == "single" else broker.enqueue_many(queue, specs))
 
     def cleanup() -> None:
         run(broker.redis.delete(*broker._ks(queue).keys.all_fixed()))
 
     benchmark.extra_info["jobs_per_round"] = JOBS
     benchmark.pedantic(go, setup=cleanup, rounds=5, iterations=1, warmup_rounds=1)
+    sync.close()
     run(broker.close())
     loop.close()

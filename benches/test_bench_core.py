@@ -210,3 +210,57 @@ def test_token_bucket(benchmark: BenchmarkFixture, impl: str) -> None:
     bucket = _core.TokenBucket(1e9, 1e12) if impl == "rust" else PyTokenBucket(1e9, 1e12)
     now = iter(range(10**12))
     assert benchmark(lambda: bucket.take(next(now)))[0] == 1
+
+
+# ---- RESP packing and job ids (the enqueue hot path) ----------------------------------------
+
+B32 = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def py_pack_command(args: Sequence[bytes | str | int]) -> bytes:
+    """What redis-py's pure-Python packer does, minus its buffer splitting."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+def py_job_ids(now_ms: int, random: bytes) -> list[str]:
+    """relay's job ids as the first version made them, one at a time in Python."""
+    ids = []
+    for i in range(0, len(random), 7):
+        n = (now_ms << 50) | (int.from_bytes(random[i : i + 7], "big") >> 6)
+        ids.append("".join(B32[(n >> (5 * k)) & 31] for k in range(19, -1, -1)))
+    return ids
+
+
+# An enqueue of 100 jobs: EVALSHA, sha, 16 keys, 3 fixed args, 6 args per job.
+ENQUEUE_100: list[bytes | str | int] = ["EVALSHA", "a" * 40, 16]
+ENQUEUE_100 += [f"relay:{{emails}}:key{k}" for k in range(16)] + [
+    "relay:{emails}:",
+    86_400_000,
+    1000,
+]
+for _n in range(100):
+    ENQUEUE_100 += [f"01jdq8z{_n:013d}", ENVELOPE, 0, -1, "", ""]
+RANDOM_100 = bytes(range(256)) * 2 + bytes(700 - 512)
+
+
+def test_packing_and_ids_agree() -> None:
+    assert _core.pack_command(ENQUEUE_100) == py_pack_command(ENQUEUE_100)
+    assert _core.job_ids(1_700_000_000_000, RANDOM_100) == py_job_ids(1_700_000_000_000, RANDOM_100)
+
+
+@pytest.mark.benchmark(group="pack_command (enqueue of 100 jobs)")
+@pytest.mark.parametrize("impl", RUST_PY)
+def test_pack_command(benchmark: BenchmarkFixture, impl: str) -> None:
+    fn = _core.pack_command if impl == "rust" else py_pack_command
+    assert benchmark(fn, ENQUEUE_100).startswith(b"*622\r\n")
+
+
+@pytest.mark.benchmark(group="job_ids (100)")
+@pytest.mark.parametrize("impl", RUST_PY)
+def test_job_ids(benchmark: BenchmarkFixture, impl: str) -> None:
+    fn = _core.job_ids if impl == "rust" else py_job_ids
+    assert len(benchmark(fn, 1_700_000_000_000, RANDOM_100)) == 100

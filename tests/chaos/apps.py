@@ -92,16 +92,38 @@ def crash(job: Job) -> None:
 # -- the broker, instrumented ------------------------------------------------------------------
 
 
+def _emit_claimed(got: Claimed) -> None:
+    for j in got.jobs:
+        _emit("claim", job=j.id, token=j.token, attempt=j.attempts, redis_ms=got.now_ms)
+    for u in got.undecodable:
+        _emit("claim", job=u.id, token=u.token, redis_ms=got.now_ms, undecodable=True)
+
+
 def _recording_claim(claim: Callable[..., Awaitable[Claimed]]) -> Callable[..., Awaitable[Claimed]]:
     async def claim_recorded(self: Broker, queue: str, count: int, lease_ms: int) -> Claimed:
         got = await claim(self, queue, count, lease_ms)
-        for j in got.jobs:
-            _emit("claim", job=j.id, token=j.token, attempt=j.attempts, redis_ms=got.now_ms)
-        for u in got.undecodable:
-            _emit("claim", job=u.id, token=u.token, redis_ms=got.now_ms, undecodable=True)
+        _emit_claimed(got)
         return got
 
     return claim_recorded
+
+
+WaitThenClaim = Callable[..., Awaitable[tuple[str | None, list[tuple[str, Claimed | None]]]]]
+
+
+def _recording_wait_then_claim(wait_then_claim: WaitThenClaim) -> WaitThenClaim:
+    """The idle wait's pipelined claims are claims too (docs/decisions/0025)."""
+
+    async def recorded(
+        self: Broker, *args: Any, **kwargs: Any
+    ) -> tuple[str | None, list[tuple[str, Claimed | None]]]:
+        woke, claims = await wait_then_claim(self, *args, **kwargs)
+        for _, got in claims:
+            if got is not None:
+                _emit_claimed(got)
+        return woke, claims
+
+    return recorded
 
 
 def _recording_ack(
@@ -142,6 +164,7 @@ def _recording_nack(
 
 def _instrument() -> None:
     Broker.claim = _recording_claim(Broker.claim)  # type: ignore[method-assign,assignment]
+    Broker.wait_then_claim = _recording_wait_then_claim(Broker.wait_then_claim)  # type: ignore[method-assign,assignment]
     Broker.ack = _recording_ack(Broker.ack)  # type: ignore[method-assign,assignment]
     Broker.nack = _recording_nack(Broker.nack)  # type: ignore[method-assign,assignment]
 

@@ -188,12 +188,15 @@ class Claimer:
     async def interrupt(self) -> None:
         """End an idle wait now (the worker is stopping); claims riding behind it still come
         back, and `accept` releases their jobs."""
+        if not (self.wait_name and self._broker.can_wait_then_claim):
+            return  # a cluster's waits hold no claims: cancelling them strands nothing
         loop = asyncio.get_running_loop()
         deadline = loop.time() + INTERRUPT_WINDOW
-        while self.claiming and self.wait_name and loop.time() < deadline:
+        while self.claiming and loop.time() < deadline:
             try:
                 if await self._broker.unblock_waiter(self.wait_name):
                     return
-            except RedisUnavailable:
-                return  # the wait fails by itself, and its claims never ran
+            except Exception as exc:  # stopping must go on; the wait ends by itself
+                log.debug("could not end the idle wait early: %r", exc)
+                return
             await asyncio.sleep(0.02)  # the wait may not have reached Redis yet

@@ -140,7 +140,7 @@ class Worker:
             self.runner.wait_capacity,
             self._accept,
             self.conn,
-            wait_name=self.wait_name,
+            wait_name=self.wait_name if self.broker.can_wait_then_claim else "",
         )
         self._stop_requested = asyncio.Event()
         self._stopping = False
