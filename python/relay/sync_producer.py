@@ -20,10 +20,17 @@ from redis import Redis
 from redis import exceptions as rexc
 
 from relay.broker import packed
-from relay.broker.broker import JobSpec, _QueueKeySets, _relay_error, enqueue_args, enqueue_reply
+from relay.broker.broker import (
+    _STALE_SOCKET,
+    JobSpec,
+    _QueueKeySets,
+    _relay_error,
+    enqueue_args,
+    enqueue_reply,
+)
 from relay.broker.scripts import SCRIPTS
 from relay.config import BrokerSettings, redis_url_from_env
-from relay.errors import ConfigError, ReplicationTimeout
+from relay.errors import ConfigError, RedisUnavailable, ReplicationTimeout
 from relay.job import EnqueueResult, JsonValue
 from relay.keys import QUEUES_KEY, QueueKeys
 
@@ -123,7 +130,14 @@ class SyncProducer:
             self._registered.add(queue)
         out: list[EnqueueResult] = []
         for start, args in zip(range(0, len(specs), limit), chunks, strict=True):
-            reply, acked = self._call("enqueue", lambda a=args: self._run(ks, a, replicas))
+            try:
+                reply, acked = self._call("enqueue", lambda a=args: self._run(ks, a, replicas))
+            except RedisUnavailable as exc:
+                # A stale pooled socket (Redis restarted): resend once on a fresh connection;
+                # safe, as the enqueue is idempotent by id and our own ids are recognised below.
+                if not isinstance(exc.__cause__, _STALE_SOCKET):
+                    raise
+                reply, acked = self._call("enqueue", lambda a=args: self._run(ks, a, replicas))
             got = enqueue_reply(queue, specs, start, reply)
             # redis-py resends a command after a reset socket; an id this call generated can
             # only come back as a "duplicate" of that resend's first landing.

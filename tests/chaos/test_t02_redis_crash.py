@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relay import Broker
+from relay import Broker, SyncProducer
 from relay.errors import ScriptError
 from tests.chaos.checker import check, final_state
 from tests.chaos.conftest import BIG
@@ -104,15 +104,6 @@ async def test_t2_redis_crash_with_aof_loses_no_acknowledged_enqueue(
     assert all(survived), logs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="broker: a producer's client (Broker.from_url, which the HTTP server uses) keeps "
-    "its pooled connections across a Redis restart and has no resend on a stale socket, so "
-    "the first call on each pooled connection after Redis is back fails with "
-    "RedisUnavailable (HTTP 503). A blind resend is not free: redis-py cannot tell a stale "
-    "socket from a lost reply, and a resent enqueue reports its own new job as a duplicate; "
-    "the fix belongs with the Broker's own retry (which already recognises its own ids).",
-)
 @pytest.mark.timeout(30)
 async def test_t2_the_first_enqueue_after_a_redis_restart_succeeds(
     private_redis: Callable[..., RedisServer],
@@ -126,3 +117,17 @@ async def test_t2_the_first_enqueue_after_a_redis_restart_succeeds(
         await broker.enqueue("t2-restart", "work")  # Redis is up and answering by now
     finally:
         await broker.close()
+
+
+@pytest.mark.timeout(30)
+async def test_t2_a_sync_producers_first_enqueue_after_a_redis_restart_succeeds(
+    private_redis: Callable[..., RedisServer],
+) -> None:
+    server = private_redis("--appendonly", "yes")
+    with SyncProducer.from_url(server.url) as producer:
+        first = producer.enqueue("t2-restart-sync", "work")
+        server.kill()
+        await asyncio.to_thread(restart_redis, server)
+        second = producer.enqueue("t2-restart-sync", "work")  # one stale pooled socket
+        assert not second.duplicate and second.id != first.id
+        assert producer.redis.llen("relay:{t2-restart-sync}:ready:5") == 2

@@ -53,6 +53,7 @@ log = logging.getLogger("relay.broker")
 T = TypeVar("T")
 
 
+_STALE_SOCKET = (rexc.ConnectionError, rexc.TimeoutError, ConnectionError, TimeoutError)
 _DEFAULT_OPTIONS = JobOptions()  # frozen: one shared instance for jobs without options
 
 
@@ -299,7 +300,16 @@ class Broker:
                 self.redis, script, ks.enqueue, args, fence, replicas, timeout
             )
 
-        reply, acked = await self._retrying("enqueue", once)
+        try:
+            reply, acked = await self._retrying("enqueue", once)
+        except RedisUnavailable as exc:
+            # A pooled socket that went stale (Redis restarted, a proxy dropped it) fails the
+            # first call on it. One resend on a fresh connection is safe: the enqueue is
+            # idempotent by id, and `attempts` marks our own ids so a landed first attempt is
+            # not reported as a duplicate. (A cluster's `_retrying` already resends.)
+            if attempts != 1 or not isinstance(exc.__cause__, _STALE_SOCKET):
+                raise
+            reply, acked = await self._retrying("enqueue", once)
         return reply, attempts > 1, acked
 
     def _enqueue_args(self, prefix: str, specs: Sequence[JobSpec]) -> list[object]:
