@@ -262,7 +262,7 @@ class Broker:
             raise ConfigError(f"wait_replicas must be >= 0, got {replicas}")
         ks = self._ks(queue)
         chunks = [
-            self._enqueue_args(ks.keys.prefix, specs[i : i + self.settings.batch_limit])
+            enqueue_args(self.settings, ks.keys.prefix, specs[i : i + self.settings.batch_limit])
             for i in range(0, len(specs), self.settings.batch_limit)
         ]
         await self._register(queue)
@@ -271,7 +271,7 @@ class Broker:
             range(0, len(specs), self.settings.batch_limit), chunks, strict=True
         ):
             reply, retried, acked = await self._enqueue_chunk(ks, args, replicas)
-            got = self._enqueue_reply(queue, specs, start, reply)
+            got = enqueue_reply(queue, specs, start, reply)
             if retried:  # our own first attempt may have landed before its reply was lost
                 own = {str(args[i]) for i in range(3, len(args), 6)}
                 own -= {s.id for s in specs[start : start + len(got)] if s.id}
@@ -311,14 +311,6 @@ class Broker:
                 raise
             reply, acked = await self._retrying("enqueue", once)
         return reply, attempts > 1, acked
-
-    def _enqueue_args(self, prefix: str, specs: Sequence[JobSpec]) -> list[object]:
-        return enqueue_args(self.settings, prefix, specs)
-
-    def _enqueue_reply(
-        self, queue: str, specs: Sequence[JobSpec], start: int, reply: list[Any]
-    ) -> list[EnqueueResult]:
-        return enqueue_reply(queue, specs, start, reply)
 
     async def _register(self, queue: str) -> None:
         if queue not in self._registered:
