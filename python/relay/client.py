@@ -19,7 +19,6 @@ from typing import Any, Self, TypeVar
 
 import aiohttp
 
-from relay.broker import DeadPage, JobSpec, QueueStats
 from relay.http.calls import (
     HEALTH,
     QUEUES,
@@ -50,7 +49,8 @@ from relay.http.sdk_errors import (
     Unauthorized,
     Unavailable,
 )
-from relay.job import EnqueueResult, JobInfo, JsonValue
+from relay.job import JsonValue
+from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 __all__ = [
     "ApiError",

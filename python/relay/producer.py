@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Self
 
-from relay.broker import Broker, JobSpec
+from relay.broker import Broker
 from relay.config import BrokerSettings
 from relay.job import EnqueueResult, JsonValue
+from relay.wire import JobSpec
 
 
 class Producer:

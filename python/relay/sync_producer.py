@@ -22,7 +22,6 @@ from redis import exceptions as rexc
 from relay.broker import packed
 from relay.broker.broker import (
     _STALE_SOCKET,
-    JobSpec,
     _QueueKeySets,
     _relay_error,
     enqueue_args,
@@ -33,6 +32,7 @@ from relay.config import BrokerSettings, redis_url_from_env
 from relay.errors import ConfigError, RedisUnavailable, ReplicationTimeout
 from relay.job import EnqueueResult, JsonValue
 from relay.keys import QUEUES_KEY, QueueKeys
+from relay.wire import JobSpec
 
 
 class SyncProducer:

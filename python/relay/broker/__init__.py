@@ -1,6 +1,6 @@
 """The broker: every operation on Redis, each one atomic Lua script."""
 
-from relay.broker.broker import Broker, JobSpec
+from relay.broker.broker import Broker
 from relay.broker.types import (
     Claimed,
     Code,
@@ -16,6 +16,7 @@ from relay.broker.types import (
     Totals,
     Undecodable,
 )
+from relay.wire import JobSpec
 
 __all__ = [
     "Broker",

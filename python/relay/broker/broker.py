@@ -7,7 +7,6 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
@@ -48,29 +47,13 @@ from relay.errors import (
 )
 from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue, check_job_type, new_job_ids
 from relay.keys import QUEUES_KEY, QueueKeys
+from relay.wire import JobSpec
 
 log = logging.getLogger("relay.broker")
 T = TypeVar("T")
 
 
 _STALE_SOCKET = (rexc.ConnectionError, rexc.TimeoutError, ConnectionError, TimeoutError)
-_DEFAULT_OPTIONS = JobOptions()  # frozen: one shared instance for jobs without options
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """One job to enqueue: its type, payload (JSON text) and options."""
-
-    type: str
-    payload: bytes = b"null"
-    options: JobOptions = field(default_factory=JobOptions)
-    id: str | None = None  # normally generated; a fixed id makes a retried enqueue a no-op
-
-    @classmethod
-    def of(cls, job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
-        """A spec from a JSON value and keyword options (priority, delay_ms, ...)."""
-        opts = JobOptions(**options) if options else _DEFAULT_OPTIONS
-        return cls(type=job_type, payload=msgspec.json.encode(payload), options=opts)
 
 
 class _QueueKeySets:

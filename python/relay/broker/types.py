@@ -1,13 +1,29 @@
-"""What broker methods take and return: reply codes, claim results, nacks, queue stats."""
+"""What broker methods take and return: reply codes, claim results, nacks (queue stats and
+dead pages are wire types, in relay.wire, re-exported here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
-import msgspec
+from relay.job import Job
+from relay.wire import Counts, DeadPage, QueueStats, RateLimit, Totals
 
-from relay.job import Job, JobInfo
+__all__ = [
+    "Claimed",
+    "Code",
+    "Counts",
+    "DeadPage",
+    "Nack",
+    "NackMode",
+    "NackOutcome",
+    "Promoted",
+    "QueueStats",
+    "RateLimit",
+    "Reaped",
+    "Totals",
+    "Undecodable",
+]
 
 
 class Code(IntEnum):
@@ -87,51 +103,3 @@ class Promoted:
 
     moved: int
     wait_ms: int  # -1: no delayed jobs; 0: more are due now
-
-
-class Counts(msgspec.Struct, frozen=True):
-    """Jobs per state in one queue."""
-
-    ready: int = 0
-    delayed: int = 0
-    inflight: int = 0
-    dead: int = 0
-    completed: int = 0
-
-
-class Totals(msgspec.Struct, frozen=True):
-    """Monotonic counters of one queue since it was created."""
-
-    enqueued: int = 0
-    completed: int = 0
-    failed: int = 0
-    retried: int = 0
-    dead: int = 0
-    reaped: int = 0
-    requeued: int = 0
-
-
-class RateLimit(msgspec.Struct, frozen=True):
-    """A token-bucket limit on claims: `rate` jobs per second, bursts of up to `burst`."""
-
-    rate: float
-    burst: int
-
-
-class QueueStats(msgspec.Struct, frozen=True):
-    """One queue at a glance."""
-
-    name: str
-    counts: Counts
-    totals: Totals
-    paused: bool
-    rate_limit: RateLimit | None
-    max_depth: int | None
-
-
-class DeadPage(msgspec.Struct, frozen=True):
-    """A page of dead jobs, newest first; pass next_cursor to get the next page."""
-
-    jobs: list[JobInfo]
-    next_cursor: str | None
-    total: int

@@ -12,7 +12,6 @@ from urllib.parse import quote, urlencode, urlsplit
 import msgspec
 
 from relay import _core
-from relay.broker import DeadPage, JobSpec, QueueStats
 from relay.errors import ConfigError
 from relay.http.models import (
     MAX_BATCH,
@@ -26,7 +25,8 @@ from relay.http.models import (
     Requeued,
 )
 from relay.http.sdk_errors import error_from_response
-from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue
+from relay.job import JobOptions, JsonValue
+from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.broker.types import DeadPage, QueueStats
 from relay.http import api, sse
 from relay.http.models import (
     BatchRequest,
@@ -24,6 +23,7 @@ from relay.http.models import (
     Requeued,
 )
 from relay.job import JobInfo
+from relay.wire import DeadPage, QueueStats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
