@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import io
 import socket
 import threading
 import time
@@ -32,10 +33,10 @@ from relay.http.calls import (
     enqueue_result,
     job_call,
     queue_op_call,
+    rate_limit_call,
     requeue_call,
     stats_call,
 )
-from relay.http.models import RateLimitRequest
 from relay.http.sdk_errors import (
     ApiError,
     BadRequest,
@@ -69,6 +70,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_INLINE_BODY = 1 << 20  # bytes; a larger body goes to aiohttp as a stream
 
 
 # -- the sync client -------------------------------------------------------------------------
@@ -149,21 +151,36 @@ class Client:
         return call.result(resp.status, body, resp.getheader("Retry-After"))
 
     def enqueue(
-        self, queue: str, job_type: str, payload: JsonValue = None, **options: Any
+        self,
+        queue: str,
+        job_type: str,
+        payload: JsonValue = None,
+        *,
+        wait_replicas: int | None = None,
+        **options: Any,
     ) -> EnqueueResult:
         """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...)."""
-        return enqueue_result(self._send(enqueue_call(queue, job_type, payload, options)))
+        call = enqueue_call(queue, job_type, payload, options, wait_replicas)
+        return enqueue_result(self._send(call))
 
-    def enqueue_many(self, queue: str, specs: Sequence[JobSpec]) -> list[str]:
+    def enqueue_many(
+        self, queue: str, specs: Sequence[JobSpec], *, wait_replicas: int | None = None
+    ) -> list[str]:
         """Enqueue jobs in batches of up to 1000, each atomic; the ids in order."""
-        return [i for call in batch_calls(queue, specs) for i in self._send(call).ids]
+        batches = batch_calls(queue, specs, wait_replicas)
+        return [i for call in batches for i in self._send(call).ids]
+
+    @staticmethod
+    def job(job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
+        """A JobSpec for enqueue_many, validated now (ConfigError on a bad option)."""
+        return JobSpec.of(job_type, payload, **options)
 
     def get_job(self, queue: str, job_id: str) -> JobInfo:
-        """A job and its state; NotFound when unknown."""
+        """A job and its state; JobNotFound (NotFound) when unknown."""
         return self._send(job_call(queue, job_id))
 
     def stats(self, queue: str) -> QueueStats:
-        """One queue's counts, totals, rate limit and pause flag; NotFound when unknown."""
+        """One queue's counts, totals, rate limit and pause flag; JobNotFound when unknown."""
         return self._send(stats_call(queue))
 
     def queues(self) -> list[QueueStats]:
@@ -179,28 +196,28 @@ class Client:
         return self._send(requeue_call(queue, job_id)).requeued
 
     def delete_dead(self, queue: str, job_id: str) -> None:
-        """Delete one dead job for good."""
+        """Delete one dead job for good; JobNotFound when it is not dead."""
         self._send(delete_dead_call(queue, job_id))
 
     def pause(self, queue: str) -> QueueStats:
-        """Stop claims from the queue."""
+        """Stop claims from the queue (enqueues still land); its stats."""
         return self._send(queue_op_call("POST", queue, "pause"))
 
     def resume(self, queue: str) -> QueueStats:
-        """Let claims from the queue go on."""
+        """Let claims from the queue go on; its stats."""
         return self._send(queue_op_call("POST", queue, "resume"))
 
     def set_rate_limit(self, queue: str, rate: float, burst: int) -> QueueStats:
-        """Limit claims to `rate` jobs/s with bursts of `burst`."""
-        body = RateLimitRequest(rate=rate, burst=burst)
-        return self._send(queue_op_call("PUT", queue, "rate-limit", body))
+        """Limit claims to `rate` jobs/s with bursts of `burst`; the queue's stats."""
+        return self._send(rate_limit_call(queue, rate, burst))
 
     def clear_rate_limit(self, queue: str) -> QueueStats:
-        """Remove the queue's rate limit."""
+        """Remove the queue's rate limit; the queue's stats."""
         return self._send(queue_op_call("DELETE", queue, "rate-limit"))
 
     def health(self) -> bool:
-        """True when the server, Redis and the scripts are all up."""
+        """True when the server, Redis and relay's scripts are all up (a producer checks Redis
+        and the scripts: it has no server)."""
         try:
             return self._send(HEALTH).status == "ok"
         except (ApiError, OSError):
@@ -274,30 +291,47 @@ class AsyncClient:
         raise AssertionError("unreachable")
 
     async def _once(self, call: Call[T]) -> T:
+        # aiohttp warns (and writes in one go) a bytes body over 1 MiB; a stream it writes
+        # in chunks. A batch of 1000 jobs is often that large.
+        body = call.body
+        data = io.BytesIO(body) if body is not None and len(body) > _INLINE_BODY else body
         async with self._http().request(
-            call.method,
-            call.target(self._o.prefix),
-            data=call.body,
+            call.method, call.target(self._o.prefix), data=data
         ) as resp:
             body = await resp.read()
             return call.result(resp.status, body, resp.headers.get("Retry-After"))
 
     async def enqueue(
-        self, queue: str, job_type: str, payload: JsonValue = None, **options: Any
+        self,
+        queue: str,
+        job_type: str,
+        payload: JsonValue = None,
+        *,
+        wait_replicas: int | None = None,
+        **options: Any,
     ) -> EnqueueResult:
         """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...)."""
-        return enqueue_result(await self._send(enqueue_call(queue, job_type, payload, options)))
+        call = enqueue_call(queue, job_type, payload, options, wait_replicas)
+        return enqueue_result(await self._send(call))
 
-    async def enqueue_many(self, queue: str, specs: Sequence[JobSpec]) -> list[str]:
+    async def enqueue_many(
+        self, queue: str, specs: Sequence[JobSpec], *, wait_replicas: int | None = None
+    ) -> list[str]:
         """Enqueue jobs in batches of up to 1000, each atomic; the ids in order."""
-        return [i for call in batch_calls(queue, specs) for i in (await self._send(call)).ids]
+        batches = batch_calls(queue, specs, wait_replicas)
+        return [i for call in batches for i in (await self._send(call)).ids]
+
+    @staticmethod
+    def job(job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
+        """A JobSpec for enqueue_many, validated now (ConfigError on a bad option)."""
+        return JobSpec.of(job_type, payload, **options)
 
     async def get_job(self, queue: str, job_id: str) -> JobInfo:
-        """A job and its state; NotFound when unknown."""
+        """A job and its state; JobNotFound (NotFound) when unknown."""
         return await self._send(job_call(queue, job_id))
 
     async def stats(self, queue: str) -> QueueStats:
-        """One queue's counts, totals, rate limit and pause flag; NotFound when unknown."""
+        """One queue's counts, totals, rate limit and pause flag; JobNotFound when unknown."""
         return await self._send(stats_call(queue))
 
     async def queues(self) -> list[QueueStats]:
@@ -313,28 +347,28 @@ class AsyncClient:
         return (await self._send(requeue_call(queue, job_id))).requeued
 
     async def delete_dead(self, queue: str, job_id: str) -> None:
-        """Delete one dead job for good."""
+        """Delete one dead job for good; JobNotFound when it is not dead."""
         await self._send(delete_dead_call(queue, job_id))
 
     async def pause(self, queue: str) -> QueueStats:
-        """Stop claims from the queue."""
+        """Stop claims from the queue (enqueues still land); its stats."""
         return await self._send(queue_op_call("POST", queue, "pause"))
 
     async def resume(self, queue: str) -> QueueStats:
-        """Let claims from the queue go on."""
+        """Let claims from the queue go on; its stats."""
         return await self._send(queue_op_call("POST", queue, "resume"))
 
     async def set_rate_limit(self, queue: str, rate: float, burst: int) -> QueueStats:
-        """Limit claims to `rate` jobs/s with bursts of `burst`."""
-        body = RateLimitRequest(rate=rate, burst=burst)
-        return await self._send(queue_op_call("PUT", queue, "rate-limit", body))
+        """Limit claims to `rate` jobs/s with bursts of `burst`; the queue's stats."""
+        return await self._send(rate_limit_call(queue, rate, burst))
 
     async def clear_rate_limit(self, queue: str) -> QueueStats:
-        """Remove the queue's rate limit."""
+        """Remove the queue's rate limit; the queue's stats."""
         return await self._send(queue_op_call("DELETE", queue, "rate-limit"))
 
     async def health(self) -> bool:
-        """True when the server, Redis and the scripts are all up."""
+        """True when the server, Redis and relay's scripts are all up (a producer checks Redis
+        and the scripts: it has no server)."""
         try:
             return (await self._send(HEALTH)).status == "ok"
         except (TimeoutError, ApiError, aiohttp.ClientError):

@@ -27,6 +27,7 @@ __all__ = [
     "Totals",
     "check_dead_page",
     "check_rate_limit",
+    "check_wait_replicas",
 ]
 
 _DEFAULT_OPTIONS = JobOptions()  # frozen: one shared instance for jobs without options
@@ -123,3 +124,11 @@ def check_rate_limit(rate: float, burst: int) -> None:
         raise ConfigError(
             f"rate must be in (0, 1e6] jobs/s and burst in 1..1e6, got {rate}/{burst}"
         )
+
+
+def check_wait_replicas(wait_replicas: int) -> int:
+    """`wait_replicas` when it is an integer >= 0, else ConfigError."""
+    n = wait_replicas
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ConfigError(f"wait_replicas must be an integer >= 0, got {n!r}")
+    return n
