@@ -16,10 +16,11 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Self, TypeVar
+from typing import TypeVar
 
 import aiohttp
 
+from relay.faces import AsyncFace, SyncFace
 from relay.http.calls import (
     HEALTH,
     QUEUES,
@@ -50,7 +51,6 @@ from relay.http.sdk_errors import (
     Unauthorized,
     Unavailable,
 )
-from relay.job import JsonValue
 from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 __all__ = [
@@ -76,7 +76,7 @@ _INLINE_BODY = 1 << 20  # bytes; a larger body goes to aiohttp as a stream
 # -- the sync client -------------------------------------------------------------------------
 
 
-class Client:
+class Client(SyncFace):
     """A synchronous producer client over stdlib http.client, on one keep-alive connection.
 
     Thread-safe (calls take turns on the connection). Use one per thread for parallelism.
@@ -94,12 +94,6 @@ class Client:
         self._o = ClientOptions(base_url, token, timeout, retries)
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connection."""
@@ -150,30 +144,13 @@ class Client:
             self._drop()
         return call.result(resp.status, body, resp.getheader("Retry-After"))
 
-    def enqueue(
-        self,
-        queue: str,
-        job_type: str,
-        payload: JsonValue = None,
-        *,
-        wait_replicas: int | None = None,
-        **options: Any,
-    ) -> EnqueueResult:
-        """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...)."""
-        call = enqueue_call(queue, job_type, payload, options, wait_replicas)
-        return enqueue_result(self._send(call))
+    def _enqueue_one(self, queue: str, spec: JobSpec, wait_replicas: int | None) -> EnqueueResult:
+        return enqueue_result(self._send(enqueue_call(queue, spec, wait_replicas)))
 
-    def enqueue_many(
-        self, queue: str, specs: Sequence[JobSpec], *, wait_replicas: int | None = None
+    def _enqueue_ids(
+        self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
     ) -> list[str]:
-        """Enqueue jobs in batches of up to 1000, each atomic; the ids in order."""
-        batches = batch_calls(queue, specs, wait_replicas)
-        return [i for call in batches for i in self._send(call).ids]
-
-    @staticmethod
-    def job(job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
-        """A JobSpec for enqueue_many, validated now (ConfigError on a bad option)."""
-        return JobSpec.of(job_type, payload, **options)
+        return [i for c in batch_calls(queue, specs, wait_replicas) for i in self._send(c).ids]
 
     def get_job(self, queue: str, job_id: str) -> JobInfo:
         """A job and its state; JobNotFound (NotFound) when unknown."""
@@ -231,7 +208,7 @@ class _StaleConnection(ConnectionError):
 # -- the async client ------------------------------------------------------------------------
 
 
-class AsyncClient:
+class AsyncClient(AsyncFace):
     """An asyncio producer client over aiohttp (one session, pooled connections).
 
     Args:
@@ -254,12 +231,6 @@ class AsyncClient:
         self._o = ClientOptions(base_url, token, timeout, retries)
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close the session and its connections."""
@@ -301,30 +272,16 @@ class AsyncClient:
             body = await resp.read()
             return call.result(resp.status, body, resp.headers.get("Retry-After"))
 
-    async def enqueue(
-        self,
-        queue: str,
-        job_type: str,
-        payload: JsonValue = None,
-        *,
-        wait_replicas: int | None = None,
-        **options: Any,
+    async def _enqueue_one(
+        self, queue: str, spec: JobSpec, wait_replicas: int | None
     ) -> EnqueueResult:
-        """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...)."""
-        call = enqueue_call(queue, job_type, payload, options, wait_replicas)
-        return enqueue_result(await self._send(call))
+        return enqueue_result(await self._send(enqueue_call(queue, spec, wait_replicas)))
 
-    async def enqueue_many(
-        self, queue: str, specs: Sequence[JobSpec], *, wait_replicas: int | None = None
+    async def _enqueue_ids(
+        self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
     ) -> list[str]:
-        """Enqueue jobs in batches of up to 1000, each atomic; the ids in order."""
         batches = batch_calls(queue, specs, wait_replicas)
         return [i for call in batches for i in (await self._send(call)).ids]
-
-    @staticmethod
-    def job(job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
-        """A JobSpec for enqueue_many, validated now (ConfigError on a bad option)."""
-        return JobSpec.of(job_type, payload, **options)
 
     async def get_job(self, queue: str, job_id: str) -> JobInfo:
         """A job and its state; JobNotFound (NotFound) when unknown."""

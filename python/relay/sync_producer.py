@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from redis import Redis
@@ -26,15 +26,14 @@ from relay.broker.ops import check_replicas, enqueue_args, enqueue_reply, keyset
 from relay.broker.scripts import SCRIPTS
 from relay.config import BrokerSettings, redis_url_from_env
 from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
-from relay.job import JsonValue
+from relay.faces import SyncFace
 from relay.keys import QUEUES_KEY
 from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
-P = ParamSpec("P")
 
 
-class SyncProducer:
+class SyncProducer(SyncFace):
     """Jobs straight into Redis, blocking: the same calls as `Producer` (without await),
     `Client` and `AsyncClient`, each defined once in `relay.broker.calls`.
 
@@ -73,93 +72,58 @@ class SyncProducer:
         producer._owns = True
         return producer
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         """Close the Redis connections when this producer made them."""
         if self._owns:
             self.redis.close()
 
-    def enqueue(
-        self,
-        queue: str,
-        job_type: str,
-        payload: JsonValue = None,
-        *,
-        wait_replicas: int | None = None,
-        **options: Any,
-    ) -> EnqueueResult:
-        """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...)."""
-        spec = JobSpec.of(job_type, payload, **options)
-        return self._enqueue(queue, [spec], wait_replicas)[0]
-
-    def enqueue_many(
-        self, queue: str, specs: Sequence[JobSpec], *, wait_replicas: int | None = None
-    ) -> list[str]:
-        """Enqueue jobs in one round trip per 1000 (each chunk atomic); the ids in order."""
-        return [r.id for r in self._enqueue(queue, specs, wait_replicas)]
-
-    @staticmethod
-    def job(job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
-        """A JobSpec for enqueue_many, validated now (ConfigError on a bad option)."""
-        return JobSpec.of(job_type, payload, **options)
-
     def get_job(self, queue: str, job_id: str) -> JobInfo:
         """A job and its state; JobNotFound when unknown."""
-        return self.perform(calls.get_job, queue, job_id)
+        return self.perform(calls.get_job(self.settings, queue, job_id))
 
     def stats(self, queue: str) -> QueueStats:
         """One queue's counts, totals, rate limit and pause flag; JobNotFound when unknown."""
-        return self.perform(calls.stats, queue)
+        return self.perform(calls.stats(self.settings, queue))
 
     def queues(self) -> list[QueueStats]:
         """Every queue's stats."""
-        return self.perform(calls.queues)
+        return self.perform(calls.queues(self.settings))
 
     def dead_jobs(self, queue: str, limit: int = 50, cursor: str | None = None) -> DeadPage:
         """A page of dead jobs, newest first; pass `next_cursor` for the next page."""
-        return self.perform(calls.dead_jobs, queue, limit, cursor)
+        return self.perform(calls.dead_jobs(self.settings, queue, limit, cursor))
 
     def requeue(self, queue: str, job_id: str | None = None) -> int:
         """Move one dead job (or every one, when job_id is None) back to ready; how many."""
-        return self.perform(calls.requeue, queue, job_id)
+        return self.perform(calls.requeue(self.settings, queue, job_id))
 
     def delete_dead(self, queue: str, job_id: str) -> None:
         """Delete one dead job for good; JobNotFound when it is not dead."""
-        self.perform(calls.delete_dead, queue, job_id)
+        self.perform(calls.delete_dead(self.settings, queue, job_id))
 
     def pause(self, queue: str) -> QueueStats:
         """Stop claims from the queue (enqueues still land); its stats."""
-        return self.perform(calls.pause, queue)
+        return self.perform(calls.pause(self.settings, queue))
 
     def resume(self, queue: str) -> QueueStats:
         """Let claims from the queue go on; its stats."""
-        return self.perform(calls.resume, queue)
+        return self.perform(calls.resume(self.settings, queue))
 
     def set_rate_limit(self, queue: str, rate: float, burst: int) -> QueueStats:
         """Limit claims to `rate` jobs/s with bursts of `burst`; the queue's stats."""
-        return self.perform(calls.set_rate_limit, queue, rate, burst)
+        return self.perform(calls.set_rate_limit(self.settings, queue, rate, burst))
 
     def clear_rate_limit(self, queue: str) -> QueueStats:
         """Remove the queue's rate limit; the queue's stats."""
-        return self.perform(calls.clear_rate_limit, queue)
+        return self.perform(calls.clear_rate_limit(self.settings, queue))
 
     def health(self) -> bool:
         """True when Redis answers and has relay's scripts (over HTTP: the server too)."""
-        return self.perform(calls.health)
+        return self.perform(calls.health(self.settings))
 
-    def perform(
-        self,
-        op: Callable[Concatenate[BrokerSettings, P], ops.Steps[T]],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> T:
-        """Run one sans-I/O operation (relay.broker.ops, relay.broker.calls) on this Redis."""
-        run = ops.Run(op(self.settings, *args, **kwargs))
+    def perform(self, steps: ops.Steps[T]) -> T:
+        """Run a sans-I/O operation (relay.broker.calls, relay.broker.ops) with blocking I/O."""
+        run = ops.Run(steps)
         step = run.start()
         while step is not None:
             try:
@@ -190,6 +154,14 @@ class SyncProducer:
             return self.redis.execute_command(cmd)
         except rexc.NoScriptError:
             return self.redis.eval(script.source, script.nkeys, *keys, *args)
+
+    def _enqueue_one(self, queue: str, spec: JobSpec, wait_replicas: int | None) -> EnqueueResult:
+        return self._enqueue(queue, [spec], wait_replicas)[0]
+
+    def _enqueue_ids(
+        self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
+    ) -> list[str]:
+        return [r.id for r in self._enqueue(queue, specs, wait_replicas)]
 
     def _enqueue(
         self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None

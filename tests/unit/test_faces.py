@@ -38,13 +38,15 @@ HTTP_ONLY: dict[str, str] = {}
 
 
 def public_calls(cls: type[Any]) -> dict[str, Any]:
-    """The face's public calls: its non-underscore callables, by name."""
-    return {
-        name: getattr(cls, name)
-        for name, value in vars(cls).items()
-        if not name.startswith("_")
-        and isinstance(value, (staticmethod, classmethod)) | inspect.isfunction(value)
-    }
+    """The face's public calls: its non-underscore callables (inherited ones too), by name."""
+    calls = {}
+    for name in dir(cls):
+        raw = inspect.getattr_static(cls, name)
+        if not name.startswith("_") and (
+            isinstance(raw, (staticmethod, classmethod)) or inspect.isfunction(raw)
+        ):
+            calls[name] = getattr(cls, name)
+    return calls
 
 
 def shape(fn: Any) -> list[tuple[str, object, object, object]]:

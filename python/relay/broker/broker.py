@@ -6,9 +6,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
-import msgspec
 from redis import exceptions as rexc
 
 from relay.broker import ops, packed, replies
@@ -44,7 +43,8 @@ from relay.broker.types import (
 )
 from relay.config import BrokerSettings
 from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
-from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue
+from relay.faces import AsyncEnqueue
+from relay.job import EnqueueResult, JobInfo
 from relay.keys import QUEUES_KEY
 from relay.wire import JobSpec
 
@@ -52,10 +52,9 @@ __all__ = ["Broker", "JobSpec", "enqueue_args", "enqueue_reply", "fingerprint"]
 
 log = logging.getLogger("relay.broker")
 T = TypeVar("T")
-P = ParamSpec("P")
 
 
-class Broker:
+class Broker(AsyncEnqueue):
     """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
 
     def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:
@@ -101,23 +100,9 @@ class Broker:
 
     # -- producing ---------------------------------------------------------------------------
 
-    async def enqueue(
-        self,
-        queue: str,
-        job_type: str,
-        payload: JsonValue = None,
-        *,
-        wait_replicas: int | None = None,
-        **options: Any,
+    async def _enqueue_one(
+        self, queue: str, spec: JobSpec, wait_replicas: int | None
     ) -> EnqueueResult:
-        """Enqueue one job; options are those of JobOptions (priority, delay_ms, ...).
-
-        `wait_replicas` (default: the settings') > 0 returns only once that many replicas have
-        the job, else raises ReplicationTimeout.
-        """
-        spec = JobSpec(
-            type=job_type, payload=msgspec.json.encode(payload), options=JobOptions(**options)
-        )
         return (await self.enqueue_many(queue, [spec], wait_replicas=wait_replicas))[0]
 
     async def enqueue_many(
@@ -346,14 +331,9 @@ class Broker:
 
     # -- inspecting and operating ------------------------------------------------------------
 
-    async def perform(
-        self,
-        op: Callable[Concatenate[BrokerSettings, P], ops.Steps[T]],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> T:
-        """Run one sans-I/O operation (relay.broker.ops, relay.broker.calls) on this Redis."""
-        run = ops.Run(op(self.settings, *args, **kwargs))
+    async def perform(self, steps: ops.Steps[T]) -> T:
+        """Run a sans-I/O operation (relay.broker.ops, relay.broker.calls) on this Redis."""
+        run = ops.Run(steps)
         step = run.start()
         while step is not None:
             try:
@@ -376,47 +356,47 @@ class Broker:
 
     async def get_job(self, queue: str, job_id: str) -> JobInfo:
         """A job and its state; JobNotFound when unknown or trimmed."""
-        return await self.perform(ops.job_info, queue, job_id)
+        return await self.perform(ops.job_info(self.settings, queue, job_id))
 
     async def dead_jobs(self, queue: str, limit: int = 50, cursor: str | None = None) -> DeadPage:
         """A page of dead jobs, newest first."""
-        return await self.perform(ops.dead_page, queue, limit, cursor)
+        return await self.perform(ops.dead_page(self.settings, queue, limit, cursor))
 
     async def requeue_dead(self, queue: str, job_id: str | None = None) -> int:
         """Move one dead job (or all, when job_id is None) back to ready; how many moved."""
-        return await self.perform(ops.requeue_dead, queue, job_id)
+        return await self.perform(ops.requeue_dead(self.settings, queue, job_id))
 
     async def delete_dead(self, queue: str, job_id: str) -> None:
         """Delete one dead job for good."""
-        await self.perform(ops.delete_dead, queue, job_id)
+        await self.perform(ops.delete_dead(self.settings, queue, job_id))
 
     async def stats(self, queue: str) -> QueueStats:
         """Counts per state, totals, pause flag and limits of one queue."""
-        return await self.perform(ops.queue_stats, queue)
+        return await self.perform(ops.queue_stats(self.settings, queue))
 
     async def queues(self) -> list[str]:
         """Every queue that has ever had a job enqueued, sorted."""
-        return await self.perform(ops.queue_names)
+        return await self.perform(ops.queue_names(self.settings))
 
     async def pause(self, queue: str) -> None:
         """Stop claims from the queue (enqueues still land)."""
-        await self.perform(ops.set_paused, queue, True)
+        await self.perform(ops.set_paused(self.settings, queue, True))
 
     async def resume(self, queue: str) -> None:
         """Let claims from the queue go on."""
-        await self.perform(ops.set_paused, queue, False)
+        await self.perform(ops.set_paused(self.settings, queue, False))
 
     async def set_rate_limit(self, queue: str, rate: float, burst: int) -> None:
         """Limit claims to `rate` jobs/s with bursts of `burst`; the bucket starts full."""
-        await self.perform(ops.put_rate_limit, queue, rate, burst)
+        await self.perform(ops.put_rate_limit(self.settings, queue, rate, burst))
 
     async def clear_rate_limit(self, queue: str) -> None:
         """Remove the queue's rate limit."""
-        await self.perform(ops.drop_rate_limit, queue)
+        await self.perform(ops.drop_rate_limit(self.settings, queue))
 
     async def set_max_depth(self, queue: str, max_depth: int | None) -> None:
         """Refuse enqueues (QueueFull) while ready + delayed jobs exceed max_depth."""
-        await self.perform(ops.put_max_depth, queue, max_depth)
+        await self.perform(ops.put_max_depth(self.settings, queue, max_depth))
 
     async def check_eviction_policy(self) -> str | None:
         """Warn loudly unless Redis runs with `noeviction`; returns the policy when readable."""

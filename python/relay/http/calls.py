@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import msgspec
 
-from relay import _core
+from relay import _core, wire
 from relay.errors import ConfigError
 from relay.http.models import (
     MAX_BATCH,
@@ -26,18 +26,9 @@ from relay.http.models import (
     Requeued,
 )
 from relay.http.sdk_errors import error_from_response
-from relay.job import JsonValue, check_job_type
+from relay.job import check_job_type
 from relay.keys import validate_queue_name
-from relay.wire import (
-    DeadPage,
-    EnqueueResult,
-    JobInfo,
-    JobSpec,
-    QueueStats,
-    check_dead_page,
-    check_rate_limit,
-    check_wait_replicas,
-)
+from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
 
@@ -88,18 +79,13 @@ def wire_job(spec: JobSpec) -> EnqueueRequest:
 def replicas_query(wait_replicas: int | None) -> dict[str, str]:
     if wait_replicas is None:
         return {}
-    return {"wait_replicas": str(check_wait_replicas(wait_replicas))}
+    return {"wait_replicas": str(wire.check_wait_replicas(wait_replicas))}
 
 
 def enqueue_call(
-    queue: str,
-    job_type: str,
-    payload: JsonValue,
-    options: dict[str, Any],
-    wait_replicas: int | None = None,
+    queue: str, spec: JobSpec, wait_replicas: int | None = None
 ) -> Call[EnqueueResponse]:
-    spec = JobSpec.of(job_type, payload, **options)
-    check_job_type(job_type)
+    check_job_type(spec.type)
     return Call(
         "POST",
         f"{queue_path(queue)}/jobs",
@@ -141,7 +127,7 @@ def stats_call(queue: str) -> Call[QueueStats]:
 
 
 def dead_call(queue: str, limit: int, cursor: str | None) -> Call[DeadPage]:
-    check_dead_page(limit, cursor)
+    wire.check_dead_page(limit, cursor)
     query = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
     return Call("GET", f"{queue_path(queue)}/dead", DeadPage, query=query)
 
@@ -161,7 +147,7 @@ def queue_op_call(method: str, queue: str, op: str, body: Any = None) -> Call[Qu
 
 
 def rate_limit_call(queue: str, rate: float, burst: int) -> Call[QueueStats]:
-    check_rate_limit(rate, burst)
+    wire.check_rate_limit(rate, burst)
     return queue_op_call("PUT", queue, "rate-limit", RateLimitRequest(rate=rate, burst=burst))
 
 
