@@ -27,6 +27,7 @@ from relay import (
     QueueFull,
     QueueStats,
     RelayError,
+    ReplicationTimeout,
     SyncProducer,
 )
 from tests.server.conftest import ServerProcess
@@ -170,6 +171,10 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
         assert isinstance(got, QueueFull), f"{face_name}.enqueue: {got!r}"
     await broker.set_max_depth(queue, None)
     assert (await broker.stats(queue)).counts.ready == 1  # none of the refusals wrote a job
+    for face_name, face in faces.items():  # this Redis has no replica to confirm a write
+        got = await error_of(face, "enqueue", queue, "t", wait_replicas=1)
+        assert isinstance(got, ReplicationTimeout), f"{face_name}.enqueue: {got!r}"
+        assert (got.acked, got.wanted) == (0, 1)
 
 
 async def test_every_face_answers_each_call_alike(faces: Faces, broker: Broker, queue: str) -> None:
