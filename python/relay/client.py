@@ -81,6 +81,9 @@ _INLINE_BODY = 1 << 20  # bytes; a larger body goes to aiohttp as a stream
 class Client(SyncFace):
     """A synchronous producer client over stdlib http.client, on one keep-alive connection.
 
+    The same calls as `SyncProducer` (and, awaited, `AsyncClient` and `Producer`), each one a
+    `Call` of `relay.http.calls`; the same exceptions (the classes here subclass relay's).
+
     Thread-safe (calls take turns on the connection). Use one per thread for parallelism.
 
     Args:
@@ -212,6 +215,8 @@ class _StaleConnection(ConnectionError):
 
 class AsyncClient(AsyncFace):
     """An asyncio producer client over aiohttp (one session, pooled connections).
+
+    The same calls as `Producer` (and, without await, `Client` and `SyncProducer`).
 
     Args:
         base_url: The server, e.g. ``http://127.0.0.1:8080``.
