@@ -1,4 +1,5 @@
-"""Producer SDK over HTTP: `Client` (sync, stdlib http.client) and `AsyncClient` (aiohttp).
+"""Producer SDK over HTTP: `Client` (sync, stdlib http.client) and `AsyncClient` (aiohttp,
+imported on first use, so a blocking service never loads it).
 
 Both speak the API of DESIGN.md § HTTP API, take the same job options as `Broker.enqueue`
 (`JobOptions`), return typed results and raise a typed exception per error status. Calls are
@@ -9,16 +10,13 @@ DELETE, pause/resume, and enqueues whose every job carries an idempotency key.
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import io
 import socket
 import threading
 import time
 from collections.abc import Sequence
-from typing import TypeVar
-
-import aiohttp
+from typing import TYPE_CHECKING, TypeVar
 
 from relay.faces import AsyncFace, SyncFace
 from relay.http.calls import (
@@ -53,6 +51,9 @@ from relay.http.sdk_errors import (
     Unavailable,
 )
 from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = [
     "ApiError",
@@ -246,6 +247,8 @@ class AsyncClient(AsyncFace):
             self._session = None
 
     def _http(self) -> aiohttp.ClientSession:
+        import aiohttp  # noqa: PLC0415 - only AsyncClient needs it: `import relay.client` stays light
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 base_url=f"{self._o.scheme}://{self._o.host}:{self._o.port}",
@@ -256,6 +259,10 @@ class AsyncClient(AsyncFace):
         return self._session
 
     async def _send(self, call: Call[T]) -> T:
+        import asyncio  # noqa: PLC0415 - as in _http
+
+        import aiohttp  # noqa: PLC0415 - as in _http
+
         for attempt in range(1, self._o.retries + 2):
             try:
                 return await self._once(call)
@@ -333,6 +340,8 @@ class AsyncClient(AsyncFace):
     async def health(self) -> bool:
         """True when the server, Redis and relay's scripts are all up (a producer checks Redis
         and the scripts: it has no server)."""
+        import aiohttp  # noqa: PLC0415 - as in _http
+
         try:
             return (await self._send(HEALTH)).status == "ok"
         except (TimeoutError, ApiError, aiohttp.ClientError):

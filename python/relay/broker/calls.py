@@ -48,7 +48,7 @@ def dead_jobs(
 
 
 def requeue(s: BrokerSettings, queue: str, job_id: str | None = None) -> Steps[int]:
-    if job_id is None:
+    if not job_id:  # every dead job: the queue must exist, as over HTTP
         queue = yield from known(s, queue)
     return (yield from ops.requeue_dead(s, queue, job_id))
 
