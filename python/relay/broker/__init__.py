@@ -4,19 +4,14 @@ from relay.broker.broker import Broker
 from relay.broker.types import (
     Claimed,
     Code,
-    Counts,
-    DeadPage,
     Nack,
     NackMode,
     NackOutcome,
     Promoted,
-    QueueStats,
-    RateLimit,
     Reaped,
-    Totals,
     Undecodable,
 )
-from relay.wire import JobSpec
+from relay.wire import Counts, DeadPage, JobSpec, QueueStats, RateLimit, Totals
 
 __all__ = [
     "Broker",
