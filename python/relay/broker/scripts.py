@@ -19,16 +19,18 @@ _KEY_LINE = re.compile(r"KEYS\[(\d+)(?:\.\.(\d+))?\]")
 ARITY: dict[str, int] = {
     "enqueue": 16,
     "claim": 18,
-    "ack": 7,
-    "nack": 19,
-    "extend": 2,
-    "reap": 18,
+    "ack": 12,
+    "nack": 23,
+    "extend": 5,
+    "reap": 22,
     "promote": 13,
-    "get_job": 7,
+    "get_job": 11,
     "list_dead": 4,
     "requeue_dead": 16,
     "delete_dead": 4,
-    "stats": 18,
+    "stats": 19,
+    "cancel": 24,
+    "wait_job": 6,
 }
 
 
