@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -177,3 +180,29 @@ async def test_progress_is_coalesced_and_stored(broker: Broker, queue: str, redi
     # 1002 reports in `spent` seconds: one write per 100 ms at most, plus the first at once.
     assert 1 <= len(writes) <= 2 + spent[0] / 0.1
     assert (await broker.get_job(queue, sync_id)).progress == 50
+
+
+def _relay(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RELAY_REDIS_URL": redis_url}
+    cmd = [sys.executable, "-m", "relay", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+async def test_relay_cancel_from_the_command_line(
+    broker: Broker, queue: str, redis_url: str
+) -> None:
+    job_id = (await broker.enqueue(queue, "t")).id
+    done = await asyncio.to_thread(_relay, redis_url, "cancel", queue, job_id)
+    assert done.returncode == 0 and done.stdout.strip() == f"{job_id}: cancelled"
+    running_job = (await broker.enqueue(queue, "t")).id
+    [job] = (await broker.claim(queue, 1, 30_000)).jobs
+    done = await asyncio.to_thread(_relay, redis_url, "cancel", queue, running_job)
+    assert done.returncode == 0 and "cancelling" in done.stdout
+    await broker.ack(queue, [(job.id, job.token)])  # flagged: it ends cancelled
+    finished = (await broker.enqueue(queue, "t")).id
+    [job] = (await broker.claim(queue, 1, 30_000)).jobs
+    await broker.ack(queue, [(job.id, job.token)])
+    for bad, words in ((finished, "already completed"), ("nope", "no job 'nope'")):
+        done = await asyncio.to_thread(_relay, redis_url, "cancel", queue, bad)
+        assert done.returncode == 2 and words in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
