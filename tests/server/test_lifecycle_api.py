@@ -9,8 +9,9 @@ from relay import Broker, Nack, NackMode
 from relay.http.calls import cancel_call, wait_call
 from relay.http.sdk_errors import Finished, NotFound, error_from_response
 from relay.results import result_record
-from tests.server.conftest import Client
+from tests.server.conftest import Client, MakeClient
 from tests.server.test_api import _error, _json
+from tests.server.test_sse import FAST, events_until
 
 
 async def test_a_job_shows_its_result_and_progress(
@@ -99,3 +100,21 @@ async def test_the_sdk_calls_speak_the_routes(client: Client, broker: Broker, qu
     err = error_from_response(409, body, None)
     assert isinstance(err, Finished) and (err.job_id, err.state) == ("x1", "completed")
     assert isinstance(error_from_response(404, b"", None), NotFound)
+
+
+async def test_progress_is_pushed_on_sse(
+    make_client: MakeClient, broker: Broker, queue: str
+) -> None:
+    fast = await make_client(**FAST)
+    await broker.enqueue(queue, "t")
+    [job] = (await broker.claim(queue, 1, 30_000)).jobs
+    resp = await fast.get("/api/events")
+    await events_until(resp, 1, "stats")
+    await broker.extend(queue, [(job.id, job.token, b'{"pct":7}')], 30_000)
+    await broker.cancel(queue, job.id)
+    got = await events_until(resp, 2, "job")
+    jobs = [e.json() for e in got if e.event == "job" and e.json()["queue"] == queue]
+    progress = next(j for j in jobs if j["kind"] == "progress")
+    assert progress["ids"] == [job.id] and progress["progress"] == {job.id: {"pct": 7}}
+    assert "progress" not in next(j for j in jobs if j["kind"] == "cancelling")
+    resp.close()

@@ -3,7 +3,8 @@
 Run them with `relay worker --app relay.demo.tasks:registry -q emails,thumbnails,reports`.
 A payload flag (`bounce`, `corrupt`, `broken`) makes a job fail every time, so it ends in the
 dead set; the handlers also fail a few percent of attempts at random (a retry then succeeds),
-and reports sometimes ask to run later with `relay.Retry(after=...)`.
+and reports sometimes ask to run later with `relay.Retry(after=...)`. Reports show progress
+while they run and return a small result (`relay cancel reports <id>` stops one).
 """
 
 from __future__ import annotations
@@ -62,13 +63,19 @@ def resize_thumbnail(job: Job) -> None:
 
 
 @registry.task("report.generate", timeout=30)
-async def generate_report(job: Job) -> None:
-    """Pretend to query a warehouse for 0.2-0.8 s; it is sometimes too busy to start."""
+async def generate_report(job: Job) -> dict[str, Any]:
+    """Pretend to query a warehouse for 0.2-0.8 s in five steps, reporting progress; it is
+    sometimes too busy to start. The result (rows, took) is kept with the completed job."""
     p = _payload(job)
     if job.attempts == 1 and random.random() < 0.15:
         raise Retry(after=random.uniform(2, 6), reason="warehouse busy, try again shortly")
-    await asyncio.sleep(random.uniform(0.2, 0.8))
+    took = random.uniform(0.2, 0.8)
+    for step in range(5):
+        job.progress(step * 20)
+        await asyncio.sleep(took / 5)
+    job.progress(100)
     if p.get("broken"):
         raise Fail(f"report {p.get('report')!r} references a dropped table")
     if _unlucky():
         raise KeyError("region")
+    return {"report": p.get("report"), "rows": random.randint(10, 5000), "took_s": round(took, 3)}
