@@ -119,7 +119,7 @@ async def test_an_ack_of_a_flagged_job_ends_it_cancelled(broker: Broker, queue: 
     job_id, token = await _running(broker, queue)
     await broker.cancel(queue, job_id)
     assert await broker.ack(queue, [(job_id, token, b"=1")]) == [True]
-    assert await broker.ack(queue, [(job_id, token)]) == [True]  # a resend: same answer
+    assert await broker.ack(queue, [(job_id, token)]) == [False]  # over: a resend is stale
     info = await broker.get_job(queue, job_id)
     assert info.state == "cancelled" and info.result is None
     assert (await broker.stats(queue)).totals.completed == 0
@@ -132,8 +132,8 @@ async def test_the_reaper_finalises_a_flagged_job_as_cancelled(broker: Broker, q
     r = await broker.reap(queue)
     assert (r.requeued, r.dead, r.cancelled) == (0, 0, 1)
     assert (await state(broker, queue))["cancelled"] == [job_id]
-    # Its worker, back from a stall, learns the job is over: no stale-ack warning, no change.
-    assert await broker.ack(queue, [(job_id, token)]) == [True]
+    # Its worker, back from a stall, is told its lease is gone; nothing changes.
+    assert await broker.ack(queue, [(job_id, token)]) == [False]
     assert (await state(broker, queue))["cancelled"] == [job_id]
     assert (await broker.stats(queue)).totals.completed == 0
 

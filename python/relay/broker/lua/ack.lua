@@ -18,7 +18,8 @@
   ARGV[5..] 3 per job: id, claim token, result record ('' = no result)
   A job flagged for cancel ends cancelled, not completed (the cancel was acknowledged first).
   Returns: {code per job} 1 acked | 2 already acked with this token (a resend), nothing changed
-         | 3 cancelled (flagged; result dropped) | -2 stale: lease lost or token superseded ]]
+         | 3 cancelled (flagged; result dropped) | -2 stale: lease lost or token superseded, or
+           the job is cancelled already (a resend of the ack that cancelled it is stale too) ]]
 local ids, seen = {}, {}
 for i = 5, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
@@ -39,8 +40,6 @@ for i, id in ipairs(ids) do
     end
   elseif mine and redis.call('ZSCORE', KEYS[5], id) then
     reply[i] = 2  -- this very claim was acked before (a resend after a lost reply): done
-  elseif mine and redis.call('ZSCORE', KEYS[11], id) then
-    reply[i] = 3
   else
     reply[i] = -2
   end
