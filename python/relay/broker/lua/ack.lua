@@ -103,8 +103,9 @@ if keep > 0 then
   end
 end
 if #gone > 0 then
-  for _, k in ipairs({KEYS[3], KEYS[2], KEYS[4], KEYS[8], KEYS[9]}) do
-    redis.call('HDEL', k, unpack(gone))
+  for _, k in ipairs({KEYS[3], KEYS[2], KEYS[4]}) do redis.call('HDEL', k, unpack(gone)) end
+  for _, k in ipairs({KEYS[8], KEYS[9]}) do  -- results, progress: often never written
+    if redis.call('EXISTS', k) == 1 then redis.call('HDEL', k, unpack(gone)) end
   end
 end
 redis.call('HINCRBY', KEYS[6], 'completed', #ok)
