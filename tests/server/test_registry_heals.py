@@ -6,8 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from relay import Broker, SyncProducer
-from relay.broker.registry import Registrations
+from relay import Broker
 from relay.keys import QUEUES_KEY
 from tests.server.conftest import ServerProcess
 
@@ -42,29 +41,3 @@ async def test_a_running_server_heals_a_lost_registry(
             status, body = await _call(s, method, f"{base}/{queue}/{path}", **kw)
             assert status < 300, (path, status, body)
         assert (await _call(s, "GET", f"{base}/never-{queue}"))[0] == 404  # no keys: unknown
-
-
-async def test_enqueues_register_again_once_the_refresh_passed(
-    broker: Broker, redis_url: str, queue: str
-) -> None:
-    await broker.enqueue(queue, "t")
-    await broker.redis.delete(QUEUES_KEY)
-    broker._registered = Registrations(refresh_s=0.0)  # every enqueue is past the refresh
-    await broker.enqueue(queue, "t")
-    assert await broker.redis.sismember(QUEUES_KEY, queue)
-    await broker.redis.delete(QUEUES_KEY)
-    with SyncProducer.from_url(redis_url) as producer:
-        producer._registered = Registrations(refresh_s=0.0)
-        producer.enqueue(queue, "t")
-        await broker.redis.delete(QUEUES_KEY)
-        producer.enqueue(queue, "t")
-        assert await broker.redis.sismember(QUEUES_KEY, queue)
-    assert await broker.has_queue(queue) and not await broker.has_queue(f"never-{queue}")
-
-
-def test_a_registration_is_good_for_its_refresh_time_only() -> None:
-    r = Registrations(refresh_s=3600.0)
-    assert r.due("q")
-    r.done("q")
-    assert not r.due("q") and r.due("other")
-    assert Registrations(refresh_s=0.0).due("q")
