@@ -142,6 +142,7 @@ class Worker:
             self._accept,
             self.conn,
             wait_name=self.wait_name if self.broker.can_wait_then_claim else "",
+            on_empty_wake=lambda: self.upkeep.promote_soon(0),
         )
         self._stop_requested = asyncio.Event()
         self._stopping = False
