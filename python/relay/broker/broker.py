@@ -15,6 +15,7 @@ from redis import exceptions as rexc
 
 from relay import _core
 from relay.broker import packed, replies
+from relay.broker.browse import BrowseOps
 from relay.broker.connection import (
     blpop_any,
     connect,
@@ -180,7 +181,7 @@ def enqueue_reply(
     ]
 
 
-class Broker:
+class Broker(BrowseOps):
     """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
 
     def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:

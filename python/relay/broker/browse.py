@@ -1,0 +1,345 @@
+"""Browsing and operating on jobs by state: a page of any state, and the actions each allows.
+
+Each operation is a sans-I/O pair — one function building a script's KEYS and ARGV, one
+narrowing its reply to types and errors — so any transport (this module's async `BrowseOps`,
+a blocking client) runs the same logic. `BrowseOps` is mixed into `Broker`.
+
+Ready jobs live in ten lists (one per priority), the other states in sorted sets, so the
+listings differ: ready pages resume after an anchor id in a list, the others after a
+(score, id) position found by rank. Both cost the same wherever the page is (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
+
+from relay import _core
+from relay.broker.replies import parse_run
+from relay.browse import (
+    PREVIEW_BYTES,
+    SCAN_BUDGET,
+    JobPage,
+    JobRow,
+    check_limit,
+    check_state,
+    check_type_filter,
+    decode_cursor,
+    encode_cursor,
+)
+from relay.config import BrokerSettings
+from relay.errors import CodecError, ConfigError, JobStateConflict
+from relay.job import JobInfo, JobState
+from relay.keys import QueueKeys
+
+Script = tuple[str, list[str], list[object]]  # script name, KEYS, ARGV
+NOT_IN_STATE = -8  # the job is not in the state the script works on
+_ZSETS = {
+    JobState.DELAYED: ("delayed", "asc"),
+    JobState.INFLIGHT: ("inflight", "asc"),
+    JobState.DEAD: ("dead", "desc"),
+    JobState.COMPLETED: ("done", "desc"),
+}
+_DELETABLE = (JobState.READY, JobState.DELAYED, JobState.DEAD)
+
+
+def _zset(k: QueueKeys, state: JobState) -> str:
+    return str(getattr(k, _ZSETS[state][0]))
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+
+def list_args(
+    k: QueueKeys, state: JobState, limit: int, cursor: str | None, job_type: str
+) -> Script:
+    """The listing script for one page of `state` after `cursor`."""
+    budget = max(limit, SCAN_BUDGET if job_type else limit)
+    head: list[object] = [limit, budget, job_type, PREVIEW_BYTES]
+    if state is JobState.READY:
+        keys = [*k.ready_all(), k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
+        return "list_ready", keys, head + _ready_position(cursor)
+    keys = [_zset(k, state), k.jobs, k.run, k.err]
+    order = _ZSETS[state][1]
+    if not cursor:
+        return "list_scored", keys, [order, *head, "", ""]
+    parts = decode_cursor(cursor, state)
+    if len(parts) != 3 or not all(isinstance(p, str) and p for p in parts[1:]):
+        raise ConfigError("cursor is not one this API returned")
+    try:
+        float(parts[1])
+    except ValueError:
+        raise ConfigError("cursor is not one this API returned") from None
+    return "list_scored", keys, [order, *head, parts[1], parts[2]]
+
+
+def _ready_position(cursor: str | None) -> list[object]:
+    if not cursor:
+        return [1, 0]
+    parts = decode_cursor(cursor, JobState.READY)
+    ok = (
+        len(parts) == 4
+        and all(isinstance(p, int) and not isinstance(p, bool) for p in parts[1:3])
+        and 1 <= parts[1] <= 10
+        and 0 <= parts[2] < 2**53
+        and isinstance(parts[3], list)
+        and len(parts[3]) <= 3
+        and all(isinstance(a, str) and a for a in parts[3])
+    )
+    if not ok:
+        raise ConfigError("cursor is not one this API returned")
+    return [parts[1], parts[2], *parts[3]]
+
+
+def list_reply(queue: str, state: JobState, reply: Sequence[Any]) -> JobPage:
+    """A listing script's reply as a JobPage."""
+    if state is JobState.READY:
+        nxt, start = int(reply[0]), int(reply[1])
+        anchors = [_text(a) for a in reply[2:5] if a]
+        cursor = encode_cursor(["ready", nxt, start, anchors]) if nxt else None
+        rows = reply[5:]
+        jobs = [_row(queue, state, rows[i : i + 5]) for i in range(0, len(rows), 5)]
+        return JobPage(jobs=jobs, next_cursor=cursor)
+    score, last = _text(reply[0]), _text(reply[1])
+    cursor = encode_cursor([state.value, score, last]) if score else None
+    rows = reply[2:]
+    jobs = [_row(queue, state, rows[i : i + 6]) for i in range(0, len(rows), 6)]
+    return JobPage(jobs=jobs, next_cursor=cursor)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _row(queue: str, state: JobState, fields: Sequence[Any]) -> JobRow:
+    """A row from (id, envelope head, envelope length, run, err[, score])."""
+    job_id, head, size, run, err = fields[:5]
+    score = fields[5] if len(fields) > 5 else None
+    size = int(size)
+    attempts, _, started_ms, _ = parse_run(run)
+    try:
+        jtype, payload, prio, max_att, timeout_ms, created_ms, ikey = _core.decode_job(head)
+        payload_size = size - (len(head) - len(payload))
+    except CodecError as exc:
+        jtype, payload, prio, max_att, timeout_ms, created_ms, ikey = (
+            "<undecodable>",
+            b"",
+            0,
+            0,
+            0,
+            0,
+            None,
+        )
+        payload_size, err = 0, err or f"undecodable record: {exc}".encode()
+    at = float(score) / 1000 if score else None
+    return JobRow(
+        id=_text(job_id),
+        queue=queue,
+        type=jtype,
+        state=state,
+        priority=prio,
+        attempts=attempts,
+        max_attempts=max_att,
+        timeout_ms=timeout_ms,
+        idempotency_key=ikey,
+        last_error=_text(err) if err else None,
+        created_at=created_ms / 1000,
+        started_at=started_ms / 1000 if started_ms else None,
+        finished_at=at if state in (JobState.COMPLETED, JobState.DEAD) else None,
+        run_at=at if state is JobState.DELAYED else None,
+        lease_deadline=at if state is JobState.INFLIGHT else None,
+        payload_size=payload_size,
+        payload_preview=payload.decode("utf-8", "ignore"),
+        payload_truncated=len(payload) < payload_size,
+    )
+
+
+# -- actions ---------------------------------------------------------------------------------
+
+
+def move_args(
+    s: BrokerSettings, k: QueueKeys, source: JobState, job_id: str, job_type: str, start: int
+) -> Script:
+    """Move one job (or a chunk of a selection) from delayed or dead to ready."""
+    kind = "promoted" if source is JobState.DELAYED else "requeued"
+    keys = [*k.ready_all(), _zset(k, source), k.jobs, k.run, k.stats, k.events, k.wake]
+    return "move_jobs", keys, [s.events_cap, kind, job_id, job_type, start, s.batch_limit]
+
+
+def delete_args(
+    s: BrokerSettings,
+    k: QueueKeys,
+    state: JobState,
+    job_id: str,
+    job_type: str,
+    position: tuple[int, int],
+) -> Script:
+    """Delete one job (or a chunk of a selection) of a deletable state; position = (list,
+    index) for ready, (0, rank) for the others."""
+    if state is JobState.READY:
+        keys = [*k.ready_all(), k.jobs, k.run, k.err, k.stats, k.events]
+        args: list[object] = [s.events_cap, job_id, job_type, *position, s.batch_limit]
+        return "delete_ready", keys, args
+    keys = [_zset(k, state), k.jobs, k.run, k.err, k.stats, k.events]
+    return "delete_scored", keys, [s.events_cap, job_id, job_type, position[1], s.batch_limit]
+
+
+def one_reply(reply: Sequence[Any]) -> bool:
+    """A single-job action's reply: True when it changed the job, False when it moved on."""
+    return int(reply[0]) != NOT_IN_STATE
+
+
+def check_action(action: str, state: JobState) -> None:
+    """ConfigError unless `state` allows `action` (promote, requeue, delete)."""
+    allowed = {
+        "promote": (JobState.DELAYED,),
+        "requeue": (JobState.DEAD,),
+        "delete": _DELETABLE,
+    }[action]
+    if state not in allowed:
+        names = " or ".join(s.value for s in allowed)
+        raise ConfigError(f"state must be {names} to {action} jobs, got {state.value!r}")
+
+
+class _Runs(Protocol):
+    """What BrowseOps needs of the broker it is mixed into."""
+
+    settings: BrokerSettings
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[object]) -> Any: ...
+
+    async def get_job(self, queue: str, job_id: str) -> JobInfo: ...
+
+
+class BrowseOps:
+    """Listing and per-state actions, mixed into `Broker`."""
+
+    async def list_jobs(
+        self: _Runs,
+        queue: str,
+        state: str,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        job_type: str | None = None,
+    ) -> JobPage:
+        """One page of the jobs in `state`, in that state's order, after `cursor`.
+
+        Orders: ready in claim order (priority, then FIFO); delayed by run_at; in flight by
+        lease deadline; completed and dead newest first. A job that stays in its state is never
+        skipped between consecutive pages (on a moving queue one may show twice). With
+        `job_type`, a page examines at most SCAN_BUDGET jobs and may come back short (even
+        empty) with a next_cursor: keep paging.
+
+        Raises:
+            ConfigError: an unknown state, a bad cursor, a limit outside 1..500.
+        """
+        st = check_state(state)
+        name, keys, args = list_args(
+            QueueKeys.for_queue(queue), st, check_limit(limit), cursor, check_type_filter(job_type)
+        )
+        return list_reply(queue, st, await self._run(name, keys, args))
+
+    async def iter_jobs(
+        self, queue: str, state: str, *, limit: int = 100, job_type: str | None = None
+    ) -> AsyncIterator[JobPage]:
+        """Every page of `state`, one after another (see list_jobs)."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_jobs(  # type: ignore[misc]
+                queue, state, limit=limit, cursor=cursor, job_type=job_type
+            )
+            yield page
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+
+    async def promote_job(self: _Runs, queue: str, job_id: str) -> None:
+        """Run a delayed job now: move it to the tail of its ready list, keeping its priority.
+
+        Raises:
+            JobStateConflict: the job is no longer delayed (409 over HTTP).
+            JobNotFound: no such job.
+        """
+        k = QueueKeys.for_queue(queue)
+        name, keys, args = move_args(self.settings, k, JobState.DELAYED, job_id, "", 0)
+        if not one_reply(await self._run(name, keys, args)):
+            await _conflict(self, queue, job_id, (JobState.DELAYED,))
+
+    async def requeue_job(self: _Runs, queue: str, job_id: str) -> None:
+        """Move a dead job back to ready with fresh attempts.
+
+        Raises:
+            JobStateConflict: the job is no longer dead. JobNotFound: no such job.
+        """
+        k = QueueKeys.for_queue(queue)
+        name, keys, args = move_args(self.settings, k, JobState.DEAD, job_id, "", 0)
+        if not one_reply(await self._run(name, keys, args)):
+            await _conflict(self, queue, job_id, (JobState.DEAD,))
+
+    async def delete_job(self: _Runs, queue: str, job_id: str, state: str | None = None) -> None:
+        """Delete a ready, delayed or dead job for good; with `state`, only if it is there.
+
+        Raises:
+            JobStateConflict: the job is in flight or completed, or not in `state`.
+            JobNotFound: no such job.
+        """
+        k = QueueKeys.for_queue(queue)
+        st = check_state(state) if state else (await self.get_job(queue, job_id)).state
+        if st in _DELETABLE:
+            name, keys, args = delete_args(self.settings, k, st, job_id, "", (0, 0))
+            if one_reply(await self._run(name, keys, args)):
+                return
+        await _conflict(self, queue, job_id, (st,) if state is not None else _DELETABLE)
+
+    async def promote_jobs(self: _Runs, queue: str, job_type: str | None = None) -> int:
+        """Run every delayed job (of `job_type`) now; how many moved. One script per 1,000."""
+        return await _walk_scored(self, queue, "promote", JobState.DELAYED, job_type)
+
+    async def requeue_jobs(self: _Runs, queue: str, job_type: str | None = None) -> int:
+        """Requeue every dead job (of `job_type`); how many moved. One script per 1,000."""
+        return await _walk_scored(self, queue, "requeue", JobState.DEAD, job_type)
+
+    async def delete_jobs(self: _Runs, queue: str, state: str, job_type: str | None = None) -> int:
+        """Delete every ready, delayed or dead job (of `job_type`); how many went."""
+        st = check_state(state)
+        check_action("delete", st)
+        if st is not JobState.READY:
+            return await _walk_scored(self, queue, "delete", st, job_type)
+        k, jt = QueueKeys.for_queue(queue), check_type_filter(job_type)
+        done, position = 0, (1, 0)
+        while True:
+            name, keys, args = delete_args(self.settings, k, st, "", jt, position)
+            r = await self._run(name, keys, args)
+            done += int(r[0])
+            if int(r[1]) == 0:
+                return done
+            position = (int(r[1]), int(r[2]))
+
+
+async def _walk_scored(
+    ops: _Runs, queue: str, action: str, state: JobState, job_type: str | None
+) -> int:
+    """An action over a sorted state, chunk by chunk from the oldest; how many jobs changed.
+
+    Chunks are addressed by rank: jobs that leave the state meanwhile can make a walk pass over
+    as many others (a second run catches them); jobs of other types are never touched."""
+    check_action(action, state)
+    k, jt = QueueKeys.for_queue(queue), check_type_filter(job_type)
+    done, start = 0, 0
+    while True:
+        if action == "delete":
+            name, keys, args = delete_args(ops.settings, k, state, "", jt, (0, start))
+        else:
+            name, keys, args = move_args(ops.settings, k, state, "", jt, start)
+        r = await ops._run(name, keys, args)
+        done += int(r[0])
+        start = int(r[1])
+        if start >= int(r[2]):
+            return done
+
+
+async def _conflict(ops: _Runs, queue: str, job_id: str, wanted: tuple[JobState, ...]) -> None:
+    """Raise why an action found nothing to do: JobNotFound, or where the job is now."""
+    now = (await ops.get_job(queue, job_id)).state
+    raise JobStateConflict(job_id, now.value, tuple(s.value for s in wanted))
