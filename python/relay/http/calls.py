@@ -13,6 +13,7 @@ import msgspec
 
 from relay import _core
 from relay.broker import DeadPage, JobSpec, QueueStats
+from relay.browse import Changed, JobPage
 from relay.errors import ConfigError
 from relay.http.models import (
     MAX_BATCH,
@@ -121,6 +122,33 @@ def delete_dead_call(queue: str, job_id: str) -> Call[Deleted]:
     return Call(
         "DELETE", f"/api/queues/{quote_segment(queue)}/dead/{quote_segment(job_id)}", Deleted
     )
+
+
+def jobs_call(
+    queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+) -> Call[JobPage]:
+    query = {"state": state, "limit": str(limit)}
+    query.update({"cursor": cursor} if cursor else {})
+    query.update({"type": job_type} if job_type else {})
+    return Call("GET", f"/api/queues/{quote_segment(queue)}/jobs", JobPage, query=query)
+
+
+def job_action_call(queue: str, job_id: str, action: str) -> Call[Changed]:
+    """POST .../jobs/{id}/promote or .../requeue; safe to retry (a repeat is a 409)."""
+    path = f"/api/queues/{quote_segment(queue)}/jobs/{quote_segment(job_id)}/{action}"
+    return Call("POST", path, Changed, b"")
+
+
+def delete_job_call(queue: str, job_id: str, state: str | None) -> Call[Changed]:
+    path = f"/api/queues/{quote_segment(queue)}/jobs/{quote_segment(job_id)}"
+    return Call("DELETE", path, Changed, query={"state": state} if state else {})
+
+
+def bulk_call(queue: str, action: str, state: str, job_type: str | None) -> Call[Changed]:
+    """POST .../jobs/bulk: promote, requeue or delete a selection; not retried (counts)."""
+    body = {"action": action, "state": state, "type": job_type}
+    path = f"/api/queues/{quote_segment(queue)}/jobs/bulk"
+    return Call("POST", path, Changed, msgspec.json.encode(body), safe_retry=False)
 
 
 def queue_op_call(method: str, queue: str, op: str, body: Any = None) -> Call[QueueStats]:
