@@ -1,8 +1,10 @@
 """Browsing and operating on jobs by state: a page of any state, and the actions each allows.
 
-Each operation is a sans-I/O pair — one function building a script's KEYS and ARGV, one
-narrowing its reply to types and errors — so any transport (this module's async `BrowseOps`,
-a blocking client) runs the same logic. `BrowseOps` is mixed into `Broker`.
+Each operation is a sans-I/O plan (`list_plan` here, `one_plan` and `bulk_plan` in
+browse_plans): a generator that validates, yields each script to run (name, KEYS, ARGV) and
+narrows the replies to types and errors. Any transport drives it — `drive` below for the async
+broker; a blocking client sends the same scripts with a blocking EVALSHA (see
+tests/scripts/test_browse_actions.py). `BrowseOps` is mixed into `Broker`.
 
 Ready jobs live in ten lists (one per priority), the other states in sorted sets, so the
 listings differ: ready pages resume after an anchor id in a list, the others after a
@@ -12,9 +14,10 @@ listings differ: ready pages resume after an anchor id in a list, the others aft
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from relay import _core
+from relay.broker.browse_plans import Plan, Script, bulk_plan, one_plan, zset_key
 from relay.broker.replies import parse_run
 from relay.browse import (
     PREVIEW_BYTES,
@@ -28,23 +31,12 @@ from relay.browse import (
     encode_cursor,
 )
 from relay.config import BrokerSettings
-from relay.errors import CodecError, ConfigError, JobStateConflict
-from relay.job import JobInfo, JobState
+from relay.errors import CodecError, ConfigError
+from relay.job import JobState
 from relay.keys import QueueKeys
 
-Script = tuple[str, list[str], list[object]]  # script name, KEYS, ARGV
-NOT_IN_STATE = -8  # the job is not in the state the script works on
-_ZSETS = {
-    JobState.DELAYED: ("delayed", "asc"),
-    JobState.INFLIGHT: ("inflight", "asc"),
-    JobState.DEAD: ("dead", "desc"),
-    JobState.COMPLETED: ("done", "desc"),
-}
-_DELETABLE = (JobState.READY, JobState.DELAYED, JobState.DEAD)
-
-
-def _zset(k: QueueKeys, state: JobState) -> str:
-    return str(getattr(k, _ZSETS[state][0]))
+T = TypeVar("T")
+_ORDER = {JobState.DEAD: "desc", JobState.COMPLETED: "desc"}  # the others: oldest first
 
 
 # -- listing ---------------------------------------------------------------------------------
@@ -59,8 +51,8 @@ def list_args(
     if state is JobState.READY:
         keys = [*k.ready_all(), k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
         return "list_ready", keys, head + _ready_position(cursor)
-    keys = [_zset(k, state), k.jobs, k.run, k.err]
-    order = _ZSETS[state][1]
+    keys = [zset_key(k, state), k.jobs, k.run, k.err]
+    order = _ORDER.get(state, "asc")
     if not cursor:
         return "list_scored", keys, [order, *head, "", ""]
     parts = decode_cursor(cursor, state)
@@ -71,6 +63,16 @@ def list_args(
     except ValueError:
         raise ConfigError("cursor is not one this API returned") from None
     return "list_scored", keys, [order, *head, parts[1], parts[2]]
+
+
+def list_plan(
+    queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+) -> Plan[JobPage]:
+    """One page of `state` after `cursor`: validated, one script, the reply as a JobPage."""
+    st = check_state(state)
+    k = QueueKeys.for_queue(queue)
+    reply = yield list_args(k, st, check_limit(limit), cursor, check_type_filter(job_type))
+    return list_reply(queue, st, reply)
 
 
 def _ready_position(cursor: str | None) -> list[object]:
@@ -154,61 +156,12 @@ def _row(queue: str, state: JobState, fields: Sequence[Any]) -> JobRow:
     )
 
 
-# -- actions ---------------------------------------------------------------------------------
-
-
-def move_args(
-    s: BrokerSettings, k: QueueKeys, source: JobState, job_id: str, job_type: str, start: int
-) -> Script:
-    """Move one job (or a chunk of a selection) from delayed or dead to ready."""
-    kind = "promoted" if source is JobState.DELAYED else "requeued"
-    keys = [*k.ready_all(), _zset(k, source), k.jobs, k.run, k.stats, k.events, k.wake]
-    return "move_jobs", keys, [s.events_cap, kind, job_id, job_type, start, s.batch_limit]
-
-
-def delete_args(
-    s: BrokerSettings,
-    k: QueueKeys,
-    state: JobState,
-    job_id: str,
-    job_type: str,
-    position: tuple[int, int],
-) -> Script:
-    """Delete one job (or a chunk of a selection) of a deletable state; position = (list,
-    index) for ready, (0, rank) for the others."""
-    if state is JobState.READY:
-        keys = [*k.ready_all(), k.jobs, k.run, k.err, k.stats, k.events]
-        args: list[object] = [s.events_cap, job_id, job_type, *position, s.batch_limit]
-        return "delete_ready", keys, args
-    keys = [_zset(k, state), k.jobs, k.run, k.err, k.stats, k.events]
-    return "delete_scored", keys, [s.events_cap, job_id, job_type, position[1], s.batch_limit]
-
-
-def one_reply(reply: Sequence[Any]) -> bool:
-    """A single-job action's reply: True when it changed the job, False when it moved on."""
-    return int(reply[0]) != NOT_IN_STATE
-
-
-def check_action(action: str, state: JobState) -> None:
-    """ConfigError unless `state` allows `action` (promote, requeue, delete)."""
-    allowed = {
-        "promote": (JobState.DELAYED,),
-        "requeue": (JobState.DEAD,),
-        "delete": _DELETABLE,
-    }[action]
-    if state not in allowed:
-        names = " or ".join(s.value for s in allowed)
-        raise ConfigError(f"state must be {names} to {action} jobs, got {state.value!r}")
-
-
 class _Runs(Protocol):
     """What BrowseOps needs of the broker it is mixed into."""
 
     settings: BrokerSettings
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[object]) -> Any: ...
-
-    async def get_job(self, queue: str, job_id: str) -> JobInfo: ...
 
 
 class BrowseOps:
@@ -234,11 +187,7 @@ class BrowseOps:
         Raises:
             ConfigError: an unknown state, a bad cursor, a limit outside 1..500.
         """
-        st = check_state(state)
-        name, keys, args = list_args(
-            QueueKeys.for_queue(queue), st, check_limit(limit), cursor, check_type_filter(job_type)
-        )
-        return list_reply(queue, st, await self._run(name, keys, args))
+        return await drive(self, list_plan(queue, state, limit, cursor, job_type))
 
     async def iter_jobs(
         self, queue: str, state: str, *, limit: int = 100, job_type: str | None = None
@@ -261,10 +210,7 @@ class BrowseOps:
             JobStateConflict: the job is no longer delayed (409 over HTTP).
             JobNotFound: no such job.
         """
-        k = QueueKeys.for_queue(queue)
-        name, keys, args = move_args(self.settings, k, JobState.DELAYED, job_id, "", 0)
-        if not one_reply(await self._run(name, keys, args)):
-            await _conflict(self, queue, job_id, (JobState.DELAYED,))
+        await drive(self, one_plan(self.settings, queue, "promote", job_id))
 
     async def requeue_job(self: _Runs, queue: str, job_id: str) -> None:
         """Move a dead job back to ready with fresh attempts.
@@ -272,74 +218,36 @@ class BrowseOps:
         Raises:
             JobStateConflict: the job is no longer dead. JobNotFound: no such job.
         """
-        k = QueueKeys.for_queue(queue)
-        name, keys, args = move_args(self.settings, k, JobState.DEAD, job_id, "", 0)
-        if not one_reply(await self._run(name, keys, args)):
-            await _conflict(self, queue, job_id, (JobState.DEAD,))
+        await drive(self, one_plan(self.settings, queue, "requeue", job_id))
 
     async def delete_job(self: _Runs, queue: str, job_id: str, state: str | None = None) -> None:
         """Delete a ready, delayed or dead job for good; with `state`, only if it is there.
 
         Raises:
             JobStateConflict: the job is in flight or completed, or not in `state`.
-            JobNotFound: no such job.
+            JobNotFound: no such job. ConfigError: `state` is not one a job can be deleted from.
         """
-        k = QueueKeys.for_queue(queue)
-        st = check_state(state) if state else (await self.get_job(queue, job_id)).state
-        if st in _DELETABLE:
-            name, keys, args = delete_args(self.settings, k, st, job_id, "", (0, 0))
-            if one_reply(await self._run(name, keys, args)):
-                return
-        await _conflict(self, queue, job_id, (st,) if state is not None else _DELETABLE)
+        await drive(self, one_plan(self.settings, queue, "delete", job_id, state))
 
     async def promote_jobs(self: _Runs, queue: str, job_type: str | None = None) -> int:
         """Run every delayed job (of `job_type`) now; how many moved. One script per 1,000."""
-        return await _walk_scored(self, queue, "promote", JobState.DELAYED, job_type)
+        return await drive(self, bulk_plan(self.settings, queue, "promote", "delayed", job_type))
 
     async def requeue_jobs(self: _Runs, queue: str, job_type: str | None = None) -> int:
         """Requeue every dead job (of `job_type`); how many moved. One script per 1,000."""
-        return await _walk_scored(self, queue, "requeue", JobState.DEAD, job_type)
+        return await drive(self, bulk_plan(self.settings, queue, "requeue", "dead", job_type))
 
     async def delete_jobs(self: _Runs, queue: str, state: str, job_type: str | None = None) -> int:
         """Delete every ready, delayed or dead job (of `job_type`); how many went."""
-        st = check_state(state)
-        check_action("delete", st)
-        if st is not JobState.READY:
-            return await _walk_scored(self, queue, "delete", st, job_type)
-        k, jt = QueueKeys.for_queue(queue), check_type_filter(job_type)
-        done, position = 0, (1, 0)
+        return await drive(self, bulk_plan(self.settings, queue, "delete", state, job_type))
+
+
+async def drive(ops: _Runs, plan: Plan[T]) -> T:
+    """Run a plan's scripts one after another on the async transport; the plan's result."""
+    try:
+        script = next(plan)
         while True:
-            name, keys, args = delete_args(self.settings, k, st, "", jt, position)
-            r = await self._run(name, keys, args)
-            done += int(r[0])
-            if int(r[1]) == 0:
-                return done
-            position = (int(r[1]), int(r[2]))
-
-
-async def _walk_scored(
-    ops: _Runs, queue: str, action: str, state: JobState, job_type: str | None
-) -> int:
-    """An action over a sorted state, chunk by chunk from the oldest; how many jobs changed.
-
-    Chunks are addressed by rank: jobs that leave the state meanwhile can make a walk pass over
-    as many others (a second run catches them); jobs of other types are never touched."""
-    check_action(action, state)
-    k, jt = QueueKeys.for_queue(queue), check_type_filter(job_type)
-    done, start = 0, 0
-    while True:
-        if action == "delete":
-            name, keys, args = delete_args(ops.settings, k, state, "", jt, (0, start))
-        else:
-            name, keys, args = move_args(ops.settings, k, state, "", jt, start)
-        r = await ops._run(name, keys, args)
-        done += int(r[0])
-        start = int(r[1])
-        if start >= int(r[2]):
-            return done
-
-
-async def _conflict(ops: _Runs, queue: str, job_id: str, wanted: tuple[JobState, ...]) -> None:
-    """Raise why an action found nothing to do: JobNotFound, or where the job is now."""
-    now = (await ops.get_job(queue, job_id)).state
-    raise JobStateConflict(job_id, now.value, tuple(s.value for s in wanted))
+            name, keys, args = script
+            script = plan.send(await ops._run(name, keys, args))
+    except StopIteration as done:
+        return cast(T, done.value)
