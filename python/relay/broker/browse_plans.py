@@ -17,6 +17,7 @@ from collections.abc import Generator
 from typing import Any, TypeVar
 
 from relay.broker import replies
+from relay.broker.types import Code
 from relay.browse import check_state, check_type_filter
 from relay.config import BrokerSettings
 from relay.errors import ConfigError, JobNotFound, JobStateConflict
@@ -26,7 +27,6 @@ from relay.keys import QueueKeys
 T = TypeVar("T")
 Script = tuple[str, list[str], list[object]]  # script name, KEYS, ARGV
 Plan = Generator[Script, Any, T]
-NOT_IN_STATE = -8  # the job is not in the state the script works on
 ZSET_KEYS = {
     JobState.DELAYED: "delayed",
     JobState.INFLIGHT: "inflight",
@@ -101,12 +101,12 @@ def one_plan(
         wanted = (st,) if state else DELETABLE
         if st in DELETABLE:
             r = yield delete_args(s, k, st, job_id, "", (0, 0))
-            if int(r[0]) != NOT_IN_STATE:
+            if int(r[0]) != Code.NOT_IN_STATE:
                 return
     else:
         [source] = wanted = _ALLOWED[action]
         r = yield move_args(s, k, source, job_id, "", 0)
-        if int(r[0]) != NOT_IN_STATE:
+        if int(r[0]) != Code.NOT_IN_STATE:
             return
     now = yield from _state_of(k, job_id)
     raise JobStateConflict(job_id, now.value, tuple(w.value for w in wanted))
