@@ -141,6 +141,8 @@ def _drive_blocking(client: Redis, plan: Plan[T]) -> T:
 async def test_the_plans_run_on_a_blocking_client_too(
     broker: Broker, queue: str, redis_url: str
 ) -> None:
+    if "+cluster" in redis_url:
+        pytest.skip("the blocking faces talk to a single Redis (SyncProducer refuses a cluster)")
     r = await broker.enqueue(queue, "t", {"n": 1}, delay_ms=60_000)
     client = Redis.from_url(redis_url)
     try:
