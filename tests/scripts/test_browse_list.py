@@ -169,3 +169,14 @@ async def test_bad_input_names_the_parameter(
     assert await state(broker, queue) == {
         "ready": [], "delayed": [], "inflight": [], "dead": [], "completed": []
     }  # fmt: skip
+
+
+async def test_an_anchor_that_moved_far_is_found_again(broker: Broker, queue: str) -> None:
+    specs = [JobSpec.of("t", i) for i in range(1500)]
+    ids = [r.id for r in await broker.enqueue_many(queue, specs)]
+    first = await broker.list_jobs(queue, "ready", limit=500)
+    second = await broker.list_jobs(queue, "ready", limit=500, cursor=first.next_cursor)
+    held = (await broker.claim(queue, 700, 60_000)).jobs  # the anchor moves 700 places
+    third = await broker.list_jobs(queue, "ready", limit=500, cursor=second.next_cursor)
+    assert [j.id for j in third.jobs] == ids[1000:1500]  # resumes right after it: no repeats
+    await broker.ack(queue, [(j.id, j.token) for j in held])

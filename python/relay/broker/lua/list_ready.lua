@@ -11,8 +11,8 @@
   ARGV[7..] anchors: ids that ended the previous page, the last one first (none: first page)
   A list only loses ids (claims from its head, deletes) or gains them at its ends (enqueues at
   the tail, reaped jobs at the head): ids that stay keep their order. So the page resumes just
-  after the first anchor still in the list (found near its old index, else by LPOS); when none
-  is, from the list's head, which repeats jobs but never skips one.
+  after the first anchor still in the list (found near its old index, else by LPOS from the
+  nearer end); when none is, from the list's head, which repeats jobs but never skips one.
   Returns: {next list (0 = no more), next index, anchor, anchor, anchor ('' pads),
             id, envelope (header + preview), envelope length, run ('' none), err ('' none), ...} ]]
 local limit, budget, jtype = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -32,9 +32,12 @@ if #ARGV >= 7 then
   local lo = math.max(0, start - 1 - WINDOW)
   local pos = {}
   for i, id in ipairs(redis.call('LRANGE', key, lo, start - 1 + WINDOW)) do pos[id] = lo + i - 1 end
+  local from_tail = start * 2 > redis.call('LLEN', key)  -- LPOS from the nearer end
   for a = 7, #ARGV do
     found = pos[ARGV[a]]
-    if not found and is_ready(ARGV[a]) then found = redis.call('LPOS', key, ARGV[a]) end
+    if not found and is_ready(ARGV[a]) then
+      found = redis.call('LPOS', key, ARGV[a], 'RANK', from_tail and -1 or 1)
+    end
     if found then break end
   end
   start = found and found + 1 or 0
