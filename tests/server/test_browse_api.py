@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from relay import Broker, JobSpec, Nack, NackMode
+from relay import Broker, JobNotFound, JobSpec, JobStateConflict, Nack, NackMode
 from relay.http.calls import bulk_call, delete_job_call, job_action_call, jobs_call
 from tests.server.conftest import AUTH, TOKEN, Client, MakeClient
 from tests.support.invariant import states_of
@@ -174,3 +174,18 @@ async def test_the_sdk_calls_round_trip(client: Client, broker: Broker, queue: s
         got = call.result(resp.status, await resp.read(), None)
         assert got is not None
     assert (await states_of(broker.redis, queue))["ready"] == []
+    call = job_action_call(queue, r.id, "promote")  # gone: 404
+    resp = await client.request(call.method, call.target(""), data=call.body)
+    with pytest.raises(JobNotFound):
+        call.result(resp.status, await resp.read(), None)
+
+
+async def test_a_state_conflict_is_a_typed_sdk_error(
+    client: Client, broker: Broker, queue: str
+) -> None:
+    r = await broker.enqueue(queue, "t")
+    call = job_action_call(queue, r.id, "requeue")
+    resp = await client.request(call.method, call.target(""), data=call.body)
+    with pytest.raises(JobStateConflict) as info:
+        call.result(resp.status, await resp.read(), None)
+    assert (info.value.job_id, info.value.state, info.value.wanted) == (r.id, "ready", ("dead",))
