@@ -66,6 +66,8 @@ async def test_delayed_listing_filtered_by_type(client: Client, broker: Broker, 
         ({"state": "ready", "limit": "0"}, "limit"),
         ({"state": "ready", "limit": "501"}, "limit"),
         ({"state": "ready", "limit": "ten"}, "limit"),
+        ({"state": "ready", "limit": "nan"}, "limit"),
+        ({"state": "null"}, "state"),
         ({"state": "ready", "cursor": "not-a-cursor"}, "cursor"),
     ],
 )
@@ -105,6 +107,9 @@ async def test_delete_and_requeue_single_jobs(client: Client, broker: Broker, qu
     conflict = await _json(await client.delete(f"{base}/{dead[0]}?state=dead"), 409)
     assert "is ready, not dead" in conflict["error"]["message"]
     assert await _json(await client.delete(f"{base}/{dead[0]}"), 200) == {"changed": 1}
+    for wrong in ("inflight", "null"):
+        bad = await _json(await client.delete(f"{base}/{dead[0]}?state={wrong}"), 400)
+        assert "state" in bad["error"]["message"]
     assert await states_of(broker.redis, queue) == {
         "ready": [], "delayed": [], "inflight": [], "dead": [], "completed": []
     }  # fmt: skip

@@ -7,6 +7,7 @@ OpenAPI apply to them as to every route.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
@@ -53,7 +54,7 @@ class DeleteQuery(msgspec.Struct, forbid_unknown_fields=False):
 
     state: (
         Annotated[
-            JobState,
+            Literal["ready", "delayed", "dead"],
             msgspec.Meta(description="Delete only if the job is still in this state (else 409)"),
         ]
         | None
@@ -86,8 +87,15 @@ BulkRequest = PromoteAll | RequeueAll | DeleteAll
 
 
 def _query(request: web.Request, kind: type[T]) -> T:
+    """The query as `kind`. Only `limit` is read as a number: in lax mode msgspec would also
+    read the text "null" as None, and `type=null` must filter on a type named "null"."""
+    raw: dict[str, object] = dict(request.query)
+    limit = raw.get("limit")
+    if isinstance(limit, str):
+        with contextlib.suppress(ValueError):  # else it stays text: the error names `$.limit`
+            raw["limit"] = float(limit)
     try:
-        return msgspec.convert(dict(request.query), kind, strict=False)
+        return msgspec.convert(raw, kind)
     except msgspec.ValidationError as exc:
         raise Problem(400, f"invalid query: {exc}") from exc
 
@@ -120,8 +128,7 @@ async def delete_job(request: web.Request) -> web.Response:
     """DELETE /api/queues/{queue}/jobs/{id}?state="""
     queue = queue_param(request)
     q = _query(request, DeleteQuery)
-    where = q.state.value if q.state else None
-    await state(request).broker.delete_job(queue, request.match_info["id"], where)
+    await state(request).broker.delete_job(queue, request.match_info["id"], q.state)
     return reply(Changed(changed=1))
 
 
