@@ -84,7 +84,7 @@ export class JobBrowser {
     const table = h(
       "table",
       { class: "table browse-table", testid: "browse-table" },
-      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Id"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col", class: "num" }, "Prio"), h("th", { scope: "col", class: "num" }, "Attempts"), this.timeHead, h("th", { scope: "col" }, "Payload"))),
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Id"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col", class: "num", title: "Priority: 9 runs first" }, "Pri"), h("th", { scope: "col", class: "num", title: "Attempts used / allowed" }, "Tries"), this.timeHead, h("th", { scope: "col" }, "Payload"))),
       this.tbody,
     );
     this.notice = h("p", { class: "muted browse-notice", testid: "browse-notice" }, "Loading…");
