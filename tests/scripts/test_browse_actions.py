@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import pytest
 from redis import Redis
-from redis.exceptions import NoScriptError
 
 from relay import Broker, BrokerSettings, ConfigError, JobNotFound, JobSpec, Nack, NackMode
 from relay.broker.browse import list_plan
-from relay.broker.browse_plans import Plan, bulk_plan, one_plan
-from relay.broker.scripts import SCRIPTS
+from relay.broker.browse_plans import bulk_plan, drive_blocking, one_plan
 from relay.errors import JobStateConflict
 from tests.scripts.helpers import state
-
-T = TypeVar("T")
 
 
 async def _dead(broker: Broker, queue: str, types: list[str]) -> list[str]:
@@ -122,22 +116,6 @@ async def test_actions_refuse_states_that_do_not_allow_them(broker: Broker, queu
         await broker.delete_jobs(queue, "nope")
 
 
-def _drive_blocking(client: Redis, plan: Plan[T]) -> T:
-    """The same plans on a blocking redis-py client: what the sync producer faces do."""
-    try:
-        script = next(plan)
-        while True:
-            name, keys, args = script
-            s = SCRIPTS[name]
-            try:
-                reply = client.evalsha(s.sha, s.nkeys, *keys, *args)  # type: ignore[arg-type]
-            except NoScriptError:
-                reply = client.eval(s.source, s.nkeys, *keys, *args)  # type: ignore[arg-type]
-            script = plan.send(reply)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-
-
 async def test_the_plans_run_on_a_blocking_client_too(
     broker: Broker, queue: str, redis_url: str
 ) -> None:
@@ -146,12 +124,12 @@ async def test_the_plans_run_on_a_blocking_client_too(
     r = await broker.enqueue(queue, "t", {"n": 1}, delay_ms=60_000)
     client = Redis.from_url(redis_url)
     try:
-        page = _drive_blocking(client, list_plan(queue, "delayed", 10, None, None))
+        page = drive_blocking(client, list_plan(queue, "delayed", 10, None, None))
         assert [j.id for j in page.jobs] == [r.id]
-        _drive_blocking(client, one_plan(broker.settings, queue, "promote", r.id))
+        drive_blocking(client, one_plan(broker.settings, queue, "promote", r.id))
         with pytest.raises(JobStateConflict, match="is ready, not delayed"):
-            _drive_blocking(client, one_plan(broker.settings, queue, "promote", r.id))
+            drive_blocking(client, one_plan(broker.settings, queue, "promote", r.id))
         plan = bulk_plan(broker.settings, queue, "delete", "ready", None)
-        assert _drive_blocking(client, plan) == 1
+        assert drive_blocking(client, plan) == 1
     finally:
         client.close()

@@ -7,6 +7,9 @@ their replies, so the async broker and any blocking client share one copy of the
         try: script = plan.send(run(*script))  # run: the transport's EVALSHA
         except StopIteration as done: return done.value
 
+`relay.broker.browse.drive` is that loop for the async broker, `drive_blocking` below for a
+blocking redis-py client.
+
 A single-job action that finds its job gone from the state reads the job (get_job) and raises
 JobStateConflict naming where it is now, or JobNotFound.
 """
@@ -14,9 +17,12 @@ JobStateConflict naming where it is now, or JobNotFound.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+from redis.exceptions import NoScriptError
 
 from relay.broker import replies
+from relay.broker.scripts import SCRIPTS
 from relay.broker.types import Code
 from relay.browse import check_state, check_type_filter
 from relay.config import BrokerSettings
@@ -142,3 +148,21 @@ def bulk_plan(
         start = int(r[1])
         if start >= int(r[2]):
             return done
+
+
+def drive_blocking(client: Any, plan: Plan[T]) -> T:
+    """Run a plan on a blocking redis-py client (what SyncProducer holds); its result.
+
+    Redis errors come out as redis-py raises them: the caller maps them (SyncProducer._call)."""
+    try:
+        script = next(plan)
+        while True:
+            name, keys, args = script
+            s = SCRIPTS[name]
+            try:
+                reply = client.evalsha(s.sha, s.nkeys, *keys, *args)
+            except NoScriptError:  # Redis restarted or flushed its scripts
+                reply = client.eval(s.source, s.nkeys, *keys, *args)
+            script = plan.send(reply)
+    except StopIteration as done:
+        return cast(T, done.value)
