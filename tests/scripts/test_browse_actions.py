@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from redis import Redis
 
-from relay import Broker, BrokerSettings, ConfigError, JobNotFound, JobSpec, Nack, NackMode
+from relay import (
+    Broker,
+    BrokerSettings,
+    ConfigError,
+    JobNotFound,
+    JobSpec,
+    Nack,
+    NackMode,
+    SyncProducer,
+)
 from relay.broker.browse import list_plan
-from relay.broker.browse_plans import bulk_plan, drive_blocking, one_plan
+from relay.broker.browse_plans import bulk_plan, one_plan
 from relay.errors import JobStateConflict
 from tests.scripts.helpers import state
 
@@ -120,16 +128,13 @@ async def test_the_plans_run_on_a_blocking_client_too(
     broker: Broker, queue: str, redis_url: str
 ) -> None:
     if "+cluster" in redis_url:
-        pytest.skip("the blocking faces talk to a single Redis (SyncProducer refuses a cluster)")
+        pytest.skip("SyncProducer talks to a single Redis")
     r = await broker.enqueue(queue, "t", {"n": 1}, delay_ms=60_000)
-    client = Redis.from_url(redis_url)
-    try:
-        page = drive_blocking(client, list_plan(queue, "delayed", 10, None, None))
+    with SyncProducer.from_url(redis_url) as producer:
+        page = producer.perform(list_plan(queue, "delayed", 10, None, None))
         assert [j.id for j in page.jobs] == [r.id]
-        drive_blocking(client, one_plan(broker.settings, queue, "promote", r.id))
+        producer.perform(one_plan(broker.settings, queue, "promote", r.id))
         with pytest.raises(JobStateConflict, match="is ready, not delayed"):
-            drive_blocking(client, one_plan(broker.settings, queue, "promote", r.id))
+            producer.perform(one_plan(broker.settings, queue, "promote", r.id))
         plan = bulk_plan(broker.settings, queue, "delete", "ready", None)
-        assert drive_blocking(client, plan) == 1
-    finally:
-        client.close()
+        assert producer.perform(plan) == 1

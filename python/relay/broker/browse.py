@@ -1,10 +1,9 @@
 """Browsing and operating on jobs by state: a page of any state, and the actions each allows.
 
-Each operation is a sans-I/O plan (`list_plan` here, `one_plan` and `bulk_plan` in
-browse_plans): a generator that validates, yields each script to run (name, KEYS, ARGV) and
-narrows the replies to types and errors. Any transport drives it — `drive` below for the async
-broker; a blocking client sends the same scripts with a blocking EVALSHA (see
-tests/scripts/test_browse_actions.py). `BrowseOps` is mixed into `Broker`.
+Each operation is a sans-I/O generator in relay.broker.ops' shape (`list_plan` here,
+`one_plan` and `bulk_plan` in browse_plans): it validates, yields each `Eval` step and narrows
+the replies to types and errors, so `Broker.perform` and `SyncProducer.perform` run the same
+logic. `BrowseOps` gives the Broker one method per call.
 
 Ready jobs live in ten lists (one per priority), the other states in sorted sets, so the
 listings differ: ready pages resume after an anchor id in a list, the others after a
@@ -14,10 +13,11 @@ listings differ: ready pages resume after an anchor id in a list, the others aft
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 from relay import _core
-from relay.broker.browse_plans import Plan, Script, bulk_plan, one_plan, zset_key
+from relay.broker.browse_plans import bulk_plan, one_plan, zset_key
+from relay.broker.ops import Eval, Steps
 from relay.broker.replies import parse_run
 from relay.browse import (
     PREVIEW_BYTES,
@@ -42,19 +42,17 @@ _ORDER = {JobState.DEAD: "desc", JobState.COMPLETED: "desc"}  # the others: olde
 # -- listing ---------------------------------------------------------------------------------
 
 
-def list_args(
-    k: QueueKeys, state: JobState, limit: int, cursor: str | None, job_type: str
-) -> Script:
+def list_args(k: QueueKeys, state: JobState, limit: int, cursor: str | None, job_type: str) -> Eval:
     """The listing script for one page of `state` after `cursor`."""
     budget = max(limit, SCAN_BUDGET if job_type else limit)
     head: list[object] = [limit, budget, job_type, PREVIEW_BYTES]
     if state is JobState.READY:
         keys = [*k.ready_all(), k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
-        return "list_ready", keys, head + _ready_position(cursor)
+        return Eval("list_ready", keys, head + _ready_position(cursor))
     keys = [zset_key(k, state), k.jobs, k.run, k.err]
     order = _ORDER.get(state, "asc")
     if not cursor:
-        return "list_scored", keys, [order, *head, "", ""]
+        return Eval("list_scored", keys, [order, *head, "", ""])
     parts = decode_cursor(cursor, state)
     if len(parts) != 3 or not all(isinstance(p, str) and p for p in parts[1:]):
         raise ConfigError("cursor is not one this API returned")
@@ -62,12 +60,12 @@ def list_args(
         float(parts[1])
     except ValueError:
         raise ConfigError("cursor is not one this API returned") from None
-    return "list_scored", keys, [order, *head, parts[1], parts[2]]
+    return Eval("list_scored", keys, [order, *head, parts[1], parts[2]])
 
 
 def list_plan(
     queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
-) -> Plan[JobPage]:
+) -> Steps[JobPage]:
     """One page of `state` after `cursor`: validated, one script, the reply as a JobPage."""
     st = check_state(state)
     k = QueueKeys.for_queue(queue)
@@ -156,19 +154,19 @@ def _row(queue: str, state: JobState, fields: Sequence[Any]) -> JobRow:
     )
 
 
-class _Runs(Protocol):
+class _Performs(Protocol):
     """What BrowseOps needs of the broker it is mixed into."""
 
     settings: BrokerSettings
 
-    async def _run(self, name: str, keys: Sequence[str], args: Sequence[object]) -> Any: ...
+    async def perform(self, steps: Steps[T]) -> T: ...
 
 
 class BrowseOps:
     """Listing and per-state actions, mixed into `Broker`."""
 
     async def list_jobs(
-        self: _Runs,
+        self: _Performs,
         queue: str,
         state: str,
         *,
@@ -187,7 +185,7 @@ class BrowseOps:
         Raises:
             ConfigError: an unknown state, a bad cursor, a limit outside 1..500.
         """
-        return await drive(self, list_plan(queue, state, limit, cursor, job_type))
+        return await self.perform(list_plan(queue, state, limit, cursor, job_type))
 
     async def iter_jobs(
         self, queue: str, state: str, *, limit: int = 100, job_type: str | None = None
@@ -203,51 +201,44 @@ class BrowseOps:
             if cursor is None:
                 return
 
-    async def promote_job(self: _Runs, queue: str, job_id: str) -> None:
+    async def promote_job(self: _Performs, queue: str, job_id: str) -> None:
         """Run a delayed job now: move it to the tail of its ready list, keeping its priority.
 
         Raises:
             JobStateConflict: the job is no longer delayed (409 over HTTP).
             JobNotFound: no such job.
         """
-        await drive(self, one_plan(self.settings, queue, "promote", job_id))
+        await self.perform(one_plan(self.settings, queue, "promote", job_id))
 
-    async def requeue_job(self: _Runs, queue: str, job_id: str) -> None:
+    async def requeue_job(self: _Performs, queue: str, job_id: str) -> None:
         """Move a dead job back to ready with fresh attempts.
 
         Raises:
             JobStateConflict: the job is no longer dead. JobNotFound: no such job.
         """
-        await drive(self, one_plan(self.settings, queue, "requeue", job_id))
+        await self.perform(one_plan(self.settings, queue, "requeue", job_id))
 
-    async def delete_job(self: _Runs, queue: str, job_id: str, state: str | None = None) -> None:
+    async def delete_job(
+        self: _Performs, queue: str, job_id: str, state: str | None = None
+    ) -> None:
         """Delete a ready, delayed or dead job for good; with `state`, only if it is there.
 
         Raises:
             JobStateConflict: the job is in flight or completed, or not in `state`.
             JobNotFound: no such job. ConfigError: `state` is not one a job can be deleted from.
         """
-        await drive(self, one_plan(self.settings, queue, "delete", job_id, state))
+        await self.perform(one_plan(self.settings, queue, "delete", job_id, state))
 
-    async def promote_jobs(self: _Runs, queue: str, job_type: str | None = None) -> int:
+    async def promote_jobs(self: _Performs, queue: str, job_type: str | None = None) -> int:
         """Run every delayed job (of `job_type`) now; how many moved. One script per 1,000."""
-        return await drive(self, bulk_plan(self.settings, queue, "promote", "delayed", job_type))
+        return await self.perform(bulk_plan(self.settings, queue, "promote", "delayed", job_type))
 
-    async def requeue_jobs(self: _Runs, queue: str, job_type: str | None = None) -> int:
+    async def requeue_jobs(self: _Performs, queue: str, job_type: str | None = None) -> int:
         """Requeue every dead job (of `job_type`); how many moved. One script per 1,000."""
-        return await drive(self, bulk_plan(self.settings, queue, "requeue", "dead", job_type))
+        return await self.perform(bulk_plan(self.settings, queue, "requeue", "dead", job_type))
 
-    async def delete_jobs(self: _Runs, queue: str, state: str, job_type: str | None = None) -> int:
+    async def delete_jobs(
+        self: _Performs, queue: str, state: str, job_type: str | None = None
+    ) -> int:
         """Delete every ready, delayed or dead job (of `job_type`); how many went."""
-        return await drive(self, bulk_plan(self.settings, queue, "delete", state, job_type))
-
-
-async def drive(ops: _Runs, plan: Plan[T]) -> T:
-    """Run a plan's scripts one after another on the async transport; the plan's result."""
-    try:
-        script = next(plan)
-        while True:
-            name, keys, args = script
-            script = plan.send(await ops._run(name, keys, args))
-    except StopIteration as done:
-        return cast(T, done.value)
+        return await self.perform(bulk_plan(self.settings, queue, "delete", state, job_type))

@@ -11,8 +11,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import msgspec
 
-from relay import _core
-from relay.broker import DeadPage, JobSpec, QueueStats
+from relay import _core, wire
 from relay.browse import Changed, JobPage
 from relay.errors import ConfigError
 from relay.http.models import (
@@ -24,10 +23,13 @@ from relay.http.models import (
     EnqueueResponse,
     Health,
     QueueList,
+    RateLimitRequest,
     Requeued,
 )
 from relay.http.sdk_errors import error_from_response
-from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue
+from relay.job import check_job_type
+from relay.keys import validate_queue_name
+from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
 
@@ -56,6 +58,11 @@ def quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def queue_path(queue: str) -> str:
+    """`/api/queues/<queue>`, for a valid queue name (ConfigError, before any I/O, if not)."""
+    return f"/api/queues/{quote_segment(validate_queue_name(queue))}"
+
+
 def wire_job(spec: JobSpec) -> EnqueueRequest:
     o = spec.options
     return EnqueueRequest(
@@ -70,58 +77,69 @@ def wire_job(spec: JobSpec) -> EnqueueRequest:
     )
 
 
+def replicas_query(wait_replicas: int | None) -> dict[str, str]:
+    if wait_replicas is None:
+        return {}
+    return {"wait_replicas": str(wire.check_wait_replicas(wait_replicas))}
+
+
 def enqueue_call(
-    queue: str, job_type: str, payload: JsonValue, options: Any
+    queue: str, spec: JobSpec, wait_replicas: int | None = None
 ) -> Call[EnqueueResponse]:
-    opts = JobOptions(**options)
-    spec = JobSpec(type=job_type, payload=msgspec.json.encode(payload), options=opts)
+    check_job_type(spec.type)
     return Call(
         "POST",
-        f"/api/queues/{quote_segment(queue)}/jobs",
+        f"{queue_path(queue)}/jobs",
         EnqueueResponse,
         msgspec.json.encode(wire_job(spec)),
-        safe_retry=opts.idempotency_key is not None,
+        safe_retry=spec.options.idempotency_key is not None,
+        query=replicas_query(wait_replicas),
     )
 
 
-def batch_calls(queue: str, specs: Sequence[JobSpec]) -> list[Call[BatchResponse]]:
+def batch_calls(
+    queue: str, specs: Sequence[JobSpec], wait_replicas: int | None = None
+) -> list[Call[BatchResponse]]:
+    path, query = f"{queue_path(queue)}/jobs/batch", replicas_query(wait_replicas)
+    for spec in specs:
+        check_job_type(spec.type)
     calls = []
     for i in range(0, len(specs), MAX_BATCH):
         chunk = specs[i : i + MAX_BATCH]
         calls.append(
             Call(
                 "POST",
-                f"/api/queues/{quote_segment(queue)}/jobs/batch",
+                path,
                 BatchResponse,
                 msgspec.json.encode(BatchRequest(jobs=[wire_job(s) for s in chunk])),
                 safe_retry=all(s.options.idempotency_key for s in chunk),
+                query=query,
             )
         )
     return calls
 
 
 def job_call(queue: str, job_id: str) -> Call[JobInfo]:
-    return Call("GET", f"/api/queues/{quote_segment(queue)}/jobs/{quote_segment(job_id)}", JobInfo)
+    return Call("GET", f"{queue_path(queue)}/jobs/{quote_segment(job_id)}", JobInfo)
 
 
 def stats_call(queue: str) -> Call[QueueStats]:
-    return Call("GET", f"/api/queues/{quote_segment(queue)}", QueueStats)
+    return Call("GET", queue_path(queue), QueueStats)
 
 
 def dead_call(queue: str, limit: int, cursor: str | None) -> Call[DeadPage]:
+    wire.check_dead_page(limit, cursor)
     query = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
-    return Call("GET", f"/api/queues/{quote_segment(queue)}/dead", DeadPage, query=query)
+    return Call("GET", f"{queue_path(queue)}/dead", DeadPage, query=query)
 
 
 def requeue_call(queue: str, job_id: str | None) -> Call[Requeued]:
     tail = f"{quote_segment(job_id)}/requeue" if job_id else "requeue"
-    return Call("POST", f"/api/queues/{quote_segment(queue)}/dead/{tail}", Requeued, b"", False)
+    return Call("POST", f"{queue_path(queue)}/dead/{tail}", Requeued, b"", False)
 
 
 def delete_dead_call(queue: str, job_id: str) -> Call[Deleted]:
-    return Call(
-        "DELETE", f"/api/queues/{quote_segment(queue)}/dead/{quote_segment(job_id)}", Deleted
-    )
+    return Call("DELETE", f"{queue_path(queue)}/dead/{quote_segment(job_id)}", Deleted)
 
 
 def jobs_call(
@@ -130,30 +148,35 @@ def jobs_call(
     query = {"state": state, "limit": str(limit)}
     query.update({"cursor": cursor} if cursor else {})
     query.update({"type": job_type} if job_type else {})
-    return Call("GET", f"/api/queues/{quote_segment(queue)}/jobs", JobPage, query=query)
+    return Call("GET", f"{queue_path(queue)}/jobs", JobPage, query=query)
 
 
 def job_action_call(queue: str, job_id: str, action: str) -> Call[Changed]:
     """POST .../jobs/{id}/promote or .../requeue; safe to retry (a repeat is a 409)."""
-    path = f"/api/queues/{quote_segment(queue)}/jobs/{quote_segment(job_id)}/{action}"
+    path = f"{queue_path(queue)}/jobs/{quote_segment(job_id)}/{action}"
     return Call("POST", path, Changed, b"")
 
 
 def delete_job_call(queue: str, job_id: str, state: str | None) -> Call[Changed]:
-    path = f"/api/queues/{quote_segment(queue)}/jobs/{quote_segment(job_id)}"
+    path = f"{queue_path(queue)}/jobs/{quote_segment(job_id)}"
     return Call("DELETE", path, Changed, query={"state": state} if state else {})
 
 
 def bulk_call(queue: str, action: str, state: str, job_type: str | None) -> Call[Changed]:
     """POST .../jobs/bulk: promote, requeue or delete a selection; not retried (counts)."""
     body = {"action": action, "state": state, "type": job_type}
-    path = f"/api/queues/{quote_segment(queue)}/jobs/bulk"
+    path = f"{queue_path(queue)}/jobs/bulk"
     return Call("POST", path, Changed, msgspec.json.encode(body), safe_retry=False)
 
 
 def queue_op_call(method: str, queue: str, op: str, body: Any = None) -> Call[QueueStats]:
     data = msgspec.json.encode(body) if body is not None else b""
-    return Call(method, f"/api/queues/{quote_segment(queue)}/{op}", QueueStats, data)
+    return Call(method, f"{queue_path(queue)}/{op}", QueueStats, data)
+
+
+def rate_limit_call(queue: str, rate: float, burst: int) -> Call[QueueStats]:
+    wire.check_rate_limit(rate, burst)
+    return queue_op_call("PUT", queue, "rate-limit", RateLimitRequest(rate=rate, burst=burst))
 
 
 QUEUES: Call[QueueList] = Call("GET", "/api/queues", QueueList)

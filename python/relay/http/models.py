@@ -6,8 +6,8 @@ from typing import Annotated
 
 import msgspec
 
-from relay.broker.types import QueueStats
 from relay.job import MAX_IDEMPOTENCY_KEY_LEN, MAX_TYPE_LEN
+from relay.wire import QueueStats
 
 # Printable ASCII: the schema's length limit then equals the envelope's byte limit, so a string
 # the schema calls valid is never refused for its UTF-8 size.
