@@ -72,7 +72,7 @@ export interface StatsEvent {
   queues: QueueStats[];
 }
 
-export type JobEventKind = "enqueued" | "claimed" | "completed" | "retried" | "dead" | "requeued";
+export type JobEventKind = "enqueued" | "claimed" | "completed" | "retried" | "dead" | "requeued" | "reaped" | "promoted" | "deleted";
 
 /** SSE `event: job`. */
 export interface JobEvent {
@@ -147,7 +147,7 @@ export function parseStatsEvent(v: unknown): StatsEvent | null {
   return { ts: v["ts"], queues: parseQueueList(v) };
 }
 
-const JOB_KINDS: readonly JobEventKind[] = ["enqueued", "claimed", "completed", "retried", "dead", "requeued"];
+const JOB_KINDS: readonly JobEventKind[] = ["enqueued", "claimed", "completed", "retried", "dead", "requeued", "reaped", "promoted", "deleted"];
 
 export function parseJobEvent(v: unknown): JobEvent | null {
   if (!isObject(v) || typeof v["queue"] !== "string") return null;

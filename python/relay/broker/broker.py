@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from redis import exceptions as rexc
 
 from relay.broker import calls, ops, packed, replies
+from relay.broker.browse import BrowseOps
 from relay.broker.connection import (
     STALE_SOCKET,
     blpop_any,
@@ -55,7 +56,7 @@ log = logging.getLogger("relay.broker")
 T = TypeVar("T")
 
 
-class Broker(AsyncEnqueue):
+class Broker(AsyncEnqueue, BrowseOps):
     """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
 
     def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:

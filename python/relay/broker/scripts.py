@@ -29,6 +29,12 @@ ARITY: dict[str, int] = {
     "requeue_dead": 16,
     "delete_dead": 4,
     "stats": 18,
+    # browsing (relay.broker.browse)
+    "list_ready": 17,
+    "list_scored": 4,
+    "move_jobs": 16,
+    "delete_scored": 6,
+    "delete_ready": 15,
 }
 
 

@@ -28,6 +28,7 @@ class Code(IntEnum):
     MALFORMED = -5
     RATE_LIMITED = -6
     NOT_DEAD = -7
+    NOT_IN_STATE = -8  # job browser: the job is no longer in the state the action works on
 
 
 class NackMode(StrEnum):

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import msgspec
 
 from relay import _core, wire
+from relay.browse import Changed, JobPage
 from relay.errors import ConfigError
 from relay.http.models import (
     MAX_BATCH,
@@ -139,6 +140,33 @@ def requeue_call(queue: str, job_id: str | None) -> Call[Requeued]:
 
 def delete_dead_call(queue: str, job_id: str) -> Call[Deleted]:
     return Call("DELETE", f"{queue_path(queue)}/dead/{quote_segment(job_id)}", Deleted)
+
+
+def jobs_call(
+    queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+) -> Call[JobPage]:
+    query = {"state": state, "limit": str(limit)}
+    query.update({"cursor": cursor} if cursor else {})
+    query.update({"type": job_type} if job_type else {})
+    return Call("GET", f"{queue_path(queue)}/jobs", JobPage, query=query)
+
+
+def job_action_call(queue: str, job_id: str, action: str) -> Call[Changed]:
+    """POST .../jobs/{id}/promote or .../requeue; safe to retry (a repeat is a 409)."""
+    path = f"{queue_path(queue)}/jobs/{quote_segment(job_id)}/{action}"
+    return Call("POST", path, Changed, b"")
+
+
+def delete_job_call(queue: str, job_id: str, state: str | None) -> Call[Changed]:
+    path = f"{queue_path(queue)}/jobs/{quote_segment(job_id)}"
+    return Call("DELETE", path, Changed, query={"state": state} if state else {})
+
+
+def bulk_call(queue: str, action: str, state: str, job_type: str | None) -> Call[Changed]:
+    """POST .../jobs/bulk: promote, requeue or delete a selection; not retried (counts)."""
+    body = {"action": action, "state": state, "type": job_type}
+    path = f"{queue_path(queue)}/jobs/bulk"
+    return Call("POST", path, Changed, msgspec.json.encode(body), safe_retry=False)
 
 
 def queue_op_call(method: str, queue: str, op: str, body: Any = None) -> Call[QueueStats]:

@@ -12,6 +12,7 @@ from relay.errors import (
     ConfigError,
     IdempotencyConflict,
     JobNotFound,
+    JobStateConflict,
     PayloadTooLarge,
     QueueFull,
     RedisUnavailable,
@@ -29,6 +30,7 @@ _HTTP_CODES: dict[int, str] = {
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
+    409: "conflict",
     405: "method_not_allowed",
     413: "payload_too_large",
     429: "rate_limited",
@@ -68,6 +70,7 @@ def error_response(problem: Problem) -> web.Response:
 _RELAY_ERRORS: tuple[tuple[type[RelayError], int, str, dict[str, str]], ...] = (
     (QueueFull, 429, "queue_full", {"Retry-After": str(QUEUE_FULL_RETRY_S)}),
     (IdempotencyConflict, 409, "idempotency_conflict", {}),
+    (JobStateConflict, 409, "state_conflict", {}),
     (PayloadTooLarge, 413, "payload_too_large", {}),
     (JobNotFound, 404, "not_found", {}),
     (ConfigError, 400, "invalid_request", {}),

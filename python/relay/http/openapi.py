@@ -21,7 +21,8 @@ _REASONS = {
     401: "Missing or wrong bearer token",
     403: "A cross-site state change was refused",
     404: "No such queue, job or route",
-    409: "The idempotency key was used with another payload",
+    409: "Conflict: an idempotency key used with another payload, or a job that has moved on "
+    "from the state the action needs (the message names its state)",
     413: "The request body or payload is over the limit",
     429: "Queue full or producer rate limit reached; see Retry-After",
     503: "Redis unavailable, or too many event subscribers; see Retry-After",
@@ -74,6 +75,9 @@ def _integers(schema: Any) -> Any:
 
 
 def _ref(kind: Any) -> dict[str, Any]:
+    if not hasattr(kind, "__name__"):  # a tagged union of Structs: anyOf + discriminator
+        [schema], _ = msgspec.json.schema_components([kind], ref_template=REF)
+        return dict(schema)
     return {"$ref": REF.format(name=kind.__name__)}
 
 
@@ -142,10 +146,22 @@ def _query_params(kind: Any) -> list[dict[str, Any]]:
                 "name": name,
                 "in": "query",
                 "required": name in required,
-                "schema": _integers(_no_null(prop)),
+                "schema": _components(_integers(_no_null(prop))),
             }
         )
     return out
+
+
+def _components(schema: Any) -> Any:
+    """A query schema's `$defs` references (an enum such as JobState) point at components."""
+    if isinstance(schema, dict):
+        return {
+            k: v.replace("#/$defs/", "#/components/schemas/")
+            if k == "$ref" and isinstance(v, str)
+            else _components(v)
+            for k, v in schema.items()
+        }
+    return schema
 
 
 def _no_null(prop: dict[str, Any]) -> dict[str, Any]:

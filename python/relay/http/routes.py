@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.http import api, sse
+from relay.browse import Changed, JobPage
+from relay.http import api, browse, sse
 from relay.http.models import (
     BatchRequest,
     BatchResponse,
@@ -72,6 +73,21 @@ ROUTES: tuple[Route, ...] = (
           "One queue: counts, totals, rate limit, pause flag", {200: QueueStats}),
     Route("GET", "/api/queues/{queue}/jobs/{id}", api.get_job, "getJob",
           "A job and its state", {200: JobInfo}, tag="jobs"),
+    Route("GET", "/api/queues/{queue}/jobs", browse.list_jobs, "listJobs",
+          "A page of the jobs in one state, in that state's order; pass next_cursor on",
+          {200: JobPage}, query=browse.JobsQuery, tag="jobs"),
+    Route("POST", "/api/queues/{queue}/jobs/{id}/promote", browse.promote_job, "promoteJob",
+          "Run a delayed job now: to ready, keeping its priority", {200: Changed},
+          (*WRITE, 409), tag="jobs"),
+    Route("POST", "/api/queues/{queue}/jobs/{id}/requeue", browse.requeue_job, "requeueJob",
+          "Move a dead job back to ready with fresh attempts", {200: Changed},
+          (*WRITE, 409), tag="jobs"),
+    Route("DELETE", "/api/queues/{queue}/jobs/{id}", browse.delete_job, "deleteJob",
+          "Delete a ready, delayed or dead job for good", {200: Changed}, (*WRITE, 409),
+          query=browse.DeleteQuery, tag="jobs"),
+    Route("POST", "/api/queues/{queue}/jobs/bulk", browse.bulk, "bulkJobs",
+          "Promote, requeue or delete every job of a state (or of one type in it)",
+          {200: Changed}, WITH_BODY, browse.BulkRequest, tag="jobs"),
     Route("GET", "/api/queues/{queue}/dead", api.list_dead, "listDead",
           "Dead jobs, newest first, with their last error", {200: DeadPage},
           query=DeadQuery, tag="dead"),
@@ -101,9 +117,9 @@ ROUTES: tuple[Route, ...] = (
 )  # fmt: skip
 
 
-# `batch` and `requeue` are sub-resources, never job ids: keeping them out of {id} makes each
-# URL match one resource, so 405 answers list exactly the methods of the path asked for.
-_ID = "{id:(?!(?:batch|requeue)$)[^/]+}"
+# `batch`, `bulk` and `requeue` are sub-resources, never job ids: keeping them out of {id} makes
+# each URL match one resource, so 405 answers list exactly the methods of the path asked for.
+_ID = "{id:(?!(?:batch|bulk|requeue)$)[^/]+}"
 # aiohttp's default `{queue}` pattern excludes `{` and `}`: such a name would answer 404 "no
 # such route" instead of the 400 naming the queue-name rule, so the handler sees every segment.
 _QUEUE = "{queue:[^/]+}"
