@@ -24,14 +24,11 @@ from relay.browse import (
     SCAN_BUDGET,
     JobPage,
     JobRow,
-    check_limit,
-    check_state,
-    check_type_filter,
-    decode_cursor,
+    check_page,
     encode_cursor,
 )
 from relay.config import BrokerSettings
-from relay.errors import CodecError, ConfigError
+from relay.errors import CodecError
 from relay.job import JobState
 from relay.keys import QueueKeys
 
@@ -42,53 +39,35 @@ _ORDER = {JobState.DEAD: "desc", JobState.COMPLETED: "desc"}  # the others: olde
 # -- listing ---------------------------------------------------------------------------------
 
 
-def list_args(k: QueueKeys, state: JobState, limit: int, cursor: str | None, job_type: str) -> Eval:
-    """The listing script for one page of `state` after `cursor`."""
+def list_args(
+    k: QueueKeys, state: JobState, limit: int, cursor: list[Any] | None, job_type: str
+) -> Eval:
+    """The listing script for one page of `state` after `cursor` (checked: check_page)."""
     budget = max(limit, SCAN_BUDGET if job_type else limit)
     head: list[object] = [limit, budget, job_type, PREVIEW_BYTES]
     if state is JobState.READY:
         keys = [*k.ready_all(), k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
-        return Eval("list_ready", keys, head + _ready_position(cursor))
+        position = [cursor[1], cursor[2], *cursor[3]] if cursor else [1, 0]
+        return Eval("list_ready", keys, head + position)
     keys = [zset_key(k, state), k.jobs, k.run, k.err]
-    order = _ORDER.get(state, "asc")
-    if not cursor:
-        return Eval("list_scored", keys, [order, *head, "", ""])
-    parts = decode_cursor(cursor, state)
-    if len(parts) != 3 or not all(isinstance(p, str) and p for p in parts[1:]):
-        raise ConfigError("cursor is not one this API returned")
-    try:
-        float(parts[1])
-    except ValueError:
-        raise ConfigError("cursor is not one this API returned") from None
-    return Eval("list_scored", keys, [order, *head, parts[1], parts[2]])
+    after = cursor[1:3] if cursor else ["", ""]
+    return Eval("list_scored", keys, [_ORDER.get(state, "asc"), *head, *after])
+
+
+def list_step(
+    queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+) -> tuple[JobState, Eval]:
+    """The state and the script of one page, every argument checked (before any I/O)."""
+    st, lim, parts, jt = check_page(state, limit, cursor, job_type)
+    return st, list_args(QueueKeys.for_queue(queue), st, lim, parts, jt)
 
 
 def list_plan(
     queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
 ) -> Steps[JobPage]:
     """One page of `state` after `cursor`: validated, one script, the reply as a JobPage."""
-    st = check_state(state)
-    k = QueueKeys.for_queue(queue)
-    reply = yield list_args(k, st, check_limit(limit), cursor, check_type_filter(job_type))
-    return list_reply(queue, st, reply)
-
-
-def _ready_position(cursor: str | None) -> list[object]:
-    if not cursor:
-        return [1, 0]
-    parts = decode_cursor(cursor, JobState.READY)
-    ok = (
-        len(parts) == 4
-        and all(isinstance(p, int) and not isinstance(p, bool) for p in parts[1:3])
-        and 1 <= parts[1] <= 10
-        and 0 <= parts[2] < 2**53
-        and isinstance(parts[3], list)
-        and len(parts[3]) <= 3
-        and all(isinstance(a, str) and a for a in parts[3])
-    )
-    if not ok:
-        raise ConfigError("cursor is not one this API returned")
-    return [parts[1], parts[2], *parts[3]]
+    st, step = list_step(queue, state, limit, cursor, job_type)
+    return list_reply(queue, st, (yield step))
 
 
 def list_reply(queue: str, state: JobState, reply: Sequence[Any]) -> JobPage:

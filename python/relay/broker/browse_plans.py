@@ -11,9 +11,9 @@ from __future__ import annotations
 from relay.broker import ops
 from relay.broker.ops import Eval, Steps
 from relay.broker.types import Code
-from relay.browse import check_state, check_type_filter
+from relay.browse import ALLOWED, DELETABLE, check_action, check_job_id, check_type_filter
 from relay.config import BrokerSettings
-from relay.errors import ConfigError, JobStateConflict
+from relay.errors import JobStateConflict
 from relay.job import JobState
 from relay.keys import QueueKeys
 
@@ -23,21 +23,11 @@ ZSET_KEYS = {
     JobState.DEAD: "dead",
     JobState.COMPLETED: "done",
 }
-DELETABLE = (JobState.READY, JobState.DELAYED, JobState.DEAD)
-_ALLOWED = {"promote": (JobState.DELAYED,), "requeue": (JobState.DEAD,), "delete": DELETABLE}
 
 
 def zset_key(k: QueueKeys, state: JobState) -> str:
     """The sorted set holding `state` (every state but ready)."""
     return str(getattr(k, ZSET_KEYS[state]))
-
-
-def check_action(action: str, state: JobState) -> None:
-    """ConfigError unless `state` allows `action` (promote, requeue, delete)."""
-    allowed = _ALLOWED[action]
-    if state not in allowed:
-        names = " or ".join(s.value for s in allowed)
-        raise ConfigError(f"state must be {names} to {action} jobs, got {state.value!r}")
 
 
 def move_args(
@@ -77,12 +67,11 @@ def one_plan(
     s: BrokerSettings, queue: str, action: str, job_id: str, state: str | None = None
 ) -> Steps[None]:
     """Promote, requeue or delete one job; `state` (delete only) says where it must be."""
-    k = QueueKeys.for_queue(queue)
+    k, job_id = QueueKeys.for_queue(queue), check_job_id(job_id)
     wanted: tuple[JobState, ...]
     if action == "delete":
         if state:
-            st = check_state(state)
-            check_action("delete", st)  # deleting an in-flight job is a bad request
+            st = check_action("delete", state)  # deleting an in-flight job is a bad request
         else:
             st = yield from _state_of(s, queue, job_id)
         wanted = (st,) if state else DELETABLE
@@ -91,12 +80,17 @@ def one_plan(
             if int(r[0]) != Code.NOT_IN_STATE:
                 return
     else:
-        [source] = wanted = _ALLOWED[action]
+        [source] = wanted = ALLOWED[action]
         r = yield move_args(s, k, source, job_id, "", 0)
         if int(r[0]) != Code.NOT_IN_STATE:
             return
     now = yield from _state_of(s, queue, job_id)
     raise JobStateConflict(job_id, now.value, tuple(w.value for w in wanted))
+
+
+def check_bulk(action: str, state: str, job_type: str | None) -> tuple[JobState, str]:
+    """A bulk action's state and type filter, checked (ConfigError before any I/O)."""
+    return check_action(action, state), check_type_filter(job_type)
 
 
 def bulk_plan(
@@ -107,9 +101,8 @@ def bulk_plan(
     Chunks are addressed by position (rank, or list and index): jobs that leave the state
     meanwhile can make a walk pass over as many others (a second run catches them). Jobs of
     other types are never touched."""
-    st = check_state(state)
-    check_action(action, st)
-    k, jt = QueueKeys.for_queue(queue), check_type_filter(job_type)
+    st, jt = check_bulk(action, state, job_type)
+    k = QueueKeys.for_queue(queue)
     done = 0
     if st is JobState.READY:
         position = (1, 0)

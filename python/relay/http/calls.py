@@ -12,7 +12,14 @@ from urllib.parse import quote, urlencode, urlsplit
 import msgspec
 
 from relay import _core, wire
-from relay.browse import Changed, JobPage
+from relay.browse import (
+    Changed,
+    JobPage,
+    check_action,
+    check_job_id,
+    check_page,
+    check_type_filter,
+)
 from relay.errors import ConfigError
 from relay.http.models import (
     MAX_BATCH,
@@ -145,26 +152,29 @@ def delete_dead_call(queue: str, job_id: str) -> Call[Deleted]:
 def jobs_call(
     queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
 ) -> Call[JobPage]:
-    query = {"state": state, "limit": str(limit)}
+    st, lim, _, jt = check_page(state, limit, cursor, job_type)
+    query = {"state": st.value, "limit": str(lim)}
     query.update({"cursor": cursor} if cursor else {})
-    query.update({"type": job_type} if job_type else {})
+    query.update({"type": jt} if jt else {})
     return Call("GET", f"{queue_path(queue)}/jobs", JobPage, query=query)
 
 
 def job_action_call(queue: str, job_id: str, action: str) -> Call[Changed]:
     """POST .../jobs/{id}/promote or .../requeue; safe to retry (a repeat is a 409)."""
-    path = f"{queue_path(queue)}/jobs/{quote_segment(job_id)}/{action}"
+    path = f"{queue_path(queue)}/jobs/{quote_segment(check_job_id(job_id))}/{action}"
     return Call("POST", path, Changed, b"")
 
 
 def delete_job_call(queue: str, job_id: str, state: str | None) -> Call[Changed]:
-    path = f"{queue_path(queue)}/jobs/{quote_segment(job_id)}"
-    return Call("DELETE", path, Changed, query={"state": state} if state else {})
+    query = {"state": check_action("delete", state).value} if state else {}
+    path = f"{queue_path(queue)}/jobs/{quote_segment(check_job_id(job_id))}"
+    return Call("DELETE", path, Changed, query=query)
 
 
 def bulk_call(queue: str, action: str, state: str, job_type: str | None) -> Call[Changed]:
     """POST .../jobs/bulk: promote, requeue or delete a selection; not retried (counts)."""
-    body = {"action": action, "state": state, "type": job_type}
+    st, jt = check_action(action, state), check_type_filter(job_type)
+    body = {"action": action, "state": st.value, "type": jt or None}
     path = f"{queue_path(queue)}/jobs/bulk"
     return Call("POST", path, Changed, msgspec.json.encode(body), safe_retry=False)
 
