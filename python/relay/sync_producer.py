@@ -25,6 +25,7 @@ from relay.broker.connection import STALE_SOCKET, relay_error
 from relay.broker.ops import check_replicas, enqueue_args, enqueue_reply, keysets, own_ids
 from relay.broker.registry import Registrations
 from relay.broker.scripts import SCRIPTS
+from relay.browse import JobPage
 from relay.config import BrokerSettings, redis_url_from_env
 from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
 from relay.faces import SyncFace
@@ -117,6 +118,39 @@ class SyncProducer(SyncFace):
     def clear_rate_limit(self, queue: str) -> QueueStats:
         """Remove the queue's rate limit; the queue's stats."""
         return self.perform(calls.clear_rate_limit(self.settings, queue))
+
+    def _list_jobs(
+        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+    ) -> JobPage:
+        return self.perform(calls.list_jobs(self.settings, queue, state, limit, cursor, job_type))
+
+    def promote_job(self, queue: str, job_id: str) -> int:
+        """Run a delayed job now, keeping its priority; 1. JobStateConflict when it is no longer
+        delayed, JobNotFound when unknown."""
+        return self.perform(calls.promote_job(self.settings, queue, job_id))
+
+    def requeue_job(self, queue: str, job_id: str) -> int:
+        """Move a dead job back to ready with fresh attempts; 1. JobStateConflict when it is no
+        longer dead, JobNotFound when unknown."""
+        return self.perform(calls.requeue_job(self.settings, queue, job_id))
+
+    def delete_job(self, queue: str, job_id: str, state: str | None = None) -> int:
+        """Delete a ready, delayed or dead job for good (with `state`, only from there); 1.
+        JobStateConflict when it is elsewhere, JobNotFound when unknown."""
+        return self.perform(calls.delete_job(self.settings, queue, job_id, state))
+
+    def promote_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Run every delayed job (of `job_type`) now; how many moved. JobNotFound: no such queue."""
+        return self.perform(calls.promote_jobs(self.settings, queue, job_type))
+
+    def requeue_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Requeue every dead job (of `job_type`); how many moved. JobNotFound: no such queue."""
+        return self.perform(calls.requeue_jobs(self.settings, queue, job_type))
+
+    def delete_jobs(self, queue: str, state: str, job_type: str | None = None) -> int:
+        """Delete every ready, delayed or dead job (of `job_type`) for good; how many went.
+        JobNotFound: no such queue."""
+        return self.perform(calls.delete_jobs(self.settings, queue, state, job_type))
 
     def health(self) -> bool:
         """True when Redis answers and has relay's scripts (over HTTP: the server too)."""
