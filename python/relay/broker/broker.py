@@ -48,6 +48,7 @@ from relay.errors import (
 )
 from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue, check_job_type, new_job_ids
 from relay.keys import QUEUES_KEY, QueueKeys
+from relay.schedules.ops import ScheduleMethods
 
 log = logging.getLogger("relay.broker")
 T = TypeVar("T")
@@ -180,7 +181,7 @@ def enqueue_reply(
     ]
 
 
-class Broker:
+class Broker(ScheduleMethods):
     """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
 
     def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:

@@ -29,6 +29,12 @@ ARITY: dict[str, int] = {
     "requeue_dead": 16,
     "delete_dead": 4,
     "stats": 18,
+    # schedules (relay.schedules)
+    "upsert_schedule": 2,
+    "delete_schedule": 3,
+    "list_schedules": 3,
+    "due_schedules": 2,
+    "fire_schedules": 19,
 }
 
 

@@ -1,0 +1,183 @@
+"""Cron expressions: parsing and the next local wall-clock time that matches (pure, no zone).
+
+`CronExpr.parse` reads 5 fields (minute hour day-of-month month day-of-week), or 6 with a leading
+seconds field, with lists, ranges, steps, month and day names, and the @macros. `next_wall`
+finds the first naive wall-clock time at or after a given one that matches; the zone (DST gaps
+and repeated hours) is the business of `relay.schedules.timing`.
+"""
+
+from __future__ import annotations
+
+import calendar
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from relay.errors import ConfigError
+
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+_DAYS = {d.lower(): (i + 1) % 7 for i, d in enumerate(calendar.day_abbr)}  # sun = 0
+# name, lowest, highest, names
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("second", 0, 59, {}),
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS),
+)
+SEARCH_YEARS = 28  # every day-of-month/weekday pairing recurs within 28 years
+
+
+@dataclass(frozen=True, slots=True)
+class CronExpr:
+    """A parsed cron expression: the allowed values of each field, sorted."""
+
+    seconds: tuple[int, ...]
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+    days: tuple[int, ...]
+    months: tuple[int, ...]
+    weekdays: frozenset[int]  # 0 = Sunday
+    any_day: bool  # day-of-month is `*`
+    any_weekday: bool  # day-of-week is `*`
+    any_hour: bool  # hour is `*`: the schedule is an interval, it runs in a repeated hour too
+
+    @classmethod
+    def parse(cls, text: str) -> CronExpr:
+        """Parse `text`; ConfigError naming the bad field."""
+        if not isinstance(text, str):
+            raise ConfigError(f"cron must be a string, got {text!r}")
+        expr = MACROS.get(text.strip().lower(), text)
+        parts = expr.split()
+        if len(parts) == 5:
+            parts = ["0", *parts]
+        elif len(parts) != 6:
+            raise ConfigError(
+                f"cron {text!r} must have 5 fields (minute hour day month weekday), "
+                "6 with a leading seconds field, or be one of " + ", ".join(MACROS)
+            )
+        sets = [_field(p, *spec) for p, spec in zip(parts, _FIELDS, strict=True)]
+        weekdays = frozenset(d % 7 for d in sets[5])
+        sec, mins, hours, days, months = (tuple(sorted(s)) for s in sets[:5])
+        self = cls(
+            seconds=sec,
+            minutes=mins,
+            hours=hours,
+            days=days,
+            months=months,
+            weekdays=weekdays,
+            any_day=parts[3] in ("*", "?"),
+            any_weekday=parts[5] in ("*", "?"),
+            any_hour=parts[2] == "*",
+        )
+        if self.next_wall(datetime(2000, 1, 1)) is None:
+            raise ConfigError(f"cron {text!r}: the day of month and month never meet")
+        return self
+
+    def day_matches(self, year: int, month: int, day: int) -> bool:
+        """Vixie cron's rule: with both day fields restricted, either one matches."""
+        dom = day in self.days
+        dow = (calendar.weekday(year, month, day) + 1) % 7 in self.weekdays
+        if self.any_day and self.any_weekday:
+            return True
+        if self.any_day:
+            return dow
+        if self.any_weekday:
+            return dom
+        return dom or dow
+
+    def next_wall(self, start: datetime) -> datetime | None:
+        """The first wall-clock time >= `start` (naive, whole seconds) that matches."""
+        t = start.replace(microsecond=0) + (timedelta(seconds=1) if start.microsecond else _ZERO)
+        limit = t.year + SEARCH_YEARS
+        while t.year <= limit:
+            if t.month not in self.months:
+                t = _next_month(t, self.months)
+                continue
+            if not self.day_matches(t.year, t.month, t.day):
+                t = datetime(t.year, t.month, t.day) + _DAY
+                continue
+            found = self._time_of_day(t)
+            if found is not None:
+                return found
+            t = datetime(t.year, t.month, t.day) + _DAY
+        return None
+
+    def _time_of_day(self, t: datetime) -> datetime | None:
+        """The first matching time on t's day at or after t, or None."""
+        h0, m0, s0 = t.hour, t.minute, t.second
+        for h in self.hours[bisect_left(self.hours, h0) :]:
+            same_hour = h == h0
+            for m in self.minutes[bisect_left(self.minutes, m0 if same_hour else 0) :]:
+                i = bisect_left(self.seconds, s0 if same_hour and m == m0 else 0)
+                if i < len(self.seconds):
+                    return t.replace(hour=h, minute=m, second=self.seconds[i])
+        return None
+
+
+_ZERO = timedelta(0)
+_DAY = timedelta(days=1)
+
+
+def _at_least(values: tuple[int, ...], v: int) -> int | None:
+    i = bisect_left(values, v)
+    return values[i] if i < len(values) else None
+
+
+def _next_month(t: datetime, months: tuple[int, ...]) -> datetime:
+    m = _at_least(months, t.month + 1)
+    return datetime(t.year, m, 1) if m is not None else datetime(t.year + 1, months[0], 1)
+
+
+def _field(text: str, name: str, lo: int, hi: int, names: dict[str, int]) -> set[int]:
+    out: set[int] = set()
+    for item in text.split(","):
+        out |= _item(item, name, lo, hi, names)
+    return out
+
+
+def _item(item: str, name: str, lo: int, hi: int, names: dict[str, int]) -> set[int]:
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"cron {name} field: {why} in {item!r}")
+
+    base, _, step_text = item.partition("/")
+    step = 1
+    if step_text:
+        if not step_text.isdigit() or int(step_text) == 0:
+            raise bad("the step must be a positive integer")
+        step = int(step_text)
+    if base in ("*", "?"):
+        first, last = lo, (6 if hi == 7 else hi)
+    elif "-" in base[1:]:
+        a, b = base.split("-", 1)
+        first, last = _value(a, lo, hi, names, bad), _value(b, lo, hi, names, bad)
+        if first > last:
+            raise bad("a range must go upwards")
+    else:
+        first = _value(base, lo, hi, names, bad)
+        last = (6 if hi == 7 else hi) if step_text else first
+    return set(range(first, last + 1, step))
+
+
+def _value(
+    text: str, lo: int, hi: int, names: dict[str, int], bad: Callable[[str], ConfigError]
+) -> int:
+    v = names.get(text.lower())
+    if v is None:
+        if not text.isdigit():
+            raise bad(f"{text!r} is not a number" + (" or a name" if names else ""))
+        v = int(text)
+    if not lo <= v <= hi:
+        raise bad(f"{v} is out of {lo}-{hi}")
+    return v
