@@ -16,10 +16,12 @@ from relay.errors import (
     RelayError,
     ReplicationTimeout,
     Retry,
+    ScheduleNotFound,
     ScriptError,
 )
 from relay.job import EnqueueResult, Job, JobInfo, JobOptions, JobState
 from relay.producer import Producer
+from relay.schedules import Cron, Every, Schedule, ScheduleInfo
 from relay.sync_producer import SyncProducer
 from relay.worker import Backoff, Registry, Worker, task
 
@@ -31,7 +33,9 @@ __all__ = [
     "Client",
     "CodecError",
     "ConfigError",
+    "Cron",
     "EnqueueResult",
+    "Every",
     "Fail",
     "IdempotencyConflict",
     "Job",
@@ -51,6 +55,9 @@ __all__ = [
     "RelayError",
     "ReplicationTimeout",
     "Retry",
+    "Schedule",
+    "ScheduleInfo",
+    "ScheduleNotFound",
     "ScriptError",
     "SyncProducer",
     "Worker",

@@ -107,7 +107,7 @@ class _QueueKeySets:
         ]
         self.extend = [k.inflight, k.run]
         self.reap = [*ready, k.inflight, k.dead, k.jobs, k.run, k.err, k.stats, k.events, k.wake]
-        self.promote = [*ready, k.delayed, k.jobs, k.wake]
+        self.promote = [*ready, k.delayed, k.jobs, k.wake, k.schedules_due]
         self.get_job = [k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
         self.dead = [k.dead, k.jobs, k.run, k.err]
         self.requeue = [*ready, k.dead, k.jobs, k.run, k.stats, k.events, k.wake]
@@ -379,7 +379,7 @@ class Broker(ScheduleMethods):
     async def promote(self, queue: str) -> Promoted:
         """Move due delayed jobs to ready (at most batch_limit per call)."""
         r = await self._run("promote", self._ks(queue).promote, [self.settings.batch_limit])
-        return Promoted(moved=int(r[0]), wait_ms=int(r[1]))
+        return Promoted(moved=int(r[0]), wait_ms=int(r[1]), tick_ms=int(r[2]))
 
     async def wait_for_work(self, queues: Sequence[str], timeout_s: float) -> str | None:
         """Block until an enqueue signals one of `queues`; the queue name, or None on timeout."""

@@ -23,7 +23,7 @@ ARITY: dict[str, int] = {
     "nack": 19,
     "extend": 2,
     "reap": 18,
-    "promote": 13,
+    "promote": 14,
     "get_job": 7,
     "list_dead": 4,
     "requeue_dead": 16,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -17,6 +18,7 @@ from relay.job import (
     JsonValue,
     check_job_type,
 )
+from relay.keys import validate_queue_name
 from relay.schedules.timing import CronTiming, EveryTiming, Timing
 
 _NAME = re.compile(r"[A-Za-z0-9._\-@+=~!$%^&*()\[\]<>?|#]{1,128}")
@@ -148,28 +150,52 @@ def decode_schedule(data: bytes | str) -> Schedule:
         raise ConfigError(f"schedule is not valid JSON: {exc}") from None
 
 
-class Cron(msgspec.Struct, frozen=True):
-    """`@task(..., schedule=relay.Cron("0 6 * * *", timezone="Europe/Paris"))`."""
+@dataclass(frozen=True, slots=True)
+class Cron:
+    """`@task(..., schedule=relay.Cron("0 6 * * *", timezone="Europe/Paris"))`.
+
+    The worker creates or updates the schedule when it starts: in `queue` (default: the
+    worker's first queue), named `name` (default: the task's job type), enqueuing `payload`.
+    """
 
     expr: str
     timezone: str = "UTC"
-    misfire: Misfire = Misfire.ONCE
+    _: KW_ONLY
+    misfire: Misfire | str = Misfire.ONCE
+    queue: str | None = None
+    name: str | None = None
+    payload: JsonValue = None
 
     def __post_init__(self) -> None:
         CronTiming.of(self.expr, self.timezone)
+        _check_declared(self.misfire, self.queue, self.name)
 
     def fields(self) -> dict[str, Any]:
         return {"cron": self.expr, "timezone": self.timezone, "misfire": Misfire(self.misfire)}
 
 
-class Every(msgspec.Struct, frozen=True, kw_only=True):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Every:
     """`@task(..., schedule=relay.Every(ms=60_000))`: a tick every `ms`, epoch-aligned."""
 
     ms: int
-    misfire: Misfire = Misfire.ONCE
+    misfire: Misfire | str = Misfire.ONCE
+    queue: str | None = None
+    name: str | None = None
+    payload: JsonValue = None
 
     def __post_init__(self) -> None:
         EveryTiming(self.ms)
+        _check_declared(self.misfire, self.queue, self.name)
 
     def fields(self) -> dict[str, Any]:
         return {"every_ms": self.ms, "misfire": Misfire(self.misfire)}
+
+
+def _check_declared(misfire: object, queue: str | None, name: str | None) -> None:
+    if misfire not in tuple(Misfire):
+        raise ConfigError(f"misfire must be 'once' or 'skip', got {misfire!r}")
+    if queue is not None:
+        validate_queue_name(queue)
+    if name is not None:
+        check_schedule_name(name)

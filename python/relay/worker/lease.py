@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from relay.broker import Broker
 from relay.errors import RedisUnavailable, ScriptError
 from relay.job import Job
+from relay.schedules.firing import ScheduleFiring
 from relay.worker.completions import Ledger
 from relay.worker.metrics import WorkerMetrics
 from relay.worker.outage import Connectivity, RetryDelay
@@ -127,6 +128,7 @@ class Upkeep:
         self._conn = conn
         self._promote_at = 0.0
         self._poke = asyncio.Event()
+        self.schedules = ScheduleFiring(broker)  # fired from the promoter loop
 
     def promote_soon(self, delay_ms: int) -> None:
         """A job was delayed by `delay_ms`: make sure the promoter looks at it on time."""
@@ -170,7 +172,12 @@ class Upkeep:
         while True:
             self._promote_at = math.inf  # hints arriving during the calls below count
             try:
-                wait_ms = min([await self._promote(q) for q in self._queues])
+                wait_ms = min(
+                    [
+                        min(await self._promote(q), await self.schedules.fire(q))
+                        for q in self._queues
+                    ]
+                )
             except RedisUnavailable as exc:
                 self._conn.failed(exc)
                 await asyncio.sleep(delay.next())
@@ -191,6 +198,7 @@ class Upkeep:
         cap = int(PROMOTE_MAX_SLEEP * 1000)
         while True:
             p = await self._broker.promote(queue)
+            self.schedules.note(queue, p.tick_ms)
             if p.wait_ms < 0:
                 return cap
             if p.wait_ms > 0 or p.moved == 0:

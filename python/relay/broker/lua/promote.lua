@@ -4,8 +4,11 @@
   KEYS[11] delayed zset    relay:{q}:delayed   score = run_at (ms, Redis TIME)
   KEYS[12] jobs hash       relay:{q}:jobs
   KEYS[13] wake list       relay:{q}:wake
+  KEYS[14] schedules zset  relay:{q}:sched:due  name scored by next tick (ms): only peeked at,
+                           so the promoter learns when to fire schedules without another call
   ARGV[1] most jobs per call (≤ 1000). Safe from many workers at once.
-  Returns: {moved, wait_ms} wait_ms until the next delayed job is due | -1 none | 0 more due now ]]
+  Returns: {moved, wait_ms, tick_ms} wait_ms until the next delayed job is due | -1 none | 0 more
+           due now; tick_ms until the next schedule tick | -1 none | 0 due now ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
@@ -23,6 +26,8 @@ if #ids > 0 then
   redis.call('ZREM', KEYS[11], unpack(ids))
   if redis.call('LLEN', KEYS[13]) == 0 then redis.call('RPUSH', KEYS[13], '1') end
 end
+local tick = redis.call('ZRANGE', KEYS[14], 0, 0, 'WITHSCORES')
+tick = #tick == 0 and -1 or math.max(0, tonumber(tick[2]) - now)
 local nxt = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
-if #nxt == 0 then return {#ids, -1} end
-return {#ids, math.max(0, tonumber(nxt[2]) - now)}
+if #nxt == 0 then return {#ids, -1, tick} end
+return {#ids, math.max(0, tonumber(nxt[2]) - now), tick}

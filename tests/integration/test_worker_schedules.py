@@ -1,0 +1,84 @@
+"""Schedules fired by in-process Workers: declared in code, one job per tick, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from itertools import pairwise
+
+from prometheus_client import generate_latest
+
+from relay import Broker, Every, Job, Registry, Schedule, Worker
+from tests.integration.worker_apps.harness import eventually
+
+
+@contextlib.asynccontextmanager
+async def running(
+    registry: Registry, queues: Sequence[str], redis_url: str
+) -> AsyncIterator[Worker]:
+    worker = Worker(registry, queues, redis_url=redis_url, concurrency=4)
+    task = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        assert await asyncio.wait_for(task, 20) == 0
+
+
+async def test_a_declared_schedule_is_synced_and_three_workers_run_each_tick_once(
+    broker: Broker, queue: str, redis_url: str
+) -> None:
+    reg = Registry()
+    ran: Counter[str] = Counter()  # job id -> runs
+    starts: list[float] = []  # ms from the tick to the handler's start
+    ticks: list[int] = []
+
+    @reg.task("beat", schedule=Every(ms=200, payload={"hello": "world"}))
+    async def beat(job: Job) -> None:
+        ran[job.id] += 1
+        ticks.append(job.created_ms)
+        assert job.payload == {"hello": "world"}
+        sec, usec = await broker.redis.time()
+        starts.append(int(sec) * 1000 + int(usec) / 1000 - job.created_ms)
+
+    async with (
+        running(reg, [queue], redis_url) as w1,
+        running(reg, [queue], redis_url),
+        running(reg, [queue], redis_url),
+    ):
+
+        async def ten() -> bool:
+            return len(ran) >= 10
+
+        await eventually(ten, 15)
+        text = generate_latest(w1.metrics.registry).decode()
+    info = await broker.get_schedule(queue, "beat")
+    assert info.every_ms == 200 and info.type == "beat" and info.last_job_id is not None
+    assert set(ran.values()) == {1}  # every tick's job ran once
+    assert sorted(ticks) == list(range(min(ticks), max(ticks) + 200, 200))  # none missed
+    assert max(starts) < 1000, starts  # each started within a second of its tick
+    assert "relay_worker_schedule_ticks_fired_total" in text
+
+
+async def test_a_schedule_added_while_workers_run_fires_within_a_second(
+    broker: Broker, queue: str, redis_url: str
+) -> None:
+    reg = Registry()
+    seen: list[Job] = []
+
+    @reg.task("later")
+    async def later(job: Job) -> None:
+        seen.append(job)
+
+    async with running(reg, [queue], redis_url):
+        await broker.upsert_schedule(queue, Schedule(name="later", every_ms=300))
+
+        async def three() -> bool:
+            return len(seen) >= 3
+
+        await eventually(three, 10)
+    gaps = [b.created_ms - a.created_ms for a, b in pairwise(seen)]
+    assert all(g == 300 for g in gaps), gaps  # consecutive ticks, none twice
+    await broker.delete_schedule(queue, "later")
