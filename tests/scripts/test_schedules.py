@@ -94,7 +94,6 @@ async def test_workers_racing_on_one_tick_enqueue_exactly_one_job(
             await _due_now(broker, queue, "race", now - 10 - round_ * 100)
             got = await asyncio.gather(*(b.fire_schedules(queue) for b in [broker, *others]))
             assert sum(f.enqueued for f in got) == 1
-            assert sum(f.lost for f in got) == len(got) - 1 or sum(f.lost for f in got) == 0
     finally:
         for b in others:
             await b.close()

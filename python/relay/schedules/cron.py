@@ -9,8 +9,8 @@ and repeated hours) is the business of `relay.schedules.timing`.
 from __future__ import annotations
 
 import calendar
+import re
 from bisect import bisect_left
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,17 +25,48 @@ MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
-_DAYS = {d.lower(): (i + 1) % 7 for i, d in enumerate(calendar.day_abbr)}  # sun = 0
-# name, lowest, highest, names
-_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("second", 0, 59, {}),
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day of month", 1, 31, {}),
-    ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _DAYS),
+_MONTH_NAMES = [m.lower() for m in calendar.month_abbr if m]  # jan..dec
+_DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+MAX_LEN = 256
+
+
+def _num(lo: int, hi: int) -> str:
+    """A regex of the integers lo..hi, without leading zeros."""
+    return "|".join(str(v) for v in range(hi, lo - 1, -1))
+
+
+def _names(names: list[str]) -> str:
+    return "|".join([*names, *(n.upper() for n in names)])
+
+
+# name, lowest, highest, names (their values count from `lowest`)
+_FIELDS: tuple[tuple[str, int, int, list[str]], ...] = (
+    ("second", 0, 59, []),
+    ("minute", 0, 59, []),
+    ("hour", 0, 23, []),
+    ("day of month", 1, 31, []),
+    ("month", 1, 12, _MONTH_NAMES),
+    ("day of week", 0, 7, _DAY_NAMES),
 )
+
+
+def _field_pattern(lo: int, hi: int, names: list[str]) -> str:
+    value = f"(?:{_num(lo, hi)}{'|' + _names(names) if names else ''})"
+    item = rf"(?:\*|{value}(?:-{value})?)(?:/(?:[1-9][0-9]{{0,2}}))?"
+    return f"{item}(?:,{item})*"
+
+
+_FIELD_RES = [re.compile(_field_pattern(lo, hi, names)) for _, lo, hi, names in _FIELDS]
+
+
+def json_pattern() -> str:
+    """The whole grammar as one (ECMA-262) regex: what the HTTP schema says a cron is."""
+    fields = [f"(?:{_field_pattern(lo, hi, n)})" for _, lo, hi, n in _FIELDS]
+    five = " ".join(fields[1:])
+    macros = "|".join(re.escape(m) for m in MACROS)
+    return f"^(?:{macros}|{fields[0]} {five}|{five})$"
+
+
 SEARCH_YEARS = 28  # every day-of-month/weekday pairing recurs within 28 years
 
 
@@ -58,16 +89,18 @@ class CronExpr:
         """Parse `text`; ConfigError naming the bad field."""
         if not isinstance(text, str):
             raise ConfigError(f"cron must be a string, got {text!r}")
-        expr = MACROS.get(text.strip().lower(), text)
-        parts = expr.split()
+        if len(text) > MAX_LEN:
+            raise ConfigError(f"cron is longer than {MAX_LEN} characters")
+        expr = MACROS.get(text, text)
+        parts = expr.split(" ")
         if len(parts) == 5:
             parts = ["0", *parts]
-        elif len(parts) != 6:
+        elif len(parts) != 6 or not all(parts):
             raise ConfigError(
-                f"cron {text!r} must have 5 fields (minute hour day month weekday), "
-                "6 with a leading seconds field, or be one of " + ", ".join(MACROS)
+                f"cron {text!r} must have 5 fields (minute hour day month weekday) separated "
+                "by one space, 6 with a leading seconds field, or be one of " + ", ".join(MACROS)
             )
-        sets = [_field(p, *spec) for p, spec in zip(parts, _FIELDS, strict=True)]
+        sets = [_field(p, i) for i, p in enumerate(parts)]
         weekdays = frozenset(d % 7 for d in sets[5])
         sec, mins, hours, days, months = (tuple(sorted(s)) for s in sets[:5])
         self = cls(
@@ -77,8 +110,8 @@ class CronExpr:
             days=days,
             months=months,
             weekdays=weekdays,
-            any_day=parts[3] in ("*", "?"),
-            any_weekday=parts[5] in ("*", "?"),
+            any_day=parts[3] == "*",
+            any_weekday=parts[5] == "*",
             any_hour=parts[2] == "*",
         )
         if self.next_wall(datetime(2000, 1, 1)) is None:
@@ -140,44 +173,42 @@ def _next_month(t: datetime, months: tuple[int, ...]) -> datetime:
     return datetime(t.year, m, 1) if m is not None else datetime(t.year + 1, months[0], 1)
 
 
-def _field(text: str, name: str, lo: int, hi: int, names: dict[str, int]) -> set[int]:
+def _field(text: str, index: int) -> set[int]:
+    name, lo, hi, names = _FIELDS[index]
+    if not _FIELD_RES[index].fullmatch(text):
+        raise ConfigError(
+            f"cron {name} field: {text!r} is not a list of *, {lo}-{hi}"
+            + (", names (" + ", ".join(names[:3]) + ", ...)" if names else "")
+            + ", ranges a-b and steps /n"
+        )
     out: set[int] = set()
     for item in text.split(","):
-        out |= _item(item, name, lo, hi, names)
+        out |= _item(item, lo, hi, names)
     return out
 
 
-def _item(item: str, name: str, lo: int, hi: int, names: dict[str, int]) -> set[int]:
-    def bad(why: str) -> ConfigError:
-        return ConfigError(f"cron {name} field: {why} in {item!r}")
-
+def _item(item: str, lo: int, hi: int, names: list[str]) -> set[int]:
+    """One item: `*`, `v`, `a-b` (wrapping past the top: 22-2 is 22,23,0,1,2), each `/step`."""
     base, _, step_text = item.partition("/")
-    step = 1
-    if step_text:
-        if not step_text.isdigit() or int(step_text) == 0:
-            raise bad("the step must be a positive integer")
-        step = int(step_text)
-    if base in ("*", "?"):
-        first, last = lo, (6 if hi == 7 else hi)
-    elif "-" in base[1:]:
-        a, b = base.split("-", 1)
-        first, last = _value(a, lo, hi, names, bad), _value(b, lo, hi, names, bad)
-        if first > last:
-            raise bad("a range must go upwards")
+    step = int(step_text) if step_text else 1
+    top = 6 if hi == 7 else hi  # day of week: 7 is Sunday, which is 0
+    if base == "*":
+        values = list(range(lo, top + 1))
     else:
-        first = _value(base, lo, hi, names, bad)
-        last = (6 if hi == 7 else hi) if step_text else first
-    return set(range(first, last + 1, step))
+        a, _, b = base.partition("-")
+        first = _value(a, lo, names)
+        if not b:
+            last = top if step_text else first
+            values = list(range(first, max(first, last) + 1))
+        else:
+            last = _value(b, lo, names)
+            if first <= last:
+                values = list(range(first, last + 1))
+            else:
+                values = [*range(first, hi + 1), *range(lo, last + 1)]
+    return set(values[::step])
 
 
-def _value(
-    text: str, lo: int, hi: int, names: dict[str, int], bad: Callable[[str], ConfigError]
-) -> int:
-    v = names.get(text.lower())
-    if v is None:
-        if not text.isdigit():
-            raise bad(f"{text!r} is not a number" + (" or a name" if names else ""))
-        v = int(text)
-    if not lo <= v <= hi:
-        raise bad(f"{v} is out of {lo}-{hi}")
-    return v
+def _value(text: str, lo: int, names: list[str]) -> int:
+    lower = text.lower()
+    return names.index(lower) + lo if lower in names else int(text)
