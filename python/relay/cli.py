@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "server": "relay.http.command",
     "worker": "relay.worker.command",
     "demo": "relay.demo",
+    "schedules": "relay.schedules.command",
 }
 
 
