@@ -175,8 +175,8 @@ def plan(tick: Tick, now_ms: int) -> Plan | None:
     resume = timing.next_after(now_ms)
     if s.misfire == Misfire.SKIP:
         return Plan(s.name, tick.tick_ms, sha, resume, "", b"", missed)
-    job = tick_job_id(s.name, tick.tick_ms)
-    return Plan(s.name, tick.tick_ms, sha, resume, job, envelope(s, now_ms), missed - 1)
+    job = tick_job_id(s.name, tick.tick_ms)  # a job's created_ms is always the tick it stands for
+    return Plan(s.name, tick.tick_ms, sha, resume, job, envelope(s, tick.tick_ms), missed - 1)
 
 
 def fire_args(events_cap: int, plans: Sequence[Plan]) -> list[object]:
