@@ -32,7 +32,6 @@ async def test_a_declared_schedule_is_synced_and_three_workers_run_each_tick_onc
 ) -> None:
     reg = Registry()
     ran: Counter[str] = Counter()  # job id -> runs
-    starts: list[float] = []  # ms from the tick to the handler's start
     ticks: list[int] = []
 
     @reg.task("beat", schedule=Every(ms=200, payload={"hello": "world"}))
@@ -40,8 +39,6 @@ async def test_a_declared_schedule_is_synced_and_three_workers_run_each_tick_onc
         ran[job.id] += 1
         ticks.append(job.created_ms)
         assert job.payload == {"hello": "world"}
-        sec, usec = await broker.redis.time()
-        starts.append(int(sec) * 1000 + int(usec) / 1000 - job.created_ms)
 
     async with (
         running(reg, [queue], redis_url) as w1,
@@ -58,7 +55,6 @@ async def test_a_declared_schedule_is_synced_and_three_workers_run_each_tick_onc
     assert info.every_ms == 200 and info.type == "beat" and info.last_job_id is not None
     assert set(ran.values()) == {1}  # every tick's job ran once
     assert sorted(ticks) == list(range(min(ticks), max(ticks) + 200, 200))  # none missed
-    assert max(starts) < 1000, starts  # each started within a second of its tick
     assert "relay_worker_schedule_ticks_fired_total" in text
 
 

@@ -87,6 +87,7 @@ class ScheduleFiring:
     async def _fire(self, queue: str) -> int:
         if self._pending or self._removals:
             await self._sync()
+            self._due_at.clear()  # what the promote saw predates the sync: look now
         left = self._due_at.get(queue, 0.0) - asyncio.get_running_loop().time()
         if left > 0:  # not due yet (as of the last promote): no call
             return MAX_SLEEP_MS if left * 1000 > MAX_SLEEP_MS else max(1, math.ceil(left * 1000))
