@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from relay.errors import ConfigError
@@ -64,7 +64,8 @@ class CronTiming:
 
     @classmethod
     def of(cls, cron: str, timezone: str = "UTC") -> CronTiming:
-        return cls(CronExpr.parse(cron), zone(timezone))
+        """The timing of `cron` in `timezone` (parsed once per pair: each tick plans again)."""
+        return _cron_timing(cron, timezone)
 
     def next_after(self, after_ms: int) -> int:
         """The first tick (unix ms, whole seconds) strictly after `after_ms`."""
@@ -149,6 +150,11 @@ class CronTiming:
 
 
 Timing = EveryTiming | CronTiming
+
+
+@lru_cache(maxsize=4096)
+def _cron_timing(cron: str, timezone: str) -> CronTiming:
+    return CronTiming(CronExpr.parse(cron), zone(timezone))
 
 
 def _offset(tz: ZoneInfo, t: int) -> timedelta:
