@@ -9,6 +9,7 @@ import type { QueueEntry, Store } from "../store";
 import { errorMessage, toast } from "../toast";
 import { DeadSet } from "./deadset";
 import { JobLookup } from "./lookup";
+import { ScheduleList } from "./schedules";
 
 export const WINDOWS: ReadonlyArray<[number, string]> = [
   [60, "1m"],
@@ -31,6 +32,7 @@ export class QueueView {
   private readonly throughput: TimeChart;
   private readonly lookup: JobLookup;
   private readonly dead: DeadSet;
+  private readonly schedules: ScheduleList;
   private readonly rateCurrent: HTMLElement;
   private readonly rateInput: HTMLInputElement;
   private readonly burstInput: HTMLInputElement;
@@ -111,6 +113,7 @@ export class QueueView {
 
     this.lookup = new JobLookup(api, name, now);
     this.dead = new DeadSet(api, name, now);
+    this.schedules = new ScheduleList(api, name, now);
 
     this.el = h(
       "div",
@@ -131,6 +134,7 @@ export class QueueView {
         ),
         this.lookup.el,
       ),
+      this.schedules.el,
       this.dead.el,
     );
 
@@ -172,6 +176,7 @@ export class QueueView {
     this.depth.destroy();
     this.throughput.destroy();
     this.dead.destroy();
+    this.schedules.destroy();
     this.lookup.destroy();
   }
 
@@ -188,6 +193,7 @@ export class QueueView {
 
   tick(): void {
     this.dead.tick();
+    this.schedules.tick();
     this.lookup.tick();
   }
 

@@ -11,8 +11,12 @@
            due now; tick_ms until the next schedule tick | -1 none | 0 due now ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-if #ids > 0 then
+-- The head of the delayed set says both whether anything is due and when the next is: an idle
+-- queue costs this one read (and the schedule peek below), nothing more.
+local head = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
+local ids = {}
+if #head > 0 and tonumber(head[2]) <= now then
+  ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
   local envs = redis.call('HMGET', KEYS[12], unpack(ids))
   local ready = {}
   for i, id in ipairs(ids) do
@@ -25,9 +29,9 @@ if #ids > 0 then
   for p, list in pairs(ready) do redis.call('RPUSH', KEYS[10 - p], unpack(list)) end
   redis.call('ZREM', KEYS[11], unpack(ids))
   if redis.call('LLEN', KEYS[13]) == 0 then redis.call('RPUSH', KEYS[13], '1') end
+  head = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
 end
 local tick = redis.call('ZRANGE', KEYS[14], 0, 0, 'WITHSCORES')
 tick = #tick == 0 and -1 or math.max(0, tonumber(tick[2]) - now)
-local nxt = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
-if #nxt == 0 then return {#ids, -1, tick} end
-return {#ids, math.max(0, tonumber(nxt[2]) - now), tick}
+if #head == 0 then return {#ids, -1, tick} end
+return {#ids, math.max(0, tonumber(head[2]) - now), tick}
