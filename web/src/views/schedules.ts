@@ -62,7 +62,7 @@ export class ScheduleList {
     for (const [name, row] of this.rows) {
       const s = this.schedules.find((x) => x.name === name);
       if (!s) continue;
-      setText(row.next, s.paused ? "paused" : s.next_run_at !== null ? relative(s.next_run_at, now) : "–");
+      setText(row.next, s.paused ? "paused" : s.next_run_at === null ? "–" : s.next_run_at <= now ? "due now" : relative(s.next_run_at, now));
       setText(row.last, s.last_run_at !== null ? relative(s.last_run_at, now) : "never");
     }
     if (Date.now() - this.lastRefresh >= REFRESH_MS) void this.refresh();
