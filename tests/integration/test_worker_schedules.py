@@ -78,3 +78,24 @@ async def test_a_schedule_added_while_workers_run_fires_within_a_second(
     gaps = [b.created_ms - a.created_ms for a, b in pairwise(seen)]
     assert all(g == 300 for g in gaps), gaps  # consecutive ticks, none twice
     await broker.delete_schedule(queue, "later")
+
+
+async def test_a_schedule_is_removed_only_when_the_app_says_so(
+    broker: Broker, queue: str, redis_url: str
+) -> None:
+    await broker.upsert_schedule(queue, Schedule(name="old", every_ms=60_000))
+    await broker.upsert_schedule(queue, Schedule(name="kept", every_ms=60_000))
+    reg = Registry()
+    reg.unschedule("old")
+
+    @reg.task("new", schedule=Every(ms=60_000))
+    async def new(job: Job) -> None:
+        pass
+
+    async with running(reg, [queue], redis_url):
+
+        async def synced() -> bool:
+            names = [s.name for s in await broker.schedules(queue)]
+            return names == ["kept", "new"]
+
+        await eventually(synced, 10)
