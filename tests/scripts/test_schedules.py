@@ -54,6 +54,7 @@ async def test_upsert_creates_then_replaces_and_an_unchanged_resend_keeps_the_ti
         ({"cron": "@daily", "every_ms": 1000}, "cron/every_ms"),
         ({"every_ms": 1000, "priority": 12}, "priority"),
         ({"every_ms": 1000, "timezone": "Europe/Paris"}, "timezone"),
+        ({"every_ms": 1000, "misfire": "burst"}, "misfire"),
     ],
 )
 async def test_bad_input_names_the_field_and_stores_nothing(

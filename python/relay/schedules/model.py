@@ -73,7 +73,8 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         )
         if not isinstance(self.paused, bool):
             raise ConfigError(f"paused must be true or false, got {self.paused!r}")
-        Misfire(self.misfire)
+        if self.misfire not in tuple(Misfire):
+            raise ConfigError(f"misfire must be 'once' or 'skip', got {self.misfire!r}")
         return self
 
     def timing(self) -> Timing:
