@@ -17,9 +17,16 @@ from enum import IntEnum
 from typing import Any
 
 from relay import _core
-from relay.errors import ConfigError
+from relay.errors import ConfigError, ScheduleNotFound
 from relay.keys import QueueKeys
-from relay.schedules.model import Misfire, Schedule, ScheduleInfo, decode_schedule, info
+from relay.schedules.model import (
+    Misfire,
+    Schedule,
+    ScheduleInfo,
+    check_schedule_name,
+    decode_schedule,
+    info,
+)
 
 log = logging.getLogger("relay.schedules")
 
@@ -75,6 +82,44 @@ def upsert_args(s: Schedule, now_ms: int, if_match: str = "") -> list[object]:
     s.validated()
     next_at = -1 if s.paused else s.timing().next_after(now_ms)
     return [s.name, record(s), next_at, if_match]
+
+
+def upsert_reply(name: str, reply: Sequence[Any]) -> tuple[bool, int]:
+    """(created, next_run_at ms; -1 paused); ConfigError when the if-match SHA1 was stale."""
+    code, next_at = int(reply[0]), int(reply[1])
+    if code < 0:
+        raise ConfigError(f"schedule {name!r} changed meanwhile; read it again")
+    return code == 1, next_at
+
+
+def list_args(name: str = "", cursor: str = "0", page: int = 500) -> list[object]:
+    """list_schedules' ARGV: one schedule by name, or a page of all from `cursor`."""
+    if name:
+        check_schedule_name(name)
+    return [name, cursor, page]
+
+
+def page_reply(reply: Sequence[Any]) -> tuple[list[Row], str]:
+    """A page of rows and the cursor of the next ("0": done)."""
+    cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+    return info_rows(reply[1:]), cursor
+
+
+def get_reply(queue: str, name: str, reply: Sequence[Any]) -> Row:
+    """The one row asked for by name; ScheduleNotFound when there is none."""
+    rows = info_rows(reply[1:])
+    if not rows:
+        raise ScheduleNotFound(f"no schedule {name!r} in queue {queue!r}")
+    return rows[0]
+
+
+def delete_args(name: str) -> list[object]:
+    return [check_schedule_name(name)]
+
+
+def delete_reply(queue: str, name: str, reply: Any) -> None:
+    if not reply:
+        raise ScheduleNotFound(f"no schedule {name!r} in queue {queue!r}")
 
 
 def parse_record(rec: bytes) -> Schedule:

@@ -11,7 +11,7 @@ from relay.errors import ConfigError, ScheduleNotFound
 from relay.job import EnqueueResult, JobOptions
 from relay.keys import QueueKeys
 from relay.schedules import engine
-from relay.schedules.model import Schedule, ScheduleInfo, check_schedule_name, info
+from relay.schedules.model import Schedule, ScheduleInfo, info
 
 if TYPE_CHECKING:
     from relay.broker.broker import JobSpec
@@ -55,48 +55,40 @@ class ScheduleMethods:
         schedule.validated()
         args = engine.upsert_args(schedule, await self.redis_time_ms(), if_match)
         await self._register(queue)
-        code, next_at = await self._run("upsert_schedule", engine.upsert_keys(k), args)
-        if int(code) < 0:
-            raise ConfigError(f"schedule {schedule.name!r} changed meanwhile; read it again")
-        got = await self.get_schedule(queue, schedule.name)
-        nxt = int(next_at)
-        if got.next_run_at is None and nxt >= 0:  # deleted meanwhile: answer what was written
-            got = info(schedule, nxt, None, None)
-        return got, int(code) == 1
+        reply = await self._run("upsert_schedule", engine.upsert_keys(k), args)
+        created, next_at = engine.upsert_reply(schedule.name, reply)
+        try:
+            got = await self.get_schedule(queue, schedule.name)
+        except ScheduleNotFound:  # deleted meanwhile: answer what was written
+            got = info(schedule, None if next_at < 0 else next_at, None, None)
+        return got, created
 
     async def get_schedule(self, queue: str, name: str) -> ScheduleInfo:
         """One schedule with its state; ScheduleNotFound when there is none of that name."""
         return (await self._schedule_row(queue, name)).info
 
     async def _schedule_row(self, queue: str, name: str) -> engine.Row:
-        check_schedule_name(name)
-        k = QueueKeys.for_queue(queue)
-        reply = await self._run("list_schedules", engine.read_keys(k), [name, "0", 1])
-        rows = engine.info_rows(reply[1:])
-        if not rows:
-            raise ScheduleNotFound(f"no schedule {name!r} in queue {queue!r}")
-        return rows[0]
+        keys = engine.read_keys(QueueKeys.for_queue(queue))
+        reply = await self._run("list_schedules", keys, engine.list_args(name))
+        return engine.get_reply(queue, name, reply)
 
     async def schedules(self, queue: str) -> list[ScheduleInfo]:
         """Every schedule of the queue with its state, sorted by name."""
-        k = QueueKeys.for_queue(queue)
-        rows: list[engine.Row] = []
+        keys = engine.read_keys(QueueKeys.for_queue(queue))
+        unique: dict[str, ScheduleInfo] = {}  # HSCAN may return a name twice
         cursor = "0"
         while True:
-            reply = await self._run("list_schedules", engine.read_keys(k), ["", cursor, PAGE])
-            rows += engine.info_rows(reply[1:])
-            cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+            reply = await self._run("list_schedules", keys, engine.list_args("", cursor, PAGE))
+            rows, cursor = engine.page_reply(reply)
+            unique.update((r.info.name, r.info) for r in rows)
             if cursor == "0":
-                break
-        unique = {r.info.name: r.info for r in rows}  # HSCAN may return a name twice
-        return [unique[n] for n in sorted(unique)]
+                return [unique[n] for n in sorted(unique)]
 
     async def delete_schedule(self, queue: str, name: str) -> None:
         """Delete a schedule (the jobs it enqueued stay); ScheduleNotFound when none."""
-        check_schedule_name(name)
-        k = QueueKeys.for_queue(queue)
-        if not await self._run("delete_schedule", engine.read_keys(k), [name]):
-            raise ScheduleNotFound(f"no schedule {name!r} in queue {queue!r}")
+        keys = engine.read_keys(QueueKeys.for_queue(queue))
+        reply = await self._run("delete_schedule", keys, engine.delete_args(name))
+        engine.delete_reply(queue, name, reply)
 
     async def pause_schedule(self, queue: str, name: str, paused: bool = True) -> ScheduleInfo:
         """Pause (or resume) a schedule; a resumed schedule goes on from now, no catch-up."""
