@@ -1,27 +1,31 @@
 """T19: schedules under chaos: kill -9 workers, one worker's clock skewed; one job per tick.
 
-Five `every_ms` schedules (500-2000 ms) fired by three workers' promoters, one of them under
-libfaketime (+120 s; Redis keeps true time). Every 3 s a random worker is killed with SIGKILL
-and a replacement (same clock) starts, so at least two always live. Then:
+Five `every_ms` schedules (500-2000 ms), each PUT through two `relay server`s at once (one
+creates it, 201; the other finds it unchanged, 200), fired by three workers' promoters, one of
+them under libfaketime (+120 s; Redis keeps true time). Every 3 s a random worker is killed
+with SIGKILL and a replacement (same clock) starts, so at least two always live. Then:
 - every tick from each schedule's first to its last is enqueued exactly once (0 duplicates,
   0 missing): a tick's job id derives from (schedule, tick), and its created_ms is the tick;
 - each tick's job is first claimed within 1 s of its tick (Redis clock), recorded as a figure.
-Servers do not fire ticks (only workers' promoters do), so none runs here.
+Servers never fire ticks (only workers' promoters do); they serve the schedule routes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import statistics
+import urllib.request
 from collections import Counter, defaultdict
 
 import pytest
 
-from relay import Broker, Schedule
+from relay import Broker
 from relay.keys import QueueKeys
 from tests.chaos.harness import Run, drained, faketime_env, record_figures, size, wait_for
 from tests.chaos.history import read_history
+from tests.server.conftest import ServerProcess, start_server, stop_server
 
 EVERY_MS = (500, 700, 1000, 1500, 2000)
 WORKERS, SKEW = 3, "+120s"
@@ -37,12 +41,16 @@ async def test_t19_every_tick_is_enqueued_exactly_once_through_kills_and_skew(
     for env in envs:
         run.start_worker(concurrency=8, visibility="2s", env=env)
     await asyncio.gather(*(w.started() for w in run.workers))
-    for ms in EVERY_MS:
-        s = Schedule(name=f"every{ms}", type="work", every_ms=ms, payload={"sched": ms})
-        await big_broker.upsert_schedule(run.queue, s)
-    kills = await _kill_and_replace(run, envs)
-    for ms in EVERY_MS:  # no tick after this point: the ones before it are what we check
-        await big_broker.delete_schedule(run.queue, f"every{ms}")
+    servers = [start_server(run.redis_url, run.dir) for _ in range(2)]
+    try:
+        statuses = await _put_through_both(servers, run.queue)
+        kills = await _kill_and_replace(run, envs)
+        for ms in EVERY_MS:  # no tick after this point: the ones before it are what we check
+            await big_broker.delete_schedule(run.queue, f"every{ms}")
+    finally:
+        for s in servers:
+            stop_server(s)
+    assert all(sorted(v) == [200, 201] for v in statuses.values()), statuses
     await wait_for(lambda: drained(big_broker, run.queue), 30, run.logs)
     await run.stop_all()
 
@@ -74,6 +82,26 @@ async def test_t19_every_tick_is_enqueued_exactly_once_through_kills_and_skew(
     assert len(late) == sum(len(t) for t in ticks.values()), "a tick's job was never claimed"
     for ms in EVERY_MS:  # each schedule ticked all through the chaos
         assert len(ticks[ms]) >= CHAOS_S * 1000 // ms - 2, figures
+
+
+async def _put_through_both(servers: list[ServerProcess], queue: str) -> dict[int, list[int]]:
+    """PUT each schedule through both servers at the same moment; the statuses per schedule."""
+
+    def put(server: ServerProcess, ms: int) -> int:
+        body = {"every_ms": ms, "type": "work", "payload": {"sched": ms}}
+        req = urllib.request.Request(  # noqa: S310 - our own loopback server
+            f"{server.url}/api/queues/{queue}/schedules/every{ms}",
+            data=json.dumps(body).encode(),
+            method="PUT",
+            headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+            return int(r.status)
+
+    out: dict[int, list[int]] = {}
+    for ms in EVERY_MS:
+        out[ms] = list(await asyncio.gather(*(asyncio.to_thread(put, s, ms) for s in servers)))
+    return out
 
 
 async def _kill_and_replace(run: Run, envs: list[dict[str, str]]) -> int:
