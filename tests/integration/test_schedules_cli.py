@@ -27,7 +27,7 @@ def test_list_trigger_pause_delete(
     assert main(["schedules", "--redis", redis_url, "list", queue]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["NAME", "WHEN", "TYPE"]
-    assert lines[1].startswith("beat") and "every 5000 ms" in lines[1]
+    assert lines[1].startswith("beat") and "every 5 s" in lines[1]
     assert (
         lines[2].startswith("nightly") and "30 2 * * * (UTC)" in lines[2] and "report" in lines[2]
     )

@@ -63,11 +63,18 @@ def format_table(rows: list[ScheduleInfo]) -> list[str]:
         return ["no schedules"]
     table = [("NAME", "WHEN", "TYPE", "NEXT RUN (UTC)", "LAST RUN (UTC)", "LAST JOB")]
     for s in rows:
-        when = f"every {s.every_ms} ms" if s.every_ms else f"{s.cron} ({s.timezone})"
+        when = _every(s.every_ms) if s.every_ms else f"{s.cron} ({s.timezone})"
         nxt = "paused" if s.paused else _at(s.next_run_at)
         table.append((s.name, when, s.type, nxt, _at(s.last_run_at), s.last_job_id or "-"))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+
+
+def _every(ms: int) -> str:
+    for unit, size in (("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"every {ms // size} {unit}"
+    return f"every {ms} ms"
 
 
 def _at(ts: float | None) -> str:
