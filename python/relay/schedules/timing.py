@@ -69,13 +69,7 @@ class CronTiming:
 
     def next_after(self, after_ms: int) -> int:
         """The first tick (unix ms, whole seconds) strictly after `after_ms`."""
-        t = after_ms // 1000 + 1  # the first whole second after
-        for _ in range(16):  # each pass crosses at most one transition
-            got = self._next_from(t)
-            if isinstance(got, int):
-                return got * 1000
-            t = got[0]
-        raise ConfigError("cron: no next time found (zone data too irregular)")
+        return self._next_int(after_ms // 1000 + 1) * 1000  # from the first whole second after
 
     def _next_from(self, t: int) -> int | tuple[int]:
         """The first tick >= t, or (t2,): look again from t2 (a transition was crossed)."""
@@ -141,7 +135,8 @@ class CronTiming:
         return self._next_int(tr)
 
     def _next_int(self, t: int) -> int:
-        for _ in range(16):
+        """The first tick >= t (unix seconds)."""
+        for _ in range(16):  # each pass crosses at most one transition
             got = self._next_from(t)
             if isinstance(got, int):
                 return got
