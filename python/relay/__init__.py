@@ -1,9 +1,15 @@
-"""relay: a distributed job queue for Python on Redis, with a Rust core on the hot path."""
+"""relay: a distributed job queue for Python on Redis, with a Rust core on the hot path.
+
+`import relay` is cheap: the errors load now, every other name on first use (PEP 562), so a
+service that only enqueues over HTTP never imports redis-py, the worker or the server.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from relay._core import __version__
-from relay.broker import Broker, JobSpec, Nack, NackMode, QueueStats
-from relay.client import AsyncClient, Client
-from relay.config import BrokerSettings
 from relay.errors import (
     CodecError,
     ConfigError,
@@ -19,11 +25,45 @@ from relay.errors import (
     ScheduleNotFound,
     ScriptError,
 )
-from relay.job import EnqueueResult, Job, JobInfo, JobOptions, JobState
-from relay.producer import Producer
-from relay.schedules import Cron, Every, Schedule, ScheduleInfo
-from relay.sync_producer import SyncProducer
-from relay.worker import Backoff, Registry, Worker, task
+
+if TYPE_CHECKING:
+    from relay.broker import Broker, Nack, NackMode
+    from relay.client import AsyncClient, Client
+    from relay.config import BrokerSettings
+    from relay.job import Job, JobOptions, JobState
+    from relay.producer import Producer
+    from relay.schedules import Cron, Every, Schedule, ScheduleInfo
+    from relay.sync_producer import SyncProducer
+    from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+    from relay.worker import Backoff, Registry, Worker, task
+
+# name -> the module that defines it, imported on first access
+_LAZY: dict[str, str] = {
+    "Broker": "relay.broker",
+    "Nack": "relay.broker",
+    "NackMode": "relay.broker",
+    "AsyncClient": "relay.client",
+    "Client": "relay.client",
+    "BrokerSettings": "relay.config",
+    "Job": "relay.job",
+    "JobOptions": "relay.job",
+    "JobState": "relay.job",
+    "DeadPage": "relay.wire",
+    "EnqueueResult": "relay.wire",
+    "JobInfo": "relay.wire",
+    "JobSpec": "relay.wire",
+    "QueueStats": "relay.wire",
+    "Producer": "relay.producer",
+    "Cron": "relay.schedules",
+    "Every": "relay.schedules",
+    "Schedule": "relay.schedules",
+    "ScheduleInfo": "relay.schedules",
+    "SyncProducer": "relay.sync_producer",
+    "Backoff": "relay.worker",
+    "Registry": "relay.worker",
+    "Worker": "relay.worker",
+    "task": "relay.worker",
+}
 
 __all__ = [
     "AsyncClient",
@@ -34,6 +74,7 @@ __all__ = [
     "CodecError",
     "ConfigError",
     "Cron",
+    "DeadPage",
     "EnqueueResult",
     "Every",
     "Fail",
@@ -64,3 +105,17 @@ __all__ = [
     "__version__",
     "task",
 ]
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above; a typo stays an error
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'relay' has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # the next access is a plain module attribute
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))

@@ -1,4 +1,5 @@
-"""Producer SDK over HTTP: `Client` (sync, stdlib http.client) and `AsyncClient` (aiohttp).
+"""Producer SDK over HTTP: `Client` (sync, stdlib http.client) and `AsyncClient` (aiohttp,
+imported on first use, so a blocking service never loads it).
 
 Both speak the API of DESIGN.md § HTTP API, take the same job options as `Broker.enqueue`
 (`JobOptions`), return typed results and raise a typed exception per error status. Calls are
@@ -9,17 +10,15 @@ DELETE, pause/resume, and enqueues whose every job carries an idempotency key.
 
 from __future__ import annotations
 
-import asyncio
 import http.client
+import io
 import socket
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import aiohttp
-
-from relay.broker import DeadPage, JobSpec, QueueStats
+from relay.faces import AsyncFace, SyncFace
 from relay.http.calls import (
     HEALTH,
     QUEUES,
@@ -33,10 +32,10 @@ from relay.http.calls import (
     enqueue_result,
     job_call,
     queue_op_call,
+    rate_limit_call,
     requeue_call,
     stats_call,
 )
-from relay.http.models import RateLimitRequest
 from relay.http.sdk_errors import (
     ApiError,
     BadRequest,
@@ -44,13 +43,17 @@ from relay.http.sdk_errors import (
     Forbidden,
     NotFound,
     QueueIsFull,
+    ReplicasBehind,
     ServerError,
     TooLarge,
     TooManyRequests,
     Unauthorized,
     Unavailable,
 )
-from relay.job import EnqueueResult, JobInfo, JsonValue
+from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = [
     "ApiError",
@@ -61,6 +64,7 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "QueueIsFull",
+    "ReplicasBehind",
     "ServerError",
     "TooLarge",
     "TooManyRequests",
@@ -69,13 +73,17 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_INLINE_BODY = 1 << 20  # bytes; a larger body goes to aiohttp as a stream
 
 
 # -- the sync client -------------------------------------------------------------------------
 
 
-class Client:
+class Client(SyncFace):
     """A synchronous producer client over stdlib http.client, on one keep-alive connection.
+
+    The same calls as `SyncProducer` (and, awaited, `AsyncClient` and `Producer`), each one a
+    `Call` of `relay.http.calls`; the same exceptions (the classes here subclass relay's).
 
     Thread-safe (calls take turns on the connection). Use one per thread for parallelism.
 
@@ -92,12 +100,6 @@ class Client:
         self._o = ClientOptions(base_url, token, timeout, retries)
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connection."""
@@ -148,22 +150,20 @@ class Client:
             self._drop()
         return call.result(resp.status, body, resp.getheader("Retry-After"))
 
-    def enqueue(
-        self, queue: str, job_type: str, payload: JsonValue = None, **options: Any
-    ) -> EnqueueResult:
-        """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...)."""
-        return enqueue_result(self._send(enqueue_call(queue, job_type, payload, options)))
+    def _enqueue_one(self, queue: str, spec: JobSpec, wait_replicas: int | None) -> EnqueueResult:
+        return enqueue_result(self._send(enqueue_call(queue, spec, wait_replicas)))
 
-    def enqueue_many(self, queue: str, specs: Sequence[JobSpec]) -> list[str]:
-        """Enqueue jobs in batches of up to 1000, each atomic; the ids in order."""
-        return [i for call in batch_calls(queue, specs) for i in self._send(call).ids]
+    def _enqueue_ids(
+        self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
+    ) -> list[str]:
+        return [i for c in batch_calls(queue, specs, wait_replicas) for i in self._send(c).ids]
 
     def get_job(self, queue: str, job_id: str) -> JobInfo:
-        """A job and its state; NotFound when unknown."""
+        """A job and its state; JobNotFound (NotFound) when unknown."""
         return self._send(job_call(queue, job_id))
 
     def stats(self, queue: str) -> QueueStats:
-        """One queue's counts, totals, rate limit and pause flag; NotFound when unknown."""
+        """One queue's counts, totals, rate limit and pause flag; JobNotFound when unknown."""
         return self._send(stats_call(queue))
 
     def queues(self) -> list[QueueStats]:
@@ -179,28 +179,28 @@ class Client:
         return self._send(requeue_call(queue, job_id)).requeued
 
     def delete_dead(self, queue: str, job_id: str) -> None:
-        """Delete one dead job for good."""
+        """Delete one dead job for good; JobNotFound when it is not dead."""
         self._send(delete_dead_call(queue, job_id))
 
     def pause(self, queue: str) -> QueueStats:
-        """Stop claims from the queue."""
+        """Stop claims from the queue (enqueues still land); its stats."""
         return self._send(queue_op_call("POST", queue, "pause"))
 
     def resume(self, queue: str) -> QueueStats:
-        """Let claims from the queue go on."""
+        """Let claims from the queue go on; its stats."""
         return self._send(queue_op_call("POST", queue, "resume"))
 
     def set_rate_limit(self, queue: str, rate: float, burst: int) -> QueueStats:
-        """Limit claims to `rate` jobs/s with bursts of `burst`."""
-        body = RateLimitRequest(rate=rate, burst=burst)
-        return self._send(queue_op_call("PUT", queue, "rate-limit", body))
+        """Limit claims to `rate` jobs/s with bursts of `burst`; the queue's stats."""
+        return self._send(rate_limit_call(queue, rate, burst))
 
     def clear_rate_limit(self, queue: str) -> QueueStats:
-        """Remove the queue's rate limit."""
+        """Remove the queue's rate limit; the queue's stats."""
         return self._send(queue_op_call("DELETE", queue, "rate-limit"))
 
     def health(self) -> bool:
-        """True when the server, Redis and the scripts are all up."""
+        """True when the server, Redis and relay's scripts are all up (a producer checks Redis
+        and the scripts: it has no server)."""
         try:
             return self._send(HEALTH).status == "ok"
         except (ApiError, OSError):
@@ -214,8 +214,10 @@ class _StaleConnection(ConnectionError):
 # -- the async client ------------------------------------------------------------------------
 
 
-class AsyncClient:
+class AsyncClient(AsyncFace):
     """An asyncio producer client over aiohttp (one session, pooled connections).
+
+    The same calls as `Producer` (and, without await, `Client` and `SyncProducer`).
 
     Args:
         base_url: The server, e.g. ``http://127.0.0.1:8080``.
@@ -238,12 +240,6 @@ class AsyncClient:
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     async def close(self) -> None:
         """Close the session and its connections."""
         if self._session is not None:
@@ -251,6 +247,8 @@ class AsyncClient:
             self._session = None
 
     def _http(self) -> aiohttp.ClientSession:
+        import aiohttp  # noqa: PLC0415 - only AsyncClient needs it: `import relay.client` stays light
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 base_url=f"{self._o.scheme}://{self._o.host}:{self._o.port}",
@@ -261,6 +259,10 @@ class AsyncClient:
         return self._session
 
     async def _send(self, call: Call[T]) -> T:
+        import asyncio  # noqa: PLC0415 - as in _http
+
+        import aiohttp  # noqa: PLC0415 - as in _http
+
         for attempt in range(1, self._o.retries + 2):
             try:
                 return await self._once(call)
@@ -274,30 +276,33 @@ class AsyncClient:
         raise AssertionError("unreachable")
 
     async def _once(self, call: Call[T]) -> T:
+        # aiohttp warns (and writes in one go) a bytes body over 1 MiB; a stream it writes
+        # in chunks. A batch of 1000 jobs is often that large.
+        body = call.body
+        data = io.BytesIO(body) if body is not None and len(body) > _INLINE_BODY else body
         async with self._http().request(
-            call.method,
-            call.target(self._o.prefix),
-            data=call.body,
+            call.method, call.target(self._o.prefix), data=data
         ) as resp:
             body = await resp.read()
             return call.result(resp.status, body, resp.headers.get("Retry-After"))
 
-    async def enqueue(
-        self, queue: str, job_type: str, payload: JsonValue = None, **options: Any
+    async def _enqueue_one(
+        self, queue: str, spec: JobSpec, wait_replicas: int | None
     ) -> EnqueueResult:
-        """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...)."""
-        return enqueue_result(await self._send(enqueue_call(queue, job_type, payload, options)))
+        return enqueue_result(await self._send(enqueue_call(queue, spec, wait_replicas)))
 
-    async def enqueue_many(self, queue: str, specs: Sequence[JobSpec]) -> list[str]:
-        """Enqueue jobs in batches of up to 1000, each atomic; the ids in order."""
-        return [i for call in batch_calls(queue, specs) for i in (await self._send(call)).ids]
+    async def _enqueue_ids(
+        self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
+    ) -> list[str]:
+        batches = batch_calls(queue, specs, wait_replicas)
+        return [i for call in batches for i in (await self._send(call)).ids]
 
     async def get_job(self, queue: str, job_id: str) -> JobInfo:
-        """A job and its state; NotFound when unknown."""
+        """A job and its state; JobNotFound (NotFound) when unknown."""
         return await self._send(job_call(queue, job_id))
 
     async def stats(self, queue: str) -> QueueStats:
-        """One queue's counts, totals, rate limit and pause flag; NotFound when unknown."""
+        """One queue's counts, totals, rate limit and pause flag; JobNotFound when unknown."""
         return await self._send(stats_call(queue))
 
     async def queues(self) -> list[QueueStats]:
@@ -313,28 +318,30 @@ class AsyncClient:
         return (await self._send(requeue_call(queue, job_id))).requeued
 
     async def delete_dead(self, queue: str, job_id: str) -> None:
-        """Delete one dead job for good."""
+        """Delete one dead job for good; JobNotFound when it is not dead."""
         await self._send(delete_dead_call(queue, job_id))
 
     async def pause(self, queue: str) -> QueueStats:
-        """Stop claims from the queue."""
+        """Stop claims from the queue (enqueues still land); its stats."""
         return await self._send(queue_op_call("POST", queue, "pause"))
 
     async def resume(self, queue: str) -> QueueStats:
-        """Let claims from the queue go on."""
+        """Let claims from the queue go on; its stats."""
         return await self._send(queue_op_call("POST", queue, "resume"))
 
     async def set_rate_limit(self, queue: str, rate: float, burst: int) -> QueueStats:
-        """Limit claims to `rate` jobs/s with bursts of `burst`."""
-        body = RateLimitRequest(rate=rate, burst=burst)
-        return await self._send(queue_op_call("PUT", queue, "rate-limit", body))
+        """Limit claims to `rate` jobs/s with bursts of `burst`; the queue's stats."""
+        return await self._send(rate_limit_call(queue, rate, burst))
 
     async def clear_rate_limit(self, queue: str) -> QueueStats:
-        """Remove the queue's rate limit."""
+        """Remove the queue's rate limit; the queue's stats."""
         return await self._send(queue_op_call("DELETE", queue, "rate-limit"))
 
     async def health(self) -> bool:
-        """True when the server, Redis and the scripts are all up."""
+        """True when the server, Redis and relay's scripts are all up (a producer checks Redis
+        and the scripts: it has no server)."""
+        import aiohttp  # noqa: PLC0415 - as in _http
+
         try:
             return (await self._send(HEALTH)).status == "ok"
         except (TimeoutError, ApiError, aiohttp.ClientError):

@@ -12,31 +12,30 @@ takes a connection from redis-py's pool.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Self
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from redis import Redis
 from redis import exceptions as rexc
 
-from relay.broker import packed
-from relay.broker.broker import (
-    _STALE_SOCKET,
-    JobSpec,
-    _QueueKeySets,
-    _relay_error,
-    enqueue_args,
-    enqueue_reply,
-)
+from relay.broker import calls, ops, packed
+from relay.broker.connection import STALE_SOCKET, relay_error
+from relay.broker.ops import check_replicas, enqueue_args, enqueue_reply, keysets, own_ids
 from relay.broker.scripts import SCRIPTS
 from relay.config import BrokerSettings, redis_url_from_env
-from relay.errors import ConfigError, RedisUnavailable, ReplicationTimeout
-from relay.job import EnqueueResult, JsonValue
-from relay.keys import QUEUES_KEY, QueueKeys
+from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
+from relay.faces import SyncFace
+from relay.keys import QUEUES_KEY
+from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+
+T = TypeVar("T")
 
 
-class SyncProducer:
-    """The producing half of the broker, blocking; the same calls as `Producer`, without await.
+class SyncProducer(SyncFace):
+    """Jobs straight into Redis, blocking: the same calls as `Producer` (without await),
+    `Client` and `AsyncClient`, each defined once in `relay.broker.calls`.
 
     Args:
         client: A redis-py `redis.Redis` (blocking) client; see `from_url` to make one.
@@ -46,7 +45,6 @@ class SyncProducer:
     def __init__(self, client: Redis, settings: BrokerSettings | None = None) -> None:
         self.redis = packed.enable(client)
         self.settings = settings or BrokerSettings()
-        self._keysets: dict[str, _QueueKeySets] = {}
         self._registered: set[str] = set()
         self._owns = False
 
@@ -74,52 +72,102 @@ class SyncProducer:
         producer._owns = True
         return producer
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         """Close the Redis connections when this producer made them."""
         if self._owns:
             self.redis.close()
 
-    def enqueue(
-        self,
-        queue: str,
-        job_type: str,
-        payload: JsonValue = None,
-        *,
-        wait_replicas: int | None = None,
-        **options: Any,
-    ) -> EnqueueResult:
-        """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...)."""
-        spec = JobSpec.of(job_type, payload, **options)
-        return self._enqueue(queue, [spec], wait_replicas)[0]
+    def get_job(self, queue: str, job_id: str) -> JobInfo:
+        """A job and its state; JobNotFound when unknown."""
+        return self.perform(calls.get_job(self.settings, queue, job_id))
 
-    def enqueue_many(
-        self, queue: str, specs: Sequence[JobSpec], *, wait_replicas: int | None = None
-    ) -> list[str]:
-        """Enqueue jobs in one round trip per 1000 (each chunk atomic); the ids in order."""
-        return [r.id for r in self._enqueue(queue, specs, wait_replicas)]
+    def stats(self, queue: str) -> QueueStats:
+        """One queue's counts, totals, rate limit and pause flag; JobNotFound when unknown."""
+        return self.perform(calls.stats(self.settings, queue))
 
-    @staticmethod
-    def job(job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
-        """A JobSpec for enqueue_many, validated now (ConfigError on a bad option)."""
-        return JobSpec.of(job_type, payload, **options)
+    def queues(self) -> list[QueueStats]:
+        """Every queue's stats."""
+        return self.perform(calls.queues(self.settings))
+
+    def dead_jobs(self, queue: str, limit: int = 50, cursor: str | None = None) -> DeadPage:
+        """A page of dead jobs, newest first; pass `next_cursor` for the next page."""
+        return self.perform(calls.dead_jobs(self.settings, queue, limit, cursor))
+
+    def requeue(self, queue: str, job_id: str | None = None) -> int:
+        """Move one dead job (or every one, when job_id is None) back to ready; how many."""
+        return self.perform(calls.requeue(self.settings, queue, job_id))
+
+    def delete_dead(self, queue: str, job_id: str) -> None:
+        """Delete one dead job for good; JobNotFound when it is not dead."""
+        self.perform(calls.delete_dead(self.settings, queue, job_id))
+
+    def pause(self, queue: str) -> QueueStats:
+        """Stop claims from the queue (enqueues still land); its stats."""
+        return self.perform(calls.pause(self.settings, queue))
+
+    def resume(self, queue: str) -> QueueStats:
+        """Let claims from the queue go on; its stats."""
+        return self.perform(calls.resume(self.settings, queue))
+
+    def set_rate_limit(self, queue: str, rate: float, burst: int) -> QueueStats:
+        """Limit claims to `rate` jobs/s with bursts of `burst`; the queue's stats."""
+        return self.perform(calls.set_rate_limit(self.settings, queue, rate, burst))
+
+    def clear_rate_limit(self, queue: str) -> QueueStats:
+        """Remove the queue's rate limit; the queue's stats."""
+        return self.perform(calls.clear_rate_limit(self.settings, queue))
+
+    def health(self) -> bool:
+        """True when Redis answers and has relay's scripts (over HTTP: the server too)."""
+        return self.perform(calls.health(self.settings))
+
+    def perform(self, steps: ops.Steps[T]) -> T:
+        """Run a sans-I/O operation (relay.broker.calls, relay.broker.ops) with blocking I/O."""
+        run = ops.Run(steps)
+        step = run.start()
+        while step is not None:
+            try:
+                reply = self._call(step.name, partial(self._step, step))
+            except RelayError as exc:
+                step = run.fail(exc)
+            else:
+                step = run.send(reply)
+        return run.value  # type: ignore[return-value]  # set once the operation returned
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _step(self, step: ops.Step) -> Any:
+        if isinstance(step, ops.Eval):
+            return self._eval(step.name, step.keys, step.args)
+        if isinstance(step, ops.Command):
+            return self.redis.execute_command(*step.args)
+        with self.redis.pipeline(transaction=True) as pipe:
+            for command in step.commands:
+                pipe.execute_command(*command)
+            return pipe.execute()
+
+    def _eval(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """EVALSHA, packed by the Rust core; on NOSCRIPT (a restart or flush), EVAL."""
+        script = SCRIPTS[name]
+        try:
+            cmd = packed.packed(["EVALSHA", script.sha, script.nkeys, *keys, *args])
+            return self.redis.execute_command(cmd)
+        except rexc.NoScriptError:
+            return self.redis.eval(script.source, script.nkeys, *keys, *args)
+
+    def _enqueue_one(self, queue: str, spec: JobSpec, wait_replicas: int | None) -> EnqueueResult:
+        return self._enqueue(queue, [spec], wait_replicas)[0]
+
+    def _enqueue_ids(
+        self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
+    ) -> list[str]:
+        return [r.id for r in self._enqueue(queue, specs, wait_replicas)]
 
     def _enqueue(
         self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
     ) -> list[EnqueueResult]:
-        replicas = self.settings.wait_replicas if wait_replicas is None else wait_replicas
-        if replicas < 0:
-            raise ConfigError(f"wait_replicas must be >= 0, got {replicas}")
-        ks = self._keysets.get(queue)
-        if ks is None:
-            ks = self._keysets[queue] = _QueueKeySets(QueueKeys.for_queue(queue))
+        replicas = check_replicas(self.settings, wait_replicas)
+        ks = keysets(queue)
         limit = self.settings.batch_limit
         chunks = [
             enqueue_args(self.settings, ks.keys.prefix, specs[i : i + limit])
@@ -131,33 +179,29 @@ class SyncProducer:
         out: list[EnqueueResult] = []
         for start, args in zip(range(0, len(specs), limit), chunks, strict=True):
             try:
-                reply, acked = self._call("enqueue", lambda a=args: self._run(ks, a, replicas))
+                reply, acked = self._call("enqueue", partial(self._run, ks, args, replicas))
             except RedisUnavailable as exc:
                 # A stale pooled socket (Redis restarted): resend once on a fresh connection;
                 # safe, as the enqueue is idempotent by id and our own ids are recognised below.
-                if not isinstance(exc.__cause__, _STALE_SOCKET):
+                if not isinstance(exc.__cause__, STALE_SOCKET):
                     raise
-                reply, acked = self._call("enqueue", lambda a=args: self._run(ks, a, replicas))
+                reply, acked = self._call("enqueue", partial(self._run, ks, args, replicas))
             got = enqueue_reply(queue, specs, start, reply)
             # redis-py resends a command after a reset socket; an id this call generated can
             # only come back as a "duplicate" of that resend's first landing.
-            mine = {str(args[i]) for i in range(3, len(args), 6)}
-            mine -= {s.id for s in specs[start : start + len(got)] if s.id}
+            mine = own_ids(args, specs[start : start + len(got)])
             out += [EnqueueResult(r.id, False) if r.duplicate and r.id in mine else r for r in got]
             if acked < replicas:
                 timeout = self.settings.wait_timeout_ms
                 raise ReplicationTimeout([r.id for r in got], acked, replicas, timeout)
         return out
 
-    def _run(self, ks: _QueueKeySets, args: list[Any], replicas: int) -> tuple[Any, int]:
+    def _run(self, ks: ops.QueueKeySets, args: list[Any], replicas: int) -> tuple[Any, int]:
         """The enqueue script's reply and (with `replicas` > 0) how many replicas have it."""
+        if replicas == 0:
+            return self._eval("enqueue", ks.enqueue, args), 0
         script = SCRIPTS["enqueue"]
         head: list[Any] = ["EVALSHA", script.sha, script.nkeys, *ks.enqueue]
-        if replicas == 0:
-            try:
-                return self.redis.execute_command(packed.packed([*head, *args])), 0
-            except rexc.NoScriptError:  # Redis restarted or flushed its scripts
-                return self.redis.eval(script.source, script.nkeys, *ks.enqueue, *args), 0
         # WAIT counts the connection's writes: run, fence (a write even when every job was a
         # duplicate; see connection.eval_then_wait) and WAIT on one connection, in one trip.
         for cmd in (packed.packed([*head, *args]), None):
@@ -177,12 +221,12 @@ class SyncProducer:
             return reply, int(acked)
         raise rexc.NoScriptError("script enqueue: NOSCRIPT in reply to EVAL")
 
-    def _call(self, name: str, op: Any) -> Any:
+    def _call(self, name: str, op: Callable[[], T]) -> T:
         """`op()`, with Redis errors mapped to relay's (RedisUnavailable, ScriptError)."""
         try:
             return op()
         except (rexc.RedisError, OSError) as exc:
-            err = _relay_error(name, exc)
+            err = relay_error(name, exc)
             if err is exc:
                 raise
             raise err from exc

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from relay import Broker, BrokerSettings, ConfigError
+from relay import Broker, BrokerSettings, ConfigError, SyncProducer
 from relay.errors import ScheduleNotFound
 from relay.keys import QueueKeys
-from relay.schedules import Schedule, engine
+from relay.schedules import Schedule, engine, steps
 from relay.schedules.engine import tick_job_id
 from tests.scripts.helpers import redis_ms, state
 
@@ -177,3 +177,18 @@ async def test_listing_pages_through_many_schedules(broker: Broker, queue: str) 
         )
     got = await broker.schedules(queue)
     assert [s.name for s in got] == [f"s{i:04}" for i in range(1200)]
+
+
+def test_the_blocking_face_runs_the_same_operations(redis_url: str, queue: str) -> None:
+    """SyncProducer.perform drives relay.schedules.steps as Broker.perform does."""
+    with SyncProducer.from_url(redis_url) as p:
+        s = Schedule(name="sync", cron="@hourly")
+        got, created = p.perform(steps.upsert(p.settings, queue, s))
+        assert created and got.next_run_at is not None
+        assert [x.name for x in p.perform(steps.listing(p.settings, queue))] == ["sync"]
+        job = p.perform(steps.trigger(p.settings, queue, "sync"))
+        assert p.perform(steps.set_paused(p.settings, queue, "sync", True)).paused
+        p.perform(steps.delete(p.settings, queue, "sync"))
+        with pytest.raises(ScheduleNotFound):
+            p.perform(steps.get(p.settings, queue, "sync"))
+        assert job.id

@@ -1,21 +1,17 @@
 """The broker: every operation on Redis, each one atomic Lua script."""
 
-from relay.broker.broker import Broker, JobSpec
+from relay.broker.broker import Broker
 from relay.broker.types import (
     Claimed,
     Code,
-    Counts,
-    DeadPage,
     Nack,
     NackMode,
     NackOutcome,
     Promoted,
-    QueueStats,
-    RateLimit,
     Reaped,
-    Totals,
     Undecodable,
 )
+from relay.wire import Counts, DeadPage, JobSpec, QueueStats, RateLimit, Totals
 
 __all__ = [
     "Broker",

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
-import msgspec
 from redis import exceptions as rexc
 
-from relay import _core
-from relay.broker import packed, replies
+from relay.broker import ops, packed, replies
 from relay.broker.connection import (
+    STALE_SOCKET,
     blpop_any,
     connect,
     eval_then_wait,
     eviction_policy,
     is_cluster,
-    is_transient,
+    relay_error,
     retrying,
 )
+from relay.broker.ops import (
+    QueueKeySets,
+    check_replicas,
+    enqueue_args,
+    enqueue_reply,
+    fingerprint,
+    keysets,
+    own_ids,
+)
+from relay.broker.schedules import ScheduleMethods
 from relay.broker.scripts import SCRIPTS
 from relay.broker.types import (
     Claimed,
@@ -36,158 +43,24 @@ from relay.broker.types import (
     Reaped,
 )
 from relay.config import BrokerSettings
-from relay.errors import (
-    ConfigError,
-    IdempotencyConflict,
-    JobNotFound,
-    PayloadTooLarge,
-    QueueFull,
-    RedisUnavailable,
-    ReplicationTimeout,
-    ScriptError,
-)
-from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue, check_job_type, new_job_ids
-from relay.keys import QUEUES_KEY, QueueKeys
-from relay.schedules.ops import ScheduleMethods
+from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
+from relay.faces import AsyncEnqueue
+from relay.job import EnqueueResult, JobInfo
+from relay.keys import QUEUES_KEY
+from relay.wire import JobSpec
+
+__all__ = ["Broker", "JobSpec", "enqueue_args", "enqueue_reply", "fingerprint"]
 
 log = logging.getLogger("relay.broker")
 T = TypeVar("T")
 
 
-_STALE_SOCKET = (rexc.ConnectionError, rexc.TimeoutError, ConnectionError, TimeoutError)
-_DEFAULT_OPTIONS = JobOptions()  # frozen: one shared instance for jobs without options
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """One job to enqueue: its type, payload (JSON text) and options."""
-
-    type: str
-    payload: bytes = b"null"
-    options: JobOptions = field(default_factory=JobOptions)
-    id: str | None = None  # normally generated; a fixed id makes a retried enqueue a no-op
-
-    @classmethod
-    def of(cls, job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
-        """A spec from a JSON value and keyword options (priority, delay_ms, ...)."""
-        opts = JobOptions(**options) if options else _DEFAULT_OPTIONS
-        return cls(type=job_type, payload=msgspec.json.encode(payload), options=opts)
-
-
-class _QueueKeySets:
-    """The KEYS lists of every script for one queue, built once."""
-
-    def __init__(self, k: QueueKeys) -> None:
-        ready = k.ready_all()
-        self.keys = k
-        self.enqueue = [*ready, k.delayed, k.jobs, k.conf, k.stats, k.events, k.wake]
-        self.claim = [
-            *ready,
-            k.inflight,
-            k.jobs,
-            k.run,
-            k.paused,
-            k.bucket,
-            k.stats,
-            k.events,
-            k.wake,
-        ]
-        self.ack = [k.inflight, k.run, k.jobs, k.err, k.done, k.stats, k.events]
-        self.nack = [
-            *ready,
-            k.inflight,
-            k.delayed,
-            k.dead,
-            k.jobs,
-            k.run,
-            k.err,
-            k.stats,
-            k.events,
-            k.wake,
-        ]
-        self.extend = [k.inflight, k.run]
-        self.reap = [*ready, k.inflight, k.dead, k.jobs, k.run, k.err, k.stats, k.events, k.wake]
-        self.promote = [*ready, k.delayed, k.jobs, k.wake, k.schedules_due]
-        self.get_job = [k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
-        self.dead = [k.dead, k.jobs, k.run, k.err]
-        self.requeue = [*ready, k.dead, k.jobs, k.run, k.stats, k.events, k.wake]
-        self.stats = [
-            *ready,
-            k.delayed,
-            k.inflight,
-            k.dead,
-            k.done,
-            k.stats,
-            k.paused,
-            k.bucket,
-            k.conf,
-        ]
-
-
-def fingerprint(job_type: str, payload: bytes) -> str:
-    """What an idempotency key is bound to: the job's type and payload."""
-    return hashlib.blake2b(job_type.encode() + b"\0" + payload, digest_size=8).hexdigest()
-
-
-def enqueue_args(s: BrokerSettings, prefix: str, specs: Sequence[JobSpec]) -> list[object]:
-    """The enqueue script's ARGV for `specs`: validated, encoded, ids generated."""
-    args: list[object] = [prefix, s.idempotency_window_ms, s.events_cap]
-    now_ns = time.time_ns()
-    ids = iter(new_job_ids(sum(1 for spec in specs if not spec.id), now_ns))
-    for spec in specs:
-        check_job_type(spec.type)
-        if len(spec.payload) > s.max_payload_bytes:
-            raise PayloadTooLarge(
-                f"payload of {len(spec.payload)} bytes is over the limit "
-                f"of {s.max_payload_bytes} bytes; nothing was written"
-            )
-        o = spec.options
-        env = _core.encode_job(
-            spec.type,
-            spec.payload,
-            o.priority,
-            o.max_attempts,
-            o.timeout_ms,
-            now_ns // 1_000_000,
-            o.idempotency_key,
-        )
-        key = o.idempotency_key or ""
-        args += [
-            spec.id or next(ids),
-            env,
-            o.delay_ms,
-            -1 if o.run_at_ms is None else o.run_at_ms,
-            key,
-            fingerprint(spec.type, spec.payload) if key else "",
-        ]
-    return args
-
-
-def enqueue_reply(
-    queue: str, specs: Sequence[JobSpec], start: int, reply: list[Any]
-) -> list[EnqueueResult]:
-    """The results of one enqueue script call, or its refusal raised as relay's error."""
-    code = reply[0]
-    if code == Code.CONFLICT:
-        spec = specs[start + int(reply[1]) - 1]
-        raise IdempotencyConflict(spec.options.idempotency_key or "", reply[2].decode())
-    if code == Code.QUEUE_FULL:
-        raise QueueFull(queue, int(reply[1]), int(reply[2]))
-    if code == Code.MALFORMED:
-        raise ConfigError(f"job {start + int(reply[1])} of the batch is malformed")
-    return [
-        EnqueueResult(id=i.decode(), duplicate=bool(d))
-        for i, d in zip(reply[1::2], reply[2::2], strict=True)
-    ]
-
-
-class Broker(ScheduleMethods):
+class Broker(AsyncEnqueue, ScheduleMethods):
     """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
 
     def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:
         self.redis = client
         self.settings = settings or BrokerSettings()
-        self._keysets: dict[str, _QueueKeySets] = {}
         self._registered: set[str] = set()
         # Only a cluster heals itself within seconds (a replica is promoted), so only there
         # does a call wait out the gap; a single Redis outage goes straight to the caller.
@@ -206,11 +79,8 @@ class Broker(ScheduleMethods):
         """Close the connections."""
         await self.redis.aclose()
 
-    def _ks(self, queue: str) -> _QueueKeySets:
-        ks = self._keysets.get(queue)
-        if ks is None:
-            ks = self._keysets[queue] = _QueueKeySets(QueueKeys.for_queue(queue))
-        return ks
+    def _ks(self, queue: str) -> QueueKeySets:
+        return keysets(queue)
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[object]) -> Any:
         return await self._retrying(name, lambda: SCRIPTS[name].run(self.redis, keys, args))
@@ -224,30 +94,16 @@ class Broker(ScheduleMethods):
                     self._topology_known = True
             return await retrying(op, self._retry_s)
         except (rexc.RedisError, rexc.RedisClusterException, OSError, AttributeError) as exc:
-            err = _relay_error(name, exc)
+            err = relay_error(name, exc)
             if err is exc:
                 raise
             raise err from exc
 
     # -- producing ---------------------------------------------------------------------------
 
-    async def enqueue(
-        self,
-        queue: str,
-        job_type: str,
-        payload: JsonValue = None,
-        *,
-        wait_replicas: int | None = None,
-        **options: Any,
+    async def _enqueue_one(
+        self, queue: str, spec: JobSpec, wait_replicas: int | None
     ) -> EnqueueResult:
-        """Enqueue one job; options are those of JobOptions (priority, delay_ms, ...).
-
-        `wait_replicas` (default: the settings') > 0 returns only once that many replicas have
-        the job, else raises ReplicationTimeout.
-        """
-        spec = JobSpec(
-            type=job_type, payload=msgspec.json.encode(payload), options=JobOptions(**options)
-        )
         return (await self.enqueue_many(queue, [spec], wait_replicas=wait_replicas))[0]
 
     async def enqueue_many(
@@ -258,9 +114,7 @@ class Broker(ScheduleMethods):
         With `wait_replicas` > 0 (default: the settings') each chunk is confirmed by WAIT on
         the connection that wrote it; too few replicas in time raises ReplicationTimeout.
         """
-        replicas = self.settings.wait_replicas if wait_replicas is None else wait_replicas
-        if replicas < 0:
-            raise ConfigError(f"wait_replicas must be >= 0, got {replicas}")
+        replicas = check_replicas(self.settings, wait_replicas)
         ks = self._ks(queue)
         chunks = [
             enqueue_args(self.settings, ks.keys.prefix, specs[i : i + self.settings.batch_limit])
@@ -274,8 +128,7 @@ class Broker(ScheduleMethods):
             reply, retried, acked = await self._enqueue_chunk(ks, args, replicas)
             got = enqueue_reply(queue, specs, start, reply)
             if retried:  # our own first attempt may have landed before its reply was lost
-                own = {str(args[i]) for i in range(3, len(args), 6)}
-                own -= {s.id for s in specs[start : start + len(got)] if s.id}
+                own = own_ids(args, specs[start : start + len(got)])
                 got = [EnqueueResult(r.id, False) if r.id in own else r for r in got]
             out.extend(got)
             if acked < replicas:
@@ -284,7 +137,7 @@ class Broker(ScheduleMethods):
         return out
 
     async def _enqueue_chunk(
-        self, ks: _QueueKeySets, args: list[object], replicas: int
+        self, ks: QueueKeySets, args: list[object], replicas: int
     ) -> tuple[Any, bool, int]:
         """The script's reply, whether it took more than one attempt, replicas that acked."""
         attempts = 0
@@ -308,7 +161,7 @@ class Broker(ScheduleMethods):
             # first call on it. One resend on a fresh connection is safe: the enqueue is
             # idempotent by id, and `attempts` marks our own ids so a landed first attempt is
             # not reported as a duplicate. (A cluster's `_retrying` already resends.)
-            if attempts != 1 or not isinstance(exc.__cause__, _STALE_SOCKET):
+            if attempts != 1 or not isinstance(exc.__cause__, STALE_SOCKET):
                 raise
             reply, acked = await self._retrying("enqueue", once)
         return reply, attempts > 1, acked
@@ -442,14 +295,14 @@ class Broker(ScheduleMethods):
         out = await self._retrying("wait_for_work", run)
         got = out[0]
         if isinstance(got, Exception):
-            raise _relay_error("wait_for_work", got) from got
+            raise relay_error("wait_for_work", got) from got
         woke = None if got is None else wake.get(got[0].decode())
         claims: list[tuple[str, Claimed | None]] = []
         for (queue, _), reply in zip(claim, out[1:], strict=True):
             if isinstance(reply, rexc.NoScriptError):
                 claims.append((queue, None))
             elif isinstance(reply, Exception):
-                raise _relay_error("claim", reply) from reply
+                raise relay_error("claim", reply) from reply
             else:
                 claims.append((queue, replies.claimed(queue, reply)))
         return woke, claims
@@ -479,87 +332,72 @@ class Broker(ScheduleMethods):
 
     # -- inspecting and operating ------------------------------------------------------------
 
+    async def perform(self, steps: ops.Steps[T]) -> T:
+        """Run a sans-I/O operation (relay.broker.ops, relay.broker.calls) on this Redis."""
+        run = ops.Run(steps)
+        step = run.start()
+        while step is not None:
+            try:
+                reply = await self._retrying(step.name, partial(self._step, step))
+            except RelayError as exc:
+                step = run.fail(exc)
+            else:
+                step = run.send(reply)
+        return run.value  # type: ignore[return-value]  # set once the operation returned
+
+    async def _step(self, step: ops.Step) -> Any:
+        if isinstance(step, ops.Eval):
+            return await SCRIPTS[step.name].run(self.redis, step.keys, step.args)
+        if isinstance(step, ops.Command):
+            return await self.redis.execute_command(*step.args)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for command in step.commands:
+                pipe.execute_command(*command)
+            return await pipe.execute()
+
     async def get_job(self, queue: str, job_id: str) -> JobInfo:
         """A job and its state; JobNotFound when unknown or trimmed."""
-        r = await self._run("get_job", self._ks(queue).get_job, [job_id])
-        if not r:
-            raise JobNotFound(f"no job {job_id!r} in queue {queue!r}")
-        return replies.job_info(queue, job_id, *r)
+        return await self.perform(ops.job_info(self.settings, queue, job_id))
 
     async def dead_jobs(self, queue: str, limit: int = 50, cursor: str | None = None) -> DeadPage:
         """A page of dead jobs, newest first."""
-        offset = _cursor(cursor)
-        if not 1 <= limit <= 1000:
-            raise ConfigError(f"limit must be 1..1000, got {limit}")
-        r = await self._run("list_dead", self._ks(queue).dead, [offset, limit])
-        total, rows = int(r[0]), r[1:]
-        jobs = [
-            replies.job_info(
-                queue, rows[i].decode(), rows[i + 1], "dead", rows[i + 2], rows[i + 3], rows[i + 4]
-            )
-            for i in range(0, len(rows), 5)
-        ]
-        nxt = offset + len(jobs)
-        return DeadPage(jobs=jobs, next_cursor=str(nxt) if nxt < total else None, total=total)
+        return await self.perform(ops.dead_page(self.settings, queue, limit, cursor))
 
     async def requeue_dead(self, queue: str, job_id: str | None = None) -> int:
         """Move one dead job (or all, when job_id is None) back to ready; how many moved."""
-        ks = self._ks(queue)
-        args: list[object] = [self.settings.events_cap, job_id or ""]
-        moved = 0
-        while True:
-            r = await self._run("requeue_dead", ks.requeue, args)
-            if r[0] == Code.NOT_DEAD:
-                raise JobNotFound(f"no dead job {job_id!r} in queue {queue!r}")
-            moved += int(r[0])
-            if job_id or int(r[0]) == 0 or int(r[1]) == 0:
-                return moved
+        return await self.perform(ops.requeue_dead(self.settings, queue, job_id))
 
     async def delete_dead(self, queue: str, job_id: str) -> None:
         """Delete one dead job for good."""
-        if await self._run("delete_dead", self._ks(queue).dead, [job_id]) == Code.NOT_DEAD:
-            raise JobNotFound(f"no dead job {job_id!r} in queue {queue!r}")
+        await self.perform(ops.delete_dead(self.settings, queue, job_id))
 
     async def stats(self, queue: str) -> QueueStats:
         """Counts per state, totals, pause flag and limits of one queue."""
-        return replies.queue_stats(queue, await self._run("stats", self._ks(queue).stats, []))
+        return await self.perform(ops.queue_stats(self.settings, queue))
 
     async def queues(self) -> list[str]:
         """Every queue that has ever had a job enqueued, sorted."""
-        members = await self._retrying("queues", lambda: self.redis.smembers(QUEUES_KEY))
-        return sorted(m.decode() for m in members)
+        return await self.perform(ops.queue_names(self.settings))
 
     async def pause(self, queue: str) -> None:
         """Stop claims from the queue (enqueues still land)."""
-        await self.redis.set(self._ks(queue).keys.paused, b"1")
+        await self.perform(ops.set_paused(self.settings, queue, True))
 
     async def resume(self, queue: str) -> None:
         """Let claims from the queue go on."""
-        await self.redis.delete(self._ks(queue).keys.paused)
+        await self.perform(ops.set_paused(self.settings, queue, False))
 
     async def set_rate_limit(self, queue: str, rate: float, burst: int) -> None:
         """Limit claims to `rate` jobs/s with bursts of `burst`; the bucket starts full."""
-        if not (rate > 0 and rate <= 1e6) or not 1 <= burst <= 1_000_000:
-            raise ConfigError("rate must be in (0, 1e6] jobs/s and burst in 1..1e6")
-        key = self._ks(queue).keys.bucket
-        async with self.redis.pipeline(transaction=True) as p:
-            p.delete(key)
-            p.hset(key, mapping={"rate": repr(float(rate)), "burst": int(burst)})
-            await p.execute()
+        await self.perform(ops.put_rate_limit(self.settings, queue, rate, burst))
 
     async def clear_rate_limit(self, queue: str) -> None:
         """Remove the queue's rate limit."""
-        await self.redis.delete(self._ks(queue).keys.bucket)
+        await self.perform(ops.drop_rate_limit(self.settings, queue))
 
     async def set_max_depth(self, queue: str, max_depth: int | None) -> None:
         """Refuse enqueues (QueueFull) while ready + delayed jobs exceed max_depth."""
-        key = self._ks(queue).keys.conf
-        if max_depth is None:
-            await self.redis.hdel(key, "max_depth")
-        elif max_depth < 1:
-            raise ConfigError("max_depth must be >= 1")
-        else:
-            await self.redis.hset(key, "max_depth", max_depth)
+        await self.perform(ops.put_max_depth(self.settings, queue, max_depth))
 
     async def check_eviction_policy(self) -> str | None:
         """Warn loudly unless Redis runs with `noeviction`; returns the policy when readable."""
@@ -568,7 +406,7 @@ class Broker(ScheduleMethods):
         except rexc.ResponseError:  # CONFIG may be disabled on managed Redis
             return None
         except (rexc.RedisError, OSError) as exc:  # unreachable: relay's error, like every call
-            raise _relay_error("check_eviction_policy", exc) from exc
+            raise relay_error("check_eviction_policy", exc) from exc
         policy = policy.decode() if isinstance(policy, bytes) else policy
         if policy != "noeviction":
             log.warning(
@@ -577,28 +415,3 @@ class Broker(ScheduleMethods):
                 policy,
             )
         return str(policy) if policy is not None else None
-
-
-def _relay_error(name: str, exc: BaseException) -> BaseException:
-    """relay's error for a Redis one: RedisUnavailable when it may pass, else ScriptError."""
-    msg = str(exc)
-    if is_transient(exc):
-        return RedisUnavailable(f"Redis unreachable during {name}: {msg}")
-    if isinstance(exc, rexc.ResponseError):
-        # redis-py strips the OOM and READONLY prefixes off the message into the class.
-        if isinstance(exc, rexc.OutOfMemoryError):
-            msg = f"OOM {msg}"
-        elif isinstance(exc, rexc.ReadOnlyError):
-            msg = f"READONLY {msg}"
-        if msg.startswith(("OOM", "MISCONF", "READONLY", "LOADING", "BUSY")):
-            return RedisUnavailable(f"Redis refused {name}: {msg}")
-        return ScriptError(f"script {name} failed: {msg}")
-    return exc
-
-
-def _cursor(cursor: str | None) -> int:
-    if cursor is None or cursor == "":
-        return 0
-    if not cursor.isdigit():
-        raise ConfigError(f"invalid cursor {cursor!r}")
-    return int(cursor)

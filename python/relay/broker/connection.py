@@ -19,7 +19,7 @@ from relay import _core
 from relay.broker import packed
 from relay.broker.scripts import Script
 from relay.config import redis_url_from_env
-from relay.errors import ConfigError
+from relay.errors import ConfigError, RedisUnavailable, ScriptError
 
 T = TypeVar("T")
 
@@ -311,3 +311,25 @@ def _cluster_auth(url: str) -> dict[str, Any]:
         return {}
     user, _, password = netloc.rsplit("@", 1)[0].partition(":")
     return {"username": user or None, "password": password or None}
+
+
+# A pooled socket that went stale (Redis restarted, a proxy dropped it) fails the first call on
+# it with one of these; an idempotent call may be resent once on a fresh connection.
+STALE_SOCKET = (rexc.ConnectionError, rexc.TimeoutError, ConnectionError, TimeoutError)
+
+
+def relay_error(name: str, exc: BaseException) -> BaseException:
+    """relay's error for a Redis one: RedisUnavailable when it may pass, else ScriptError."""
+    msg = str(exc)
+    if is_transient(exc):
+        return RedisUnavailable(f"Redis unreachable during {name}: {msg}")
+    if isinstance(exc, rexc.ResponseError):
+        # redis-py strips the OOM and READONLY prefixes off the message into the class.
+        if isinstance(exc, rexc.OutOfMemoryError):
+            msg = f"OOM {msg}"
+        elif isinstance(exc, rexc.ReadOnlyError):
+            msg = f"READONLY {msg}"
+        if msg.startswith(("OOM", "MISCONF", "READONLY", "LOADING", "BUSY")):
+            return RedisUnavailable(f"Redis refused {name}: {msg}")
+        return ScriptError(f"script {name} failed: {msg}")
+    return exc

@@ -6,6 +6,7 @@ from typing import Any
 
 from redis import exceptions as rexc
 
+from relay.broker.ops import per_script
 from relay.broker.scripts import SCRIPTS
 
 
@@ -19,18 +20,9 @@ async def check_health(redis: Any) -> tuple[bool, bool]:
     scripts = list(SCRIPTS.values())
     try:
         exists = await redis.script_exists(*(s.sha for s in scripts))
-        for script, present in zip(scripts, _flat(exists), strict=True):
+        for script, present in zip(scripts, per_script(exists), strict=True):
             if not present:
                 await redis.script_load(script.source)
     except (rexc.RedisError, OSError):
         return True, False
     return True, True
-
-
-def _flat(reply: Any) -> list[bool]:
-    # A cluster client may answer per node ({node: [bools]}); a script counts as loaded only
-    # when every node has it.
-    if isinstance(reply, dict):
-        per_node = list(reply.values())
-        return [all(col) for col in zip(*per_node, strict=True)]
-    return [bool(x) for x in reply]

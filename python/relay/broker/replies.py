@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import msgspec
 
 from relay import _core
-from relay.broker.types import Claimed, Counts, QueueStats, RateLimit, Totals, Undecodable
+from relay.broker.types import Claimed, Undecodable
 from relay.errors import CodecError
 from relay.job import Job, JobInfo, JobState
+from relay.wire import Counts, QueueStats, RateLimit, Totals
 
 _TOTALS = frozenset(Totals.__struct_fields__)
 

@@ -1,13 +1,19 @@
-"""What broker methods take and return: reply codes, claim results, nacks, queue stats."""
+"""What broker methods take and return: reply codes, claim results, nacks (queue stats and
+dead pages are wire types, in relay.wire)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
-import msgspec
+from relay.job import Job
 
-from relay.job import Job, JobInfo
+# The wire types moved to relay.wire; the old names still resolve here (explicit re-exports).
+from relay.wire import Counts as Counts  # noqa: PLC0414 - a re-export
+from relay.wire import DeadPage as DeadPage  # noqa: PLC0414 - a re-export
+from relay.wire import QueueStats as QueueStats  # noqa: PLC0414 - a re-export
+from relay.wire import RateLimit as RateLimit  # noqa: PLC0414 - a re-export
+from relay.wire import Totals as Totals  # noqa: PLC0414 - a re-export
 
 
 class Code(IntEnum):
@@ -88,51 +94,3 @@ class Promoted:
     moved: int
     wait_ms: int  # -1: no delayed jobs; 0: more are due now
     tick_ms: int = -1  # until the queue's next schedule tick: -1 none; 0 due now
-
-
-class Counts(msgspec.Struct, frozen=True):
-    """Jobs per state in one queue."""
-
-    ready: int = 0
-    delayed: int = 0
-    inflight: int = 0
-    dead: int = 0
-    completed: int = 0
-
-
-class Totals(msgspec.Struct, frozen=True):
-    """Monotonic counters of one queue since it was created."""
-
-    enqueued: int = 0
-    completed: int = 0
-    failed: int = 0
-    retried: int = 0
-    dead: int = 0
-    reaped: int = 0
-    requeued: int = 0
-
-
-class RateLimit(msgspec.Struct, frozen=True):
-    """A token-bucket limit on claims: `rate` jobs per second, bursts of up to `burst`."""
-
-    rate: float
-    burst: int
-
-
-class QueueStats(msgspec.Struct, frozen=True):
-    """One queue at a glance."""
-
-    name: str
-    counts: Counts
-    totals: Totals
-    paused: bool
-    rate_limit: RateLimit | None
-    max_depth: int | None
-
-
-class DeadPage(msgspec.Struct, frozen=True):
-    """A page of dead jobs, newest first; pass next_cursor to get the next page."""
-
-    jobs: list[JobInfo]
-    next_cursor: str | None
-    total: int

@@ -8,7 +8,6 @@ from urllib.parse import quote
 import msgspec
 from aiohttp import web
 
-from relay.broker import JobSpec
 from relay.broker.health import check_health
 from relay.errors import RedisUnavailable
 from relay.http.auth import too_many
@@ -30,6 +29,7 @@ from relay.http.state import AppState, all_stats, state
 from relay.job import JobOptions
 from relay.keys import validate_queue_name
 from relay.metrics import CONTENT_TYPE
+from relay.wire import JobSpec
 
 T = TypeVar("T")
 TOKEN_KEY = web.RequestKey("relay_token", int)  # index of the caller's token, set by auth

@@ -11,8 +11,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import msgspec
 
-from relay import _core
-from relay.broker import DeadPage, JobSpec, QueueStats
+from relay import _core, wire
 from relay.errors import ConfigError
 from relay.http.models import (
     MAX_BATCH,
@@ -23,14 +22,17 @@ from relay.http.models import (
     EnqueueResponse,
     Health,
     QueueList,
+    RateLimitRequest,
     Requeued,
     ScheduleList,
     ScheduleRequest,
     Triggered,
 )
 from relay.http.sdk_errors import error_from_response
-from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue
+from relay.job import check_job_type
+from relay.keys import validate_queue_name
 from relay.schedules.model import Schedule, ScheduleInfo
+from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
 
@@ -59,6 +61,11 @@ def quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def queue_path(queue: str) -> str:
+    """`/api/queues/<queue>`, for a valid queue name (ConfigError, before any I/O, if not)."""
+    return f"/api/queues/{quote_segment(validate_queue_name(queue))}"
+
+
 def wire_job(spec: JobSpec) -> EnqueueRequest:
     o = spec.options
     return EnqueueRequest(
@@ -73,63 +80,79 @@ def wire_job(spec: JobSpec) -> EnqueueRequest:
     )
 
 
+def replicas_query(wait_replicas: int | None) -> dict[str, str]:
+    if wait_replicas is None:
+        return {}
+    return {"wait_replicas": str(wire.check_wait_replicas(wait_replicas))}
+
+
 def enqueue_call(
-    queue: str, job_type: str, payload: JsonValue, options: Any
+    queue: str, spec: JobSpec, wait_replicas: int | None = None
 ) -> Call[EnqueueResponse]:
-    opts = JobOptions(**options)
-    spec = JobSpec(type=job_type, payload=msgspec.json.encode(payload), options=opts)
+    check_job_type(spec.type)
     return Call(
         "POST",
-        f"/api/queues/{quote_segment(queue)}/jobs",
+        f"{queue_path(queue)}/jobs",
         EnqueueResponse,
         msgspec.json.encode(wire_job(spec)),
-        safe_retry=opts.idempotency_key is not None,
+        safe_retry=spec.options.idempotency_key is not None,
+        query=replicas_query(wait_replicas),
     )
 
 
-def batch_calls(queue: str, specs: Sequence[JobSpec]) -> list[Call[BatchResponse]]:
+def batch_calls(
+    queue: str, specs: Sequence[JobSpec], wait_replicas: int | None = None
+) -> list[Call[BatchResponse]]:
+    path, query = f"{queue_path(queue)}/jobs/batch", replicas_query(wait_replicas)
+    for spec in specs:
+        check_job_type(spec.type)
     calls = []
     for i in range(0, len(specs), MAX_BATCH):
         chunk = specs[i : i + MAX_BATCH]
         calls.append(
             Call(
                 "POST",
-                f"/api/queues/{quote_segment(queue)}/jobs/batch",
+                path,
                 BatchResponse,
                 msgspec.json.encode(BatchRequest(jobs=[wire_job(s) for s in chunk])),
                 safe_retry=all(s.options.idempotency_key for s in chunk),
+                query=query,
             )
         )
     return calls
 
 
 def job_call(queue: str, job_id: str) -> Call[JobInfo]:
-    return Call("GET", f"/api/queues/{quote_segment(queue)}/jobs/{quote_segment(job_id)}", JobInfo)
+    return Call("GET", f"{queue_path(queue)}/jobs/{quote_segment(job_id)}", JobInfo)
 
 
 def stats_call(queue: str) -> Call[QueueStats]:
-    return Call("GET", f"/api/queues/{quote_segment(queue)}", QueueStats)
+    return Call("GET", queue_path(queue), QueueStats)
 
 
 def dead_call(queue: str, limit: int, cursor: str | None) -> Call[DeadPage]:
+    wire.check_dead_page(limit, cursor)
     query = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
-    return Call("GET", f"/api/queues/{quote_segment(queue)}/dead", DeadPage, query=query)
+    return Call("GET", f"{queue_path(queue)}/dead", DeadPage, query=query)
 
 
 def requeue_call(queue: str, job_id: str | None) -> Call[Requeued]:
     tail = f"{quote_segment(job_id)}/requeue" if job_id else "requeue"
-    return Call("POST", f"/api/queues/{quote_segment(queue)}/dead/{tail}", Requeued, b"", False)
+    return Call("POST", f"{queue_path(queue)}/dead/{tail}", Requeued, b"", False)
 
 
 def delete_dead_call(queue: str, job_id: str) -> Call[Deleted]:
-    return Call(
-        "DELETE", f"/api/queues/{quote_segment(queue)}/dead/{quote_segment(job_id)}", Deleted
-    )
+    return Call("DELETE", f"{queue_path(queue)}/dead/{quote_segment(job_id)}", Deleted)
 
 
 def queue_op_call(method: str, queue: str, op: str, body: Any = None) -> Call[QueueStats]:
     data = msgspec.json.encode(body) if body is not None else b""
-    return Call(method, f"/api/queues/{quote_segment(queue)}/{op}", QueueStats, data)
+    return Call(method, f"{queue_path(queue)}/{op}", QueueStats, data)
+
+
+def rate_limit_call(queue: str, rate: float, burst: int) -> Call[QueueStats]:
+    wire.check_rate_limit(rate, burst)
+    return queue_op_call("PUT", queue, "rate-limit", RateLimitRequest(rate=rate, burst=burst))
 
 
 QUEUES: Call[QueueList] = Call("GET", "/api/queues", QueueList)
@@ -167,7 +190,7 @@ class ClientOptions:
 
 
 def _schedule_path(queue: str, name: str, tail: str = "") -> str:
-    return f"/api/queues/{quote_segment(queue)}/schedules/{quote_segment(name)}{tail}"
+    return f"{queue_path(queue)}/schedules/{quote_segment(name)}{tail}"
 
 
 def put_schedule_call(queue: str, schedule: Schedule) -> Call[ScheduleInfo]:
@@ -193,7 +216,7 @@ def get_schedule_call(queue: str, name: str) -> Call[ScheduleInfo]:
 
 
 def list_schedules_call(queue: str) -> Call[ScheduleList]:
-    return Call("GET", f"/api/queues/{quote_segment(queue)}/schedules", ScheduleList)
+    return Call("GET", f"{queue_path(queue)}/schedules", ScheduleList)
 
 
 def delete_schedule_call(queue: str, name: str) -> Call[Deleted]:

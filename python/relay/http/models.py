@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from relay.broker.types import QueueStats
 from relay.job import MAX_IDEMPOTENCY_KEY_LEN, MAX_TYPE_LEN
 from relay.schedules.cron import MAX_LEN as MAX_CRON_LEN
 from relay.schedules.cron import json_pattern as cron_pattern
 from relay.schedules.model import ScheduleInfo
 from relay.schedules.timing import MAX_EVERY_MS, zone_names
+from relay.wire import QueueStats
 
 # Printable ASCII: the schema's length limit then equals the envelope's byte limit, so a string
 # the schema calls valid is never refused for its UTF-8 size.

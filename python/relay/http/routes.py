@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.broker.types import DeadPage, QueueStats
 from relay.http import api, schedules, sse
 from relay.http.models import (
     BatchRequest,
@@ -28,6 +27,7 @@ from relay.http.models import (
 )
 from relay.job import JobInfo
 from relay.schedules.model import ScheduleInfo
+from relay.wire import DeadPage, QueueStats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

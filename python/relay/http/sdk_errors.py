@@ -14,8 +14,11 @@ from relay.errors import (
     QueueFull,
     RedisUnavailable,
     RelayError,
+    ReplicationTimeout,
 )
 from relay.http.models import ErrorBody
+
+_REPLICAS = re.compile(r"^(\d+) of (\d+) replicas confirmed ")
 
 
 class ApiError(RelayError):
@@ -78,6 +81,18 @@ class Unavailable(ApiError, RedisUnavailable):
     """503: Redis is unavailable (or too many event subscribers)."""
 
 
+class ReplicasBehind(Unavailable, ReplicationTimeout):
+    """503: fewer replicas than `wait_replicas` confirmed the enqueue in time. The jobs were
+    written (see ReplicationTimeout); over HTTP their `ids` are not known (empty)."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None) -> None:
+        super().__init__(status, code, message, retry_after)
+        m = _REPLICAS.search(message)
+        self.ids: list[str] = []
+        self.acked = int(m.group(1)) if m else 0
+        self.wanted = int(m.group(2)) if m else 0
+
+
 class ServerError(ApiError):
     """Any other 5xx."""
 
@@ -104,5 +119,7 @@ def error_from_response(status: int, body: bytes, retry_after: str | None) -> Ap
     kind = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
     if status == 429 and code == "queue_full":
         kind = QueueIsFull
+    if status == 503 and _REPLICAS.search(message):
+        kind = ReplicasBehind
     wait = float(retry_after) if retry_after and retry_after.isdigit() else None
     return kind(status, code, message, wait)

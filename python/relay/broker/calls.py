@@ -1,0 +1,87 @@
+"""The calls of the four faces over Redis, each a sans-I/O operation (see relay.broker.ops).
+
+`Producer` and `SyncProducer` offer exactly these (plus enqueue, enqueue_many and job), each a
+one-line method that runs the generator here on its transport; `relay.http.calls` has the same
+calls for `Client` and `AsyncClient`. They answer as the HTTP API does, so a service can move
+between HTTP and direct Redis by changing one constructor: a call on a queue that never had a
+job raises JobNotFound (the HTTP 404), and the calls that change a queue return its stats.
+"""
+
+from __future__ import annotations
+
+from relay.broker import ops
+from relay.broker.ops import Command, Steps
+from relay.config import BrokerSettings
+from relay.errors import JobNotFound, RelayError
+from relay.keys import QUEUES_KEY, validate_queue_name
+from relay.wire import DeadPage, JobInfo, QueueStats, check_dead_page, check_rate_limit
+
+
+def known(s: BrokerSettings, queue: str) -> Steps[str]:
+    """`queue`, when it names a queue that has had a job; else JobNotFound (HTTP's 404)."""
+    validate_queue_name(queue)
+    if not (yield Command("queues", ("SISMEMBER", QUEUES_KEY, queue))):
+        raise JobNotFound(f"no queue named {queue!r}")
+    return queue
+
+
+def get_job(s: BrokerSettings, queue: str, job_id: str) -> Steps[JobInfo]:
+    return (yield from ops.job_info(s, queue, job_id))
+
+
+def stats(s: BrokerSettings, queue: str) -> Steps[QueueStats]:
+    return (yield from ops.queue_stats(s, (yield from known(s, queue))))
+
+
+def queues(s: BrokerSettings) -> Steps[list[QueueStats]]:
+    out = []
+    for queue in (yield from ops.queue_names(s)):
+        out.append((yield from ops.queue_stats(s, queue)))
+    return out
+
+
+def dead_jobs(
+    s: BrokerSettings, queue: str, limit: int = 50, cursor: str | None = None
+) -> Steps[DeadPage]:
+    check_dead_page(limit, cursor)
+    return (yield from ops.dead_page(s, (yield from known(s, queue)), limit, cursor))
+
+
+def requeue(s: BrokerSettings, queue: str, job_id: str | None = None) -> Steps[int]:
+    if not job_id:  # every dead job: the queue must exist, as over HTTP
+        queue = yield from known(s, queue)
+    return (yield from ops.requeue_dead(s, queue, job_id))
+
+
+def delete_dead(s: BrokerSettings, queue: str, job_id: str) -> Steps[None]:
+    yield from ops.delete_dead(s, queue, job_id)
+
+
+def pause(s: BrokerSettings, queue: str) -> Steps[QueueStats]:
+    yield from ops.set_paused(s, (yield from known(s, queue)), True)
+    return (yield from ops.queue_stats(s, queue))
+
+
+def resume(s: BrokerSettings, queue: str) -> Steps[QueueStats]:
+    yield from ops.set_paused(s, (yield from known(s, queue)), False)
+    return (yield from ops.queue_stats(s, queue))
+
+
+def set_rate_limit(s: BrokerSettings, queue: str, rate: float, burst: int) -> Steps[QueueStats]:
+    check_rate_limit(rate, burst)
+    yield from ops.put_rate_limit(s, (yield from known(s, queue)), rate, burst)
+    return (yield from ops.queue_stats(s, queue))
+
+
+def clear_rate_limit(s: BrokerSettings, queue: str) -> Steps[QueueStats]:
+    yield from ops.drop_rate_limit(s, (yield from known(s, queue)))
+    return (yield from ops.queue_stats(s, queue))
+
+
+def health(s: BrokerSettings) -> Steps[bool]:
+    """Redis answers and has relay's scripts (what the server's /healthz checks, minus the
+    server itself); False, not an error, when it does not."""
+    try:
+        return (yield from ops.scripts_loaded(s))
+    except RelayError:
+        return False

@@ -1,0 +1,120 @@
+"""What the four faces share: how a job is enqueued, whatever carries it.
+
+`Producer` and `AsyncClient` build on `AsyncFace`, `SyncProducer` and `Client` on `SyncFace`;
+each face supplies its transport's `_enqueue_one` / `_enqueue_ids` and `close`, and one
+one-line method per call of `relay.broker.calls` (Redis) or `relay.http.calls` (HTTP). The
+README's table lists the calls; tests/unit/test_faces.py holds the four faces to one signature
+per call. Neutral ground: no redis-py, no aiohttp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Self
+
+from relay.job import JsonValue
+from relay.wire import EnqueueResult, JobSpec
+
+
+class Face:
+    """The part of the API that does no I/O."""
+
+    @staticmethod
+    def job(job_type: str, payload: JsonValue = None, **options: Any) -> JobSpec:
+        """A JobSpec for enqueue_many, validated now (ConfigError on a bad option)."""
+        return JobSpec.of(job_type, payload, **options)
+
+
+class AsyncEnqueue:
+    """`enqueue` for the asyncio faces and the Broker."""
+
+    async def enqueue(
+        self,
+        queue: str,
+        job_type: str,
+        payload: JsonValue = None,
+        *,
+        wait_replicas: int | None = None,
+        **options: Any,
+    ) -> EnqueueResult:
+        """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...).
+
+        `wait_replicas` (default: the broker's setting) > 0 returns only once that many
+        replicas have the job, else raises ReplicationTimeout.
+        """
+        spec = JobSpec.of(job_type, payload, **options)
+        return await self._enqueue_one(queue, spec, wait_replicas)
+
+    async def _enqueue_one(
+        self, queue: str, spec: JobSpec, wait_replicas: int | None
+    ) -> EnqueueResult:
+        raise NotImplementedError
+
+
+class AsyncFace(Face, AsyncEnqueue):
+    """Base of `Producer` and `AsyncClient`."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connections this face made."""
+        raise NotImplementedError
+
+    async def enqueue_many(
+        self, queue: str, specs: Sequence[JobSpec], *, wait_replicas: int | None = None
+    ) -> list[str]:
+        """Enqueue jobs atomically per chunk of 1000 (one round trip each); the ids in order."""
+        return await self._enqueue_ids(queue, specs, wait_replicas)
+
+    async def _enqueue_ids(
+        self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
+    ) -> list[str]:
+        raise NotImplementedError
+
+
+class SyncFace(Face):
+    """Base of `SyncProducer` and `Client`: the same as `AsyncFace`, blocking."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections this face made."""
+        raise NotImplementedError
+
+    def enqueue(
+        self,
+        queue: str,
+        job_type: str,
+        payload: JsonValue = None,
+        *,
+        wait_replicas: int | None = None,
+        **options: Any,
+    ) -> EnqueueResult:
+        """Enqueue one job; options are JobOptions' (priority, delay_ms, idempotency_key, ...).
+
+        `wait_replicas` (default: the broker's setting) > 0 returns only once that many
+        replicas have the job, else raises ReplicationTimeout.
+        """
+        return self._enqueue_one(queue, JobSpec.of(job_type, payload, **options), wait_replicas)
+
+    def enqueue_many(
+        self, queue: str, specs: Sequence[JobSpec], *, wait_replicas: int | None = None
+    ) -> list[str]:
+        """Enqueue jobs atomically per chunk of 1000 (one round trip each); the ids in order."""
+        return self._enqueue_ids(queue, specs, wait_replicas)
+
+    def _enqueue_one(self, queue: str, spec: JobSpec, wait_replicas: int | None) -> EnqueueResult:
+        raise NotImplementedError
+
+    def _enqueue_ids(
+        self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
+    ) -> list[str]:
+        raise NotImplementedError

@@ -1,0 +1,206 @@
+"""One table of bad calls, run against all four faces: the same failure, the same exception.
+
+The Redis faces talk to the session's real Redis, the HTTP faces to a real `relay server` on
+it. Bad arguments run against faces whose Redis or server does not exist: a ConfigError there
+proves the call was refused before any I/O (an attempt would have met a connection error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from relay import (
+    AsyncClient,
+    Broker,
+    Client,
+    ConfigError,
+    IdempotencyConflict,
+    JobNotFound,
+    JobSpec,
+    PayloadTooLarge,
+    Producer,
+    QueueFull,
+    QueueStats,
+    RelayError,
+    ReplicationTimeout,
+    SyncProducer,
+)
+from tests.server.conftest import ServerProcess
+from tests.support.redis_server import free_port
+
+Faces = dict[str, Any]
+NOWHERE_QUEUE = "never-had-a-job"
+
+
+async def call(face: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """`face.name(*args, **kwargs)`: awaited on an async face, in a thread on a blocking one
+    (so a blocking call never stalls the loop the Redis faces share)."""
+    fn = getattr(face, name)
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args, **kwargs)
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def error_of(face: Any, name: str, *args: Any, **kwargs: Any) -> Exception | None:
+    """What `face.name(...)` raised; None when it returned."""
+    try:
+        await call(face, name, *args, **kwargs)
+    except Exception as exc:
+        return exc
+    return None
+
+
+async def _close(faces: Faces) -> None:
+    for face in faces.values():
+        await call(face, "close")
+
+
+@pytest.fixture
+async def faces(redis_url: str, server: ServerProcess) -> AsyncIterator[Faces]:
+    """The four faces on the session's Redis and server."""
+    if "+cluster" in redis_url:
+        pytest.skip("SyncProducer talks to a single Redis")
+    made: Faces = {
+        "Producer": Producer.from_url(redis_url),
+        "SyncProducer": SyncProducer.from_url(redis_url),
+        "AsyncClient": AsyncClient(server.url, token=server.token),
+        "Client": Client(server.url, token=server.token),
+    }
+    yield made
+    await _close(made)
+
+
+@pytest.fixture
+async def unreachable() -> AsyncIterator[Faces]:
+    """The four faces, on a port where nothing listens (no retries: one attempt would show)."""
+    redis, http = f"redis://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    made: Faces = {
+        "Producer": Producer.from_url(redis),
+        "SyncProducer": SyncProducer.from_url(redis),
+        "AsyncClient": AsyncClient(http, retries=0),
+        "Client": Client(http, retries=0),
+    }
+    yield made
+    await _close(made)
+
+
+Q = "q"  # a valid name: these calls fail on another argument
+BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+    ("enqueue", (Q, "t"), {"priority": 10}),
+    ("enqueue", (Q, "t"), {"no_such_option": 1}),
+    ("enqueue", (Q, "t"), {"idempotency_key": ""}),
+    ("enqueue", (Q, ""), {}),
+    ("enqueue", ("bad queue", "t"), {}),
+    ("enqueue", ("a{b}", "t"), {}),
+    ("enqueue", (Q, "t"), {"wait_replicas": -1}),
+    ("enqueue_many", (Q, [JobSpec.of("t")]), {"wait_replicas": -1}),
+    ("enqueue_many", ("bad:queue", [JobSpec.of("t")]), {}),
+    ("enqueue_many", (Q, [JobSpec.of("")]), {}),
+    ("job", ("t",), {"max_attempts": 0}),
+    ("job", ("t",), {"unknown": True}),
+    ("get_job", ("bad queue", "id"), {}),
+    ("stats", ("bad queue",), {}),
+    ("dead_jobs", (Q,), {"limit": 0}),
+    ("dead_jobs", (Q,), {"limit": 1001}),
+    ("dead_jobs", (Q,), {"cursor": "abc"}),
+    ("requeue", ("bad queue",), {}),
+    ("delete_dead", ("bad queue", "id"), {}),
+    ("pause", ("bad queue",), {}),
+    ("resume", ("",), {}),
+    ("set_rate_limit", (Q, 0, 1), {}),
+    ("set_rate_limit", (Q, 1.5, 0), {}),
+    ("set_rate_limit", (Q, float("nan"), 1), {}),
+    ("clear_rate_limit", ("bad queue",), {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs"),
+    BAD_ARGUMENTS,
+    ids=[f"{n}-{i}" for i, (n, *_) in enumerate(BAD_ARGUMENTS)],
+)
+async def test_a_bad_argument_is_a_config_error_before_any_io_on_every_face(
+    unreachable: Faces, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    for face_name, face in unreachable.items():
+        with pytest.raises(ConfigError) as got:
+            await call(face, name, *args, **kwargs)
+        assert type(got.value).__module__ == "relay.errors", f"{face_name}.{name}: {got.value!r}"
+
+
+async def _dead_job(broker: Broker, queue: str) -> str:
+    await broker.enqueue_many(queue, [JobSpec.of("t", priority=9)])  # claimed first
+    [job] = (await broker.claim(queue, 1, 60_000)).jobs
+    from relay.broker import Nack, NackMode  # noqa: PLC0415 - the one test that makes dead jobs
+
+    await broker.nack(queue, [Nack(job.id, job.token, NackMode.DEAD, 0, "boom")])
+    return job.id
+
+
+async def test_the_same_failure_raises_the_same_exception_from_every_face(
+    faces: Faces, broker: Broker, queue: str
+) -> None:
+    await broker.enqueue(queue, "t", {"a": 1}, idempotency_key="k")
+    await _dead_job(broker, queue)
+    table: list[tuple[str, tuple[Any, ...], dict[str, Any], type[RelayError]]] = [
+        ("get_job", (queue, "no-such-id"), {}, JobNotFound),
+        ("stats", (NOWHERE_QUEUE,), {}, JobNotFound),
+        ("dead_jobs", (NOWHERE_QUEUE,), {}, JobNotFound),
+        ("pause", (NOWHERE_QUEUE,), {}, JobNotFound),
+        ("resume", (NOWHERE_QUEUE,), {}, JobNotFound),
+        ("set_rate_limit", (NOWHERE_QUEUE, 5, 5), {}, JobNotFound),
+        ("clear_rate_limit", (NOWHERE_QUEUE,), {}, JobNotFound),
+        ("requeue", (NOWHERE_QUEUE,), {}, JobNotFound),
+        ("requeue", (queue, "no-such-id"), {}, JobNotFound),
+        ("delete_dead", (queue, "no-such-id"), {}, JobNotFound),
+        ("enqueue", (queue, "t", {"a": 2}), {"idempotency_key": "k"}, IdempotencyConflict),
+        ("enqueue", (queue, "t", "x" * (2 << 20)), {}, PayloadTooLarge),
+    ]
+    for name, args, kwargs, error in table:
+        for face_name, face in faces.items():
+            got = await error_of(face, name, *args, **kwargs)
+            assert isinstance(got, error), f"{face_name}.{name}{args[:2]}: {got!r}"
+    await broker.set_max_depth(queue, 1)
+    for face_name, face in faces.items():
+        got = await error_of(face, "enqueue", queue, "t")
+        assert isinstance(got, QueueFull), f"{face_name}.enqueue: {got!r}"
+    await broker.set_max_depth(queue, None)
+    assert (await broker.stats(queue)).counts.ready == 1  # none of the refusals wrote a job
+    for face_name, face in faces.items():  # this Redis has no replica to confirm a write
+        got = await error_of(face, "enqueue", queue, "t", wait_replicas=1)
+        assert isinstance(got, ReplicationTimeout), f"{face_name}.enqueue: {got!r}"
+        assert (got.acked, got.wanted) == (0, 1)
+
+
+async def test_every_face_answers_each_call_alike(faces: Faces, broker: Broker, queue: str) -> None:
+    dead = await _dead_job(broker, queue)
+    for face_name, face in faces.items():
+        r = await call(face, "enqueue", queue, "t", [face_name], delay_ms=60_000)
+        info = await call(face, "get_job", queue, r.id)
+        assert (info.state, info.payload) == ("delayed", [face_name])
+        [other] = await call(face, "enqueue_many", queue, [call_job(face, face_name)])
+        assert (await call(face, "get_job", queue, other)).priority == 7
+        paused = await call(face, "pause", queue)
+        assert isinstance(paused, QueueStats) and paused.paused
+        assert not (await call(face, "resume", queue)).paused
+        limited = await call(face, "set_rate_limit", queue, 2.5, 3)
+        assert limited.rate_limit is not None and limited.rate_limit.burst == 3
+        assert (await call(face, "clear_rate_limit", queue)).rate_limit is None
+        assert queue in [q.name for q in await call(face, "queues")]
+        assert (await call(face, "dead_jobs", queue, limit=1)).total == 1
+        assert await call(face, "health") is True
+    stats = {n: await call(f, "stats", queue) for n, f in faces.items()}
+    assert len({s.counts for s in stats.values()}) == 1, stats
+    assert await call(faces["Client"], "requeue", queue, dead) == 1
+    dead = await _dead_job(broker, queue)
+    assert await call(faces["SyncProducer"], "delete_dead", queue, dead) is None
+
+
+def call_job(face: Any, tag: str) -> JobSpec:
+    spec: JobSpec = face.job("t", [tag], priority=7)
+    return spec
