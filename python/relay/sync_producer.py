@@ -23,6 +23,7 @@ from redis import exceptions as rexc
 from relay.broker import calls, ops, packed
 from relay.broker.connection import STALE_SOCKET, relay_error
 from relay.broker.ops import check_replicas, enqueue_args, enqueue_reply, keysets, own_ids
+from relay.broker.registry import Registrations
 from relay.broker.scripts import SCRIPTS
 from relay.config import BrokerSettings, redis_url_from_env
 from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
@@ -45,7 +46,7 @@ class SyncProducer(SyncFace):
     def __init__(self, client: Redis, settings: BrokerSettings | None = None) -> None:
         self.redis = packed.enable(client)
         self.settings = settings or BrokerSettings()
-        self._registered: set[str] = set()
+        self._registered = Registrations()
         self._owns = False
 
     @classmethod
@@ -173,9 +174,9 @@ class SyncProducer(SyncFace):
             enqueue_args(self.settings, ks.keys.prefix, specs[i : i + limit])
             for i in range(0, len(specs), limit)
         ]
-        if queue not in self._registered:
+        if self._registered.due(queue):  # again every few seconds: a lost registry heals
             self._call("register", lambda: self.redis.sadd(QUEUES_KEY, queue))
-            self._registered.add(queue)
+            self._registered.done(queue)
         out: list[EnqueueResult] = []
         for start, args in zip(range(0, len(specs), limit), chunks, strict=True):
             try:

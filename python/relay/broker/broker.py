@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from redis import exceptions as rexc
 
-from relay.broker import ops, packed, replies
+from relay.broker import calls, ops, packed, replies
 from relay.broker.connection import (
     STALE_SOCKET,
     blpop_any,
@@ -30,6 +30,7 @@ from relay.broker.ops import (
     keysets,
     own_ids,
 )
+from relay.broker.registry import Registrations
 from relay.broker.schedules import ScheduleMethods
 from relay.broker.scripts import SCRIPTS
 from relay.broker.types import (
@@ -61,7 +62,7 @@ class Broker(AsyncEnqueue, ScheduleMethods):
     def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:
         self.redis = client
         self.settings = settings or BrokerSettings()
-        self._registered: set[str] = set()
+        self._registered = Registrations()
         # Only a cluster heals itself within seconds (a replica is promoted), so only there
         # does a call wait out the gap; a single Redis outage goes straight to the caller.
         self._retry_s = self.settings.failover_retry_ms / 1000 if is_cluster(client) else 0.0
@@ -167,9 +168,9 @@ class Broker(AsyncEnqueue, ScheduleMethods):
         return reply, attempts > 1, acked
 
     async def _register(self, queue: str) -> None:
-        if queue not in self._registered:
+        if self._registered.due(queue):  # again every few seconds: a lost registry heals
             await self._retrying("register", lambda: self.redis.sadd(QUEUES_KEY, queue))
-            self._registered.add(queue)
+            self._registered.done(queue)
 
     # -- consuming ---------------------------------------------------------------------------
 
@@ -378,6 +379,10 @@ class Broker(AsyncEnqueue, ScheduleMethods):
     async def queues(self) -> list[str]:
         """Every queue that has ever had a job enqueued, sorted."""
         return await self.perform(ops.queue_names(self.settings))
+
+    async def has_queue(self, queue: str) -> bool:
+        """Whether `queue` is registered (re-registering it when its keys exist)."""
+        return await self.perform(calls.has_queue(self.settings, queue))
 
     async def pause(self, queue: str) -> None:
         """Stop claims from the queue (enqueues still land)."""

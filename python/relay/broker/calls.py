@@ -19,10 +19,23 @@ from relay.wire import DeadPage, JobInfo, QueueStats, check_dead_page, check_rat
 
 def known(s: BrokerSettings, queue: str) -> Steps[str]:
     """`queue`, when it names a queue that has had a job; else JobNotFound (HTTP's 404)."""
-    validate_queue_name(queue)
-    if not (yield Command("queues", ("SISMEMBER", QUEUES_KEY, queue))):
+    if not (yield from has_queue(s, queue)):
         raise JobNotFound(f"no queue named {queue!r}")
     return queue
+
+
+def has_queue(s: BrokerSettings, queue: str) -> Steps[bool]:
+    """Whether `queue` is registered; a queue whose registration was lost (a Redis restart
+    without persistence, a failover, FLUSHALL) but which has jobs or counters in Redis is
+    registered again, so the registry heals on lookup."""
+    validate_queue_name(queue)
+    if (yield Command("queues", ("SISMEMBER", QUEUES_KEY, queue))):
+        return True
+    k = ops.keysets(queue).keys
+    if not (yield Command("queues", ("EXISTS", k.stats, k.jobs))):
+        return False
+    yield Command("register", ("SADD", QUEUES_KEY, queue))
+    return True
 
 
 def get_job(s: BrokerSettings, queue: str, job_id: str) -> Steps[JobInfo]:

@@ -128,9 +128,14 @@ ROUTES: tuple[Route, ...] = (
 # `batch` and `requeue` are sub-resources, never job ids: keeping them out of {id} makes each
 # URL match one resource, so 405 answers list exactly the methods of the path asked for.
 _ID = "{id:(?!(?:batch|requeue)$)[^/]+}"
+# aiohttp's default `{queue}` pattern excludes `{` and `}`: such a name would answer 404 "no
+# such route" instead of the 400 naming the queue-name rule, so the handler sees every segment.
+_QUEUE = "{queue:[^/]+}"
 
 
 def install(app: web.Application, routes: tuple[Route, ...] = ROUTES) -> None:
     """Add every route of the table to the app."""
     for r in routes:
-        app.router.add_route(r.method, r.path.replace("{id}", _ID), r.handler, name=r.name)
+        app.router.add_route(
+            r.method, r.path.replace("{id}", _ID).replace("{queue}", _QUEUE), r.handler, name=r.name
+        )
