@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "demo": "relay.demo",
     "jobs": "relay.browse_cli:jobs",
     "promote": "relay.browse_cli:promote",
+    "schedules": "relay.schedules.command",
 }
 
 

@@ -19,6 +19,10 @@ class JobNotFound(RelayError, LookupError):
     """No job with that id exists in that queue (or it was trimmed)."""
 
 
+class ScheduleNotFound(RelayError, LookupError):
+    """No schedule with that name exists in that queue."""
+
+
 class IdempotencyConflict(RelayError):
     """The idempotency key was already used for a job with a different payload."""
 

@@ -123,7 +123,7 @@ async def test_every_queue_route_answers_400_naming_the_rule_for_a_bad_name(
     client: Client, route: Any, name: str
 ) -> None:
     # `{` and `}` must reach the handler: aiohttp's default pattern would answer 404 no route.
-    path = route.path.replace("{queue}", name).replace("{id}", "j1")
+    path = route.path.replace("{queue}", name).replace("{id}", "j1").replace("{name}", "s1")
     body = {"jobs": [{"type": "t"}]} if path.endswith("/batch") else {"type": "t"}
     kw: dict[str, Any] = {"json": {"rate": 1, "burst": 1} if "rate-limit" in path else body}
     resp = await client.request(

@@ -32,6 +32,7 @@ from relay.broker.ops import (
     own_ids,
 )
 from relay.broker.registry import Registrations
+from relay.broker.schedules import ScheduleMethods
 from relay.broker.scripts import SCRIPTS
 from relay.broker.types import (
     Claimed,
@@ -56,7 +57,7 @@ log = logging.getLogger("relay.broker")
 T = TypeVar("T")
 
 
-class Broker(AsyncEnqueue, BrowseOps):
+class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
     """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
 
     def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:
@@ -233,7 +234,7 @@ class Broker(AsyncEnqueue, BrowseOps):
     async def promote(self, queue: str) -> Promoted:
         """Move due delayed jobs to ready (at most batch_limit per call)."""
         r = await self._run("promote", self._ks(queue).promote, [self.settings.batch_limit])
-        return Promoted(moved=int(r[0]), wait_ms=int(r[1]))
+        return Promoted(moved=int(r[0]), wait_ms=int(r[1]), tick_ms=int(r[2]))
 
     async def wait_for_work(self, queues: Sequence[str], timeout_s: float) -> str | None:
         """Block until an enqueue signals one of `queues`; the queue name, or None on timeout."""

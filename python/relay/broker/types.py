@@ -94,3 +94,4 @@ class Promoted:
 
     moved: int
     wait_ms: int  # -1: no delayed jobs; 0: more are due now
+    tick_ms: int = -1  # until the queue's next schedule tick: -1 none; 0 due now

@@ -32,10 +32,14 @@ from relay.http.models import (
     QueueList,
     RateLimitRequest,
     Requeued,
+    ScheduleList,
+    ScheduleRequest,
+    Triggered,
 )
 from relay.http.sdk_errors import error_from_response
 from relay.job import check_job_type
 from relay.keys import validate_queue_name
+from relay.schedules.model import Schedule, ScheduleInfo
 from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
@@ -218,3 +222,50 @@ class ClientOptions:
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
+
+
+# -- schedules (relay.schedules) -------------------------------------------------------------
+
+
+def _schedule_path(queue: str, name: str, tail: str = "") -> str:
+    return f"{queue_path(queue)}/schedules/{quote_segment(name)}{tail}"
+
+
+def put_schedule_call(queue: str, schedule: Schedule) -> Call[ScheduleInfo]:
+    """PUT the schedule (safe to resend: the same body gives the same state)."""
+    s = schedule.validated()
+    body = ScheduleRequest(
+        cron=msgspec.UNSET if s.cron is None else s.cron,
+        every_ms=msgspec.UNSET if s.every_ms is None else s.every_ms,
+        timezone=s.timezone,
+        type=s.type or None,
+        payload=msgspec.Raw(s.payload_bytes()),
+        priority=s.priority,
+        max_attempts=s.max_attempts,
+        timeout_ms=s.timeout_ms,
+        paused=s.paused,
+        misfire=s.misfire.value,
+    )
+    return Call("PUT", _schedule_path(queue, s.name), ScheduleInfo, msgspec.json.encode(body))
+
+
+def get_schedule_call(queue: str, name: str) -> Call[ScheduleInfo]:
+    return Call("GET", _schedule_path(queue, name), ScheduleInfo)
+
+
+def list_schedules_call(queue: str) -> Call[ScheduleList]:
+    return Call("GET", f"{queue_path(queue)}/schedules", ScheduleList)
+
+
+def delete_schedule_call(queue: str, name: str) -> Call[Deleted]:
+    return Call("DELETE", _schedule_path(queue, name), Deleted)
+
+
+def trigger_schedule_call(queue: str, name: str) -> Call[Triggered]:
+    """POST trigger: not resent on its own (each call enqueues one more job)."""
+    return Call("POST", _schedule_path(queue, name, "/trigger"), Triggered, b"", False)
+
+
+def pause_schedule_call(queue: str, name: str, paused: bool) -> Call[ScheduleInfo]:
+    tail = "/pause" if paused else "/resume"
+    return Call("POST", _schedule_path(queue, name, tail), ScheduleInfo, b"")

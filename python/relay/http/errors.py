@@ -17,6 +17,7 @@ from relay.errors import (
     QueueFull,
     RedisUnavailable,
     RelayError,
+    ScheduleNotFound,
 )
 from relay.http.models import ErrorBody, ErrorDetail
 
@@ -73,6 +74,7 @@ _RELAY_ERRORS: tuple[tuple[type[RelayError], int, str, dict[str, str]], ...] = (
     (JobStateConflict, 409, "state_conflict", {}),
     (PayloadTooLarge, 413, "payload_too_large", {}),
     (JobNotFound, 404, "not_found", {}),
+    (ScheduleNotFound, 404, "not_found", {}),
     (ConfigError, 400, "invalid_request", {}),
     (RedisUnavailable, 503, "redis_unavailable", {"Retry-After": str(UNAVAILABLE_RETRY_S)}),
 )

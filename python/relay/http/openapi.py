@@ -8,19 +8,19 @@ from typing import Any
 import msgspec
 
 from relay import __version__
-from relay.http.models import ErrorBody, JobId, QueueName
+from relay.http.models import ErrorBody, JobId, QueueName, ScheduleName, refine_schedule_schema
 from relay.http.routes import ROUTES, Route
 
 REF = "#/components/schemas/{name}"
 _PARAM = re.compile(r"{(\w+)}")
-_PATH_SCHEMAS: dict[str, Any] = {"queue": QueueName, "id": JobId}
+_PATH_SCHEMAS: dict[str, Any] = {"queue": QueueName, "id": JobId, "name": ScheduleName}
 _REASONS = {
     200: "OK",
     201: "Created",
     400: "Invalid request: the message names the field",
     401: "Missing or wrong bearer token",
     403: "A cross-site state change was refused",
-    404: "No such queue, job or route",
+    404: "No such queue, job, schedule or route",
     409: "Conflict: an idempotency key used with another payload, or a job that has moved on "
     "from the state the action needs (the message names its state)",
     413: "The request body or payload is over the limit",
@@ -42,6 +42,8 @@ def build_openapi(routes: tuple[Route, ...] = ROUTES, *, auth: bool = False) -> 
         types += [t for t in (r.body, *r.ok.values()) if t is not None]
     _, components = msgspec.json.schema_components(list(dict.fromkeys(types)), ref_template=REF)
     components = {name: _integers(schema) for name, schema in components.items()}
+    if "ScheduleRequest" in components:
+        refine_schedule_schema(components["ScheduleRequest"])
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, auth)

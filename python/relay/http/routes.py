@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from relay.browse import Changed, JobPage
-from relay.http import api, browse, sse
+from relay.http import api, browse, schedules, sse
 from relay.http.models import (
     BatchRequest,
     BatchResponse,
@@ -22,8 +22,12 @@ from relay.http.models import (
     QueueList,
     RateLimitRequest,
     Requeued,
+    ScheduleList,
+    ScheduleRequest,
+    Triggered,
 )
 from relay.job import JobInfo
+from relay.schedules.model import ScheduleInfo
 from relay.wire import DeadPage, QueueStats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -106,6 +110,26 @@ ROUTES: tuple[Route, ...] = (
           "Stop claims from the queue (enqueues still land)", {200: QueueStats}, WRITE),
     Route("POST", "/api/queues/{queue}/resume", api.resume, "resumeQueue",
           "Let claims from the queue go on", {200: QueueStats}, WRITE),
+    Route("GET", "/api/queues/{queue}/schedules", schedules.list_schedules, "listSchedules",
+          "Every schedule of the queue with its next run, last run and last job",
+          {200: ScheduleList}, tag="schedules"),
+    Route("PUT", "/api/queues/{queue}/schedules/{name}", schedules.put_schedule,
+          "putSchedule", "Create (201) or replace (200) a cron or every_ms schedule",
+          {201: ScheduleInfo, 200: ScheduleInfo}, WITH_BODY, ScheduleRequest, tag="schedules"),
+    Route("GET", "/api/queues/{queue}/schedules/{name}", schedules.get_schedule,
+          "getSchedule", "One schedule with its state", {200: ScheduleInfo}, tag="schedules"),
+    Route("DELETE", "/api/queues/{queue}/schedules/{name}", schedules.delete_schedule,
+          "deleteSchedule", "Delete a schedule (the jobs it enqueued stay)", {200: Deleted},
+          WRITE, tag="schedules"),
+    Route("POST", "/api/queues/{queue}/schedules/{name}/trigger", schedules.trigger_schedule,
+          "triggerSchedule", "Enqueue the schedule's job now; its ticks are unchanged",
+          {201: Triggered}, (*WRITE, 429), tag="schedules"),
+    Route("POST", "/api/queues/{queue}/schedules/{name}/pause", schedules.pause_schedule,
+          "pauseSchedule", "Stop the schedule's ticks", {200: ScheduleInfo}, WRITE,
+          tag="schedules"),
+    Route("POST", "/api/queues/{queue}/schedules/{name}/resume", schedules.resume_schedule,
+          "resumeSchedule", "Let the schedule tick again, from now (no catch-up)",
+          {200: ScheduleInfo}, WRITE, tag="schedules"),
     Route("GET", "/api/events", sse.events, "events",
           "Server-Sent Events: `stats` every second, `job` lifecycle events, resumable with "
           "Last-Event-ID", {200: None}, (401, 503), media="text/event-stream", tag="live"),

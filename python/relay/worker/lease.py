@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from relay.broker import Broker
 from relay.errors import RedisUnavailable, ScriptError
 from relay.job import Job
+from relay.schedules.firing import ScheduleFiring
 from relay.worker.completions import Ledger
 from relay.worker.metrics import WorkerMetrics
 from relay.worker.outage import Connectivity, RetryDelay
@@ -128,6 +129,7 @@ class Upkeep:
         self._conn = conn
         self._promote_at = 0.0
         self._poke = asyncio.Event()
+        self.schedules = ScheduleFiring(broker)  # fired from the promoter loop
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -184,7 +186,12 @@ class Upkeep:
         while not self._stop.is_set():
             self._promote_at = math.inf  # hints arriving during the calls below count
             try:
-                wait_ms = min([await self._promote(q) for q in self._queues])
+                wait_ms = min(
+                    [
+                        min(await self._promote(q), await self.schedules.fire(q))
+                        for q in self._queues
+                    ]
+                )
             except RedisUnavailable as exc:
                 self._conn.failed(exc)
                 await self._pause(delay.next())
@@ -205,6 +212,7 @@ class Upkeep:
         cap = int(PROMOTE_MAX_SLEEP * 1000)
         while True:
             p = await self._broker.promote(queue)
+            self.schedules.note(queue, p.tick_ms)
             if p.wait_ms < 0:
                 return cap
             if p.wait_ms > 0 or p.moved == 0:

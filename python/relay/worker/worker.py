@@ -25,6 +25,7 @@ from relay.config import BrokerSettings, redis_url_from_env
 from relay.errors import ConfigError, RelayError
 from relay.job import Job
 from relay.keys import validate_queue_name
+from relay.schedules.firing import declared_of
 from relay.worker import outcomes
 from relay.worker.claimer import IDLE_WAIT, Claimer
 from relay.worker.completions import Completions, Ledger
@@ -124,6 +125,10 @@ class Worker:
         self.metrics = WorkerMetrics(lambda: len(self.ledger), lambda: self.conn.up)
         reap_every = min(1.0, max(0.1, visibility / 4))
         self.upkeep = Upkeep(self.broker, self.queues, reap_every, self.conn)
+        self.upkeep.schedules.declare(
+            declared_of(registry.schedules), registry.unscheduled, self.queues[0]
+        )
+        self.metrics.registry.register(self.upkeep.schedules.collector())
         self.completions = Completions(
             self.broker, self.ledger, self.conn, self.metrics, self.upkeep.promote_soon
         )

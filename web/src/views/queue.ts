@@ -10,6 +10,7 @@ import { errorMessage, toast } from "../toast";
 import { JobBrowser } from "./browser";
 import { DeadSet } from "./deadset";
 import { JobLookup } from "./lookup";
+import { ScheduleList } from "./schedules";
 
 export const WINDOWS: ReadonlyArray<[number, string]> = [
   [60, "1m"],
@@ -33,6 +34,7 @@ export class QueueView {
   private readonly lookup: JobLookup;
   private readonly dead: DeadSet;
   private readonly browser: JobBrowser;
+  private readonly schedules: ScheduleList;
   private readonly rateCurrent: HTMLElement;
   private readonly rateInput: HTMLInputElement;
   private readonly burstInput: HTMLInputElement;
@@ -114,6 +116,7 @@ export class QueueView {
     this.lookup = new JobLookup(api, name, now);
     this.dead = new DeadSet(api, name, now);
     this.browser = new JobBrowser(api, name, now);
+    this.schedules = new ScheduleList(api, name, now);
 
     this.el = h(
       "div",
@@ -135,6 +138,7 @@ export class QueueView {
         this.lookup.el,
       ),
       this.browser.el,
+      this.schedules.el,
       this.dead.el,
     );
 
@@ -176,6 +180,7 @@ export class QueueView {
     this.depth.destroy();
     this.throughput.destroy();
     this.dead.destroy();
+    this.schedules.destroy();
     this.lookup.destroy();
     this.browser.destroy();
   }
@@ -194,6 +199,7 @@ export class QueueView {
 
   tick(): void {
     this.dead.tick();
+    this.schedules.tick();
     this.lookup.tick();
     this.browser.tick();
   }
