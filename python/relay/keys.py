@@ -126,6 +126,21 @@ class QueueKeys:
         """A per-job wake list: one token per waiter, pushed when the job finishes."""
         return self._k(f"fin:{job_id}")
 
+    @property
+    def schedules(self) -> str:
+        """Schedule definitions: name -> "<timing key>\n<JSON>"."""
+        return self._k("sched")
+
+    @property
+    def schedules_due(self) -> str:
+        """Active schedules by next tick: name scored by next_run_at (ms, Redis TIME)."""
+        return self._k("sched:due")
+
+    @property
+    def schedules_runs(self) -> str:
+        """Each schedule's last run: name -> "<last_run_at ms> <last job id>"."""
+        return self._k("sched:runs")
+
     def idem(self, key: str) -> str:
         return self._k(f"idem:{key}")
 
@@ -151,4 +166,7 @@ class QueueKeys:
             self.progress,
             self.cancel,
             self.waiting,
+            self.schedules,
+            self.schedules_due,
+            self.schedules_runs,
         ]

@@ -221,3 +221,15 @@ async def _until_waiting(broker: Broker, queue: str, job_id: str, n: int = 1) ->
             return
         await asyncio.sleep(0.005)
     raise AssertionError(f"{n} waiter(s) never signed up")
+
+
+async def test_the_job_browser_lists_cancelled_jobs_newest_first(
+    broker: Broker, queue: str
+) -> None:
+    ids = [(await broker.enqueue(queue, "t")).id for _ in range(2)]
+    for job_id in ids:
+        await broker.cancel(queue, job_id)
+        await asyncio.sleep(0.002)  # distinct cancel times
+    page = await broker.list_jobs(queue, "cancelled")
+    assert [j.id for j in page.jobs] == ids[::-1]
+    assert all(j.state == "cancelled" and j.finished_at for j in page.jobs)

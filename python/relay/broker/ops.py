@@ -124,7 +124,7 @@ class QueueKeySets:
         self.extend = [k.inflight, k.run, k.cancel, k.progress, k.events]
         self.reap = [*ready, k.inflight, k.dead, k.jobs, k.run, k.err, k.stats, k.events, k.wake]
         self.reap += [k.progress, k.cancel, k.cancelled, k.waiting]
-        self.promote = [*ready, k.delayed, k.jobs, k.wake]
+        self.promote = [*ready, k.delayed, k.jobs, k.wake, k.schedules_due]
         self.get_job = [k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
         self.get_job += [k.cancelled, k.results, k.progress, k.cancel]
         self.dead = [k.dead, k.jobs, k.run, k.err]

@@ -23,14 +23,27 @@ ARITY: dict[str, int] = {
     "nack": 23,
     "extend": 5,
     "reap": 22,
-    "promote": 13,
+    "promote": 14,
     "get_job": 11,
     "list_dead": 4,
     "requeue_dead": 16,
     "delete_dead": 4,
     "stats": 19,
+    # results, cancellation, waiting (relay.broker.lifecycle)
     "cancel": 24,
     "wait_job": 6,
+    # browsing (relay.broker.browse)
+    "list_ready": 17,
+    "list_scored": 4,
+    "move_jobs": 16,
+    "delete_scored": 6,
+    "delete_ready": 15,
+    # schedules (relay.schedules)
+    "upsert_schedule": 2,
+    "delete_schedule": 3,
+    "list_schedules": 3,
+    "due_schedules": 2,
+    "fire_schedules": 19,
 }
 
 

@@ -29,8 +29,9 @@ class Code(IntEnum):
     MALFORMED = -5
     RATE_LIMITED = -6
     NOT_DEAD = -7
-    UNKNOWN = -8  # no such job
-    FINISHED = -9  # already completed or dead
+    NOT_IN_STATE = -8  # job browser: the job is no longer in the state the action works on
+    UNKNOWN = -10  # cancel, wait: no such job
+    FINISHED = -11  # cancel: already completed or dead
 
 
 class NackMode(StrEnum):
@@ -99,3 +100,4 @@ class Promoted:
 
     moved: int
     wait_ms: int  # -1: no delayed jobs; 0: more are due now
+    tick_ms: int = -1  # until the queue's next schedule tick: -1 none; 0 due now

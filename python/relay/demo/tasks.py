@@ -3,8 +3,12 @@
 Run them with `relay worker --app relay.demo.tasks:registry -q emails,thumbnails,reports`.
 A payload flag (`bounce`, `corrupt`, `broken`) makes a job fail every time, so it ends in the
 dead set; the handlers also fail a few percent of attempts at random (a retry then succeeds),
-and reports sometimes ask to run later with `relay.Retry(after=...)`. Reports show progress
-while they run and return a small result (`relay cancel reports <id>` stops one).
+and reports sometimes ask to run later with `relay.Retry(after=...)`.
+
+Two schedules show periodic work with no scheduler process: the workers create them when they
+start and fire each tick once between them (the reports queue's Schedules panel shows them).
+Reports show progress while they run and return a small result (`relay cancel reports <id>`
+stops one).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import random
 import time
 from typing import Any
 
-from relay import Backoff, Fail, Job, Registry, Retry
+from relay import Backoff, Cron, Every, Fail, Job, Registry, Retry
 
 TRANSIENT_FAILURE_RATE = 0.06  # per attempt, on top of the jobs made to fail every time
 
@@ -79,3 +83,15 @@ async def generate_report(job: Job) -> dict[str, Any]:
     if _unlucky():
         raise KeyError("region")
     return {"report": p.get("report"), "rows": random.randint(10, 5000), "took_s": round(took, 3)}
+
+
+@registry.task("report.digest", schedule=Every(ms=10_000, queue="reports", payload={"n": 20}))
+async def digest(job: Job) -> None:
+    """Every 10 s: gather the last few events into a digest (a schedule declared in code)."""
+    await asyncio.sleep(random.uniform(0.05, 0.2))
+
+
+@registry.task("report.rollup", schedule=Cron("* * * * *", timezone="UTC", queue="reports"))
+async def rollup(job: Job) -> None:
+    """At the top of every minute (cron): roll the minute's figures up."""
+    await asyncio.sleep(random.uniform(0.1, 0.3))

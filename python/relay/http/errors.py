@@ -13,10 +13,12 @@ from relay.errors import (
     IdempotencyConflict,
     JobFinished,
     JobNotFound,
+    JobStateConflict,
     PayloadTooLarge,
     QueueFull,
     RedisUnavailable,
     RelayError,
+    ScheduleNotFound,
 )
 from relay.http.models import ErrorBody, ErrorDetail
 
@@ -30,6 +32,7 @@ _HTTP_CODES: dict[int, str] = {
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
+    409: "conflict",
     405: "method_not_allowed",
     413: "payload_too_large",
     429: "rate_limited",
@@ -70,8 +73,10 @@ _RELAY_ERRORS: tuple[tuple[type[RelayError], int, str, dict[str, str]], ...] = (
     (QueueFull, 429, "queue_full", {"Retry-After": str(QUEUE_FULL_RETRY_S)}),
     (IdempotencyConflict, 409, "idempotency_conflict", {}),
     (JobFinished, 409, "job_finished", {}),
+    (JobStateConflict, 409, "state_conflict", {}),
     (PayloadTooLarge, 413, "payload_too_large", {}),
     (JobNotFound, 404, "not_found", {}),
+    (ScheduleNotFound, 404, "not_found", {}),
     (ConfigError, 400, "invalid_request", {}),
     (RedisUnavailable, 503, "redis_unavailable", {"Retry-After": str(UNAVAILABLE_RETRY_S)}),
 )

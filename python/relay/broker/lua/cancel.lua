@@ -22,13 +22,13 @@
   ARGV[5] key prefix relay:{q}: (wake lists relay:{q}:fin:<id>, expire after 60 s)
   The cancelled set is trimmed here (bounded per call): every entry follows a cancel call.
   Returns: {1} cancelled now | {2} already cancelled | {3} in flight: flagged, cancelling
-         | {-8} unknown | {-9, state} already completed or dead: nothing changed ]]
+         | {-10} unknown | {-11, state} already completed or dead: nothing changed ]]
 local id = ARGV[1]
 local env = redis.call('HGET', KEYS[17], id)
-if not env then return {-8} end
+if not env then return {-10} end
 if redis.call('ZSCORE', KEYS[15], id) then return {2} end
-if redis.call('ZSCORE', KEYS[13], id) then return {-9, 'completed'} end
-if redis.call('ZSCORE', KEYS[14], id) then return {-9, 'dead'} end
+if redis.call('ZSCORE', KEYS[13], id) then return {-11, 'completed'} end
+if redis.call('ZSCORE', KEYS[14], id) then return {-11, 'dead'} end
 local cap = tonumber(ARGV[4])
 if redis.call('ZSCORE', KEYS[12], id) then
   if redis.call('SADD', KEYS[16], id) == 1 and cap > 0 then
@@ -43,7 +43,7 @@ if redis.call('ZREM', KEYS[11], id) == 0 then
     if removed > 0 then break end
     removed = redis.call('LREM', KEYS[k], 1, id)
   end
-  if removed == 0 then return {-8} end
+  if removed == 0 then return {-10} end
 end
 
 local t = redis.call('TIME')
