@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from relay.browse import JobPage
 from relay.faces import AsyncFace, SyncFace
@@ -28,17 +28,21 @@ from relay.http.calls import (
     backoff_s,
     batch_calls,
     bulk_call,
+    cancel_call,
     dead_call,
     delete_dead_call,
     delete_job_call,
+    drive,
+    drive_async,
     enqueue_call,
     enqueue_result,
+    get_job_call,
     job_action_call,
-    job_call,
     jobs_call,
     queue_op_call,
     rate_limit_call,
     requeue_call,
+    result_waits,
     stats_call,
 )
 from relay.http.sdk_errors import (
@@ -55,7 +59,8 @@ from relay.http.sdk_errors import (
     Unauthorized,
     Unavailable,
 )
-from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+from relay.job import JsonValue
+from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 if TYPE_CHECKING:
     import aiohttp
@@ -139,6 +144,9 @@ class Client(SyncFace):
                 else http.client.HTTPConnection
             )
             self._conn = kind(self._o.host, self._o.port, timeout=self._o.timeout)
+        self._conn.timeout = self._o.timeout + call.wait_s  # a wait's answer comes later
+        if self._conn.sock is not None:
+            self._conn.sock.settimeout(self._conn.timeout)
         try:
             self._conn.request(call.method, call.target(self._o.prefix), call.body, self._o.headers)
             resp = self._conn.getresponse()
@@ -163,9 +171,28 @@ class Client(SyncFace):
     ) -> list[str]:
         return [i for c in batch_calls(queue, specs, wait_replicas) for i in self._send(c).ids]
 
-    def get_job(self, queue: str, job_id: str) -> JobInfo:
-        """A job and its state; JobNotFound (NotFound) when unknown."""
-        return self._send(job_call(queue, job_id))
+    def get_job(self, queue: str, job_id: str, wait_ms: int | None = None) -> JobInfo:
+        """A job and its state (with its result, once completed); JobNotFound when unknown.
+        With `wait_ms` (0 to 60,000) it answers as soon as the job is completed, dead or
+        cancelled, or after `wait_ms` with its state then."""
+        return self._send(get_job_call(queue, job_id, wait_ms))
+
+    # -- results and cancellation ------------------------------------------------------------
+
+    def result(self, queue: str, job_id: str, timeout: float | None = None) -> JsonValue:
+        """What the job's handler returned, once the job completed, waiting for it at most
+        `timeout` seconds (None: as long as it takes). JobFailed (with `last_error`) when it
+        is dead, JobCancelled when cancelled, TimeoutError when `timeout` runs out first,
+        JobNotFound when unknown."""
+        return drive(result_waits(queue, job_id, timeout), self._send)
+
+    def cancel(self, queue: str, job_id: str) -> CancelOutcome:
+        """Cancel a job, for good (the cancel outlives restarts): `cancelled` when it was
+        waiting (ready or delayed), `cancelling` when it is running (its worker stops it; it
+        ends cancelled). JobFinished when it completed or is dead, JobNotFound when unknown."""
+        return self._send(cancel_call(queue, job_id))
+
+    # -- end of results and cancellation -----------------------------------------------------
 
     def stats(self, queue: str) -> QueueStats:
         """One queue's counts, totals, rate limit and pause flag; JobNotFound when unknown."""
@@ -318,8 +345,13 @@ class AsyncClient(AsyncFace):
         # in chunks. A batch of 1000 jobs is often that large.
         body = call.body
         data = io.BytesIO(body) if body is not None and len(body) > _INLINE_BODY else body
+        import aiohttp  # noqa: PLC0415 - as in _http
+
+        more: dict[str, Any] = {}  # a wait's answer comes later: a longer timeout for it
+        if call.wait_s:
+            more["timeout"] = aiohttp.ClientTimeout(total=self._o.timeout + call.wait_s)
         async with self._http().request(
-            call.method, call.target(self._o.prefix), data=data
+            call.method, call.target(self._o.prefix), data=data, **more
         ) as resp:
             body = await resp.read()
             return call.result(resp.status, body, resp.headers.get("Retry-After"))
@@ -335,9 +367,33 @@ class AsyncClient(AsyncFace):
         batches = batch_calls(queue, specs, wait_replicas)
         return [i for call in batches for i in (await self._send(call)).ids]
 
-    async def get_job(self, queue: str, job_id: str) -> JobInfo:
-        """A job and its state; JobNotFound (NotFound) when unknown."""
-        return await self._send(job_call(queue, job_id))
+    async def get_job(self, queue: str, job_id: str, wait_ms: int | None = None) -> JobInfo:
+        """A job and its state (with its result, once completed); JobNotFound when unknown.
+        With `wait_ms` (0 to 60,000) it answers as soon as the job is completed, dead or
+        cancelled, or after `wait_ms` with its state then."""
+        return await self._send(get_job_call(queue, job_id, wait_ms))
+
+    # -- results and cancellation ------------------------------------------------------------
+
+    async def result(
+        self,
+        queue: str,
+        job_id: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - DESIGN.md names it `timeout`
+    ) -> JsonValue:
+        """What the job's handler returned, once the job completed, waiting for it at most
+        `timeout` seconds (None: as long as it takes). JobFailed (with `last_error`) when it
+        is dead, JobCancelled when cancelled, TimeoutError when `timeout` runs out first,
+        JobNotFound when unknown."""
+        return await drive_async(result_waits(queue, job_id, timeout), self._send)
+
+    async def cancel(self, queue: str, job_id: str) -> CancelOutcome:
+        """Cancel a job, for good (the cancel outlives restarts): `cancelled` when it was
+        waiting (ready or delayed), `cancelling` when it is running (its worker stops it; it
+        ends cancelled). JobFinished when it completed or is dead, JobNotFound when unknown."""
+        return await self._send(cancel_call(queue, job_id))
+
+    # -- end of results and cancellation -----------------------------------------------------
 
     async def stats(self, queue: str) -> QueueStats:
         """One queue's counts, totals, rate limit and pause flag; JobNotFound when unknown."""

@@ -10,7 +10,8 @@ from relay.broker.ops import Steps
 from relay.browse import JobPage
 from relay.config import BrokerSettings
 from relay.faces import AsyncFace
-from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+from relay.job import JsonValue
+from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
 
@@ -55,9 +56,33 @@ class Producer(AsyncFace):
         got = await self.broker.enqueue_many(queue, specs, wait_replicas=wait_replicas)
         return [r.id for r in got]
 
-    async def get_job(self, queue: str, job_id: str) -> JobInfo:
-        """A job and its state; JobNotFound when unknown."""
-        return await self.perform(calls.get_job(self.settings, queue, job_id))
+    async def get_job(self, queue: str, job_id: str, wait_ms: int | None = None) -> JobInfo:
+        """A job and its state (with its result, once completed); JobNotFound when unknown.
+        With `wait_ms` (0 to 60,000) it answers as soon as the job is completed, dead or
+        cancelled, or after `wait_ms` with its state then."""
+        return await self.perform(calls.get_job(self.settings, queue, job_id, wait_ms))
+
+    # -- results and cancellation ------------------------------------------------------------
+
+    async def result(
+        self,
+        queue: str,
+        job_id: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - DESIGN.md names it `timeout`
+    ) -> JsonValue:
+        """What the job's handler returned, once the job completed, waiting for it at most
+        `timeout` seconds (None: as long as it takes). JobFailed (with `last_error`) when it
+        is dead, JobCancelled when cancelled, TimeoutError when `timeout` runs out first,
+        JobNotFound when unknown."""
+        return await self.perform(calls.result(self.settings, queue, job_id, timeout))
+
+    async def cancel(self, queue: str, job_id: str) -> CancelOutcome:
+        """Cancel a job, for good (the cancel outlives restarts): `cancelled` when it was
+        waiting (ready or delayed), `cancelling` when it is running (its worker stops it; it
+        ends cancelled). JobFinished when it completed or is dead, JobNotFound when unknown."""
+        return await self.perform(calls.cancel(self.settings, queue, job_id))
+
+    # -- end of results and cancellation -----------------------------------------------------
 
     async def stats(self, queue: str) -> QueueStats:
         """One queue's counts, totals, rate limit and pause flag; JobNotFound when unknown."""

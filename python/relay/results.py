@@ -7,6 +7,8 @@ completes either way: its side effects are done. Neutral ground: no redis-py, no
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from relay.errors import ConfigError, JobCancelled, JobFailed
@@ -14,6 +16,7 @@ from relay.job import JobInfo, JobState, JsonValue
 
 DEFAULT_MAX_RESULT_BYTES = 1 << 20
 MAX_WAIT_MS = 60_000  # one wait over HTTP, and one step of a longer wait in Python
+FINISHED = (JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED)  # states a wait ends on
 
 _encoder = msgspec.json.Encoder()
 
@@ -63,3 +66,17 @@ def check_wait_ms(wait_ms: object, limit: int = MAX_WAIT_MS) -> int:
     if not ok:
         raise ConfigError(f"wait_ms must be an integer from 0 to {limit}, got {wait_ms!r}")
     return wait_ms  # type: ignore[return-value]
+
+
+def check_timeout(timeout: object) -> float | None:
+    """`timeout` when it is None (no limit) or a finite number of seconds >= 0, else
+    ConfigError."""
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 <= timeout < math.inf
+    ):
+        raise ConfigError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+    return float(timeout)

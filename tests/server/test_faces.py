@@ -20,6 +20,10 @@ from relay import (
     Client,
     ConfigError,
     IdempotencyConflict,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    JobInfo,
     JobNotFound,
     JobSpec,
     JobStateConflict,
@@ -27,11 +31,13 @@ from relay import (
     Producer,
     QueueFull,
     QueueStats,
-    RelayError,
     ReplicationTimeout,
     SyncProducer,
 )
+from relay.broker.ops import keysets
 from relay.browse import encode_cursor
+from relay.results import result_record
+from relay.wire import CancelOutcome
 from tests.server.conftest import ServerProcess
 from tests.support.redis_server import free_port
 
@@ -72,14 +78,18 @@ async def faces(redis_url: str, server: ServerProcess) -> AsyncIterator[Faces]:
     """The four faces on the session's Redis and server."""
     if "+cluster" in redis_url:
         pytest.skip("SyncProducer talks to a single Redis")
-    made: Faces = {
+    made = _make_faces(redis_url, server)
+    yield made
+    await _close(made)
+
+
+def _make_faces(redis_url: str, server: ServerProcess) -> Faces:
+    return {
         "Producer": Producer.from_url(redis_url),
         "SyncProducer": SyncProducer.from_url(redis_url),
         "AsyncClient": AsyncClient(server.url, token=server.token),
         "Client": Client(server.url, token=server.token),
     }
-    yield made
-    await _close(made)
 
 
 @pytest.fixture
@@ -147,6 +157,21 @@ BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("requeue_jobs", ("bad queue",), {}),
     ("delete_jobs", (Q, "completed"), {}),
     ("delete_jobs", (Q, "nope"), {}),
+    # results and cancellation
+    ("get_job", (Q, "id"), {"wait_ms": -1}),
+    ("get_job", (Q, "id"), {"wait_ms": 60_001}),
+    ("get_job", (Q, "id"), {"wait_ms": 1.5}),
+    ("get_job", (Q, "id"), {"wait_ms": True}),
+    ("get_job", ("bad queue", "id"), {"wait_ms": 10}),
+    ("result", ("bad queue", "id"), {}),
+    ("result", (Q, ""), {}),
+    ("result", (Q, "id"), {"timeout": -1}),
+    ("result", (Q, "id"), {"timeout": float("nan")}),
+    ("result", (Q, "id"), {"timeout": float("inf")}),
+    ("result", (Q, "id"), {"timeout": "5"}),
+    ("result", (Q, "id"), {"timeout": True}),
+    ("cancel", ("bad queue", "id"), {}),
+    ("cancel", (Q, ""), {}),
 ]
 
 
@@ -173,12 +198,28 @@ async def _dead_job(broker: Broker, queue: str, job_type: str = "t") -> str:
     return job.id
 
 
+async def _completed_job(broker: Broker, queue: str, value: object = None) -> str:
+    await broker.enqueue_many(queue, [JobSpec.of("t", priority=9)])  # claimed first
+    [job] = (await broker.claim(queue, 1, 60_000)).jobs
+    record, _ = result_record(value, 1 << 20)
+    assert await broker.ack(queue, [(job.id, job.token, record)]) == [True]
+    return job.id
+
+
+async def _cancelled_job(broker: Broker, queue: str) -> str:
+    job_id = (await broker.enqueue(queue, "t", delay_ms=60_000)).id
+    assert (await broker.cancel(queue, job_id)).state == "cancelled"
+    return job_id
+
+
 async def test_the_same_failure_raises_the_same_exception_from_every_face(
     faces: Faces, broker: Broker, queue: str
 ) -> None:
     ready = (await broker.enqueue(queue, "t", {"a": 1}, idempotency_key="k")).id
+    completed = await _completed_job(broker, queue)
     dead = await _dead_job(broker, queue)
-    table: list[tuple[str, tuple[Any, ...], dict[str, Any], type[RelayError]]] = [
+    cancelled = await _cancelled_job(broker, queue)
+    table: list[tuple[str, tuple[Any, ...], dict[str, Any], type[Exception]]] = [
         ("get_job", (queue, "no-such-id"), {}, JobNotFound),
         ("stats", (NOWHERE_QUEUE,), {}, JobNotFound),
         ("dead_jobs", (NOWHERE_QUEUE,), {}, JobNotFound),
@@ -204,6 +245,19 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
         ("delete_job", (queue, ready), {"state": "dead"}, JobStateConflict),
         ("promote_job", (queue, dead), {}, JobStateConflict),
         ("delete_job", (queue, dead), {"state": "delayed"}, JobStateConflict),
+        # results and cancellation
+        ("get_job", (queue, "no-such-id"), {"wait_ms": 10}, JobNotFound),
+        ("get_job", (NOWHERE_QUEUE, "no-such-id"), {"wait_ms": 10}, JobNotFound),
+        ("result", (queue, "no-such-id"), {}, JobNotFound),
+        ("result", (queue, "no-such-id"), {"timeout": 0}, JobNotFound),
+        ("result", (queue, dead), {}, JobFailed),
+        ("result", (queue, cancelled), {"timeout": 5}, JobCancelled),
+        ("result", (queue, ready), {"timeout": 0}, TimeoutError),
+        ("result", (queue, ready), {"timeout": 0.05}, TimeoutError),
+        ("cancel", (queue, "no-such-id"), {}, JobNotFound),
+        ("cancel", (NOWHERE_QUEUE, "no-such-id"), {}, JobNotFound),
+        ("cancel", (queue, completed), {}, JobFinished),
+        ("cancel", (queue, dead), {}, JobFinished),
     ]
     for name, args, kwargs, error in table:
         for face_name, face in faces.items():
@@ -211,13 +265,15 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
             assert isinstance(got, error), f"{face_name}.{name}{args[:2]}: {got!r}"
             if isinstance(got, JobStateConflict):  # names where the job is now
                 assert got.state == ("ready" if args[1] == ready else "dead"), got
+            if isinstance(got, JobFailed):
+                assert (got.job_id, got.last_error) == (dead, "boom"), got
     await broker.set_max_depth(queue, 1)
     for face_name, face in faces.items():
         got = await error_of(face, "enqueue", queue, "t")
         assert isinstance(got, QueueFull), f"{face_name}.enqueue: {got!r}"
     await broker.set_max_depth(queue, None)
     counts = (await broker.stats(queue)).counts  # none of the refusals wrote or moved a job
-    assert (counts.ready, counts.dead) == (1, 1)
+    assert (counts.ready, counts.dead, counts.cancelled) == (1, 1, 1)
     for face_name, face in faces.items():  # this Redis has no replica to confirm a write
         got = await error_of(face, "enqueue", queue, "t", wait_replicas=1)
         assert isinstance(got, ReplicationTimeout), f"{face_name}.enqueue: {got!r}"
@@ -313,3 +369,80 @@ async def test_every_face_acts_on_jobs_alike(faces: Faces, broker: Broker, queue
         assert await call(face, "delete_jobs", queue, "ready", tag) == 0
     counts = (await broker.stats(queue)).counts
     assert (counts.ready, counts.delayed, counts.dead) == (0, 0, 0)
+
+
+# -- results and cancellation ----------------------------------------------------------------
+
+
+async def test_every_face_waits_for_results_and_cancels_alike(
+    faces: Faces, broker: Broker, queue: str
+) -> None:
+    done = await _completed_job(broker, queue, {"sum": 3})
+    for face_name, face in faces.items():
+        assert await call(face, "result", queue, done) == {"sum": 3}, face_name
+        assert (await call(face, "get_job", queue, done, wait_ms=0)).result == {"sum": 3}
+        ready = (await broker.enqueue(queue, "t")).id
+        assert (await call(face, "get_job", queue, ready, 10)).state == "ready", face_name
+        assert await call(face, "cancel", queue, ready) == CancelOutcome("cancelled")
+        assert await call(face, "cancel", queue, ready) == CancelOutcome("cancelled")  # again
+        assert (await call(face, "get_job", queue, ready)).state == "cancelled"
+
+
+async def test_every_face_wakes_when_the_job_it_waits_for_finishes(
+    faces: Faces, broker: Broker, queue: str, redis_url: str, server: ServerProcess
+) -> None:
+    await broker.enqueue_many(queue, [JobSpec.of("t", priority=9)])
+    [job] = (await broker.claim(queue, 1, 60_000)).jobs
+    for face_name, face in faces.items():  # running: its worker would stop it
+        assert await call(face, "cancel", queue, job.id) == CancelOutcome("cancelling"), face_name
+    others = _make_faces(redis_url, server)  # a Client waits on its one connection: two sets
+    try:
+        waits = [
+            asyncio.create_task(call(face, "result", queue, job.id, timeout=120))
+            for face in faces.values()
+        ] + [
+            asyncio.create_task(call(face, "get_job", queue, job.id, wait_ms=60_000))
+            for face in others.values()
+        ]
+        await _until_waiting(broker, queue, job.id, len(waits))
+        assert not any(t.done() for t in waits)
+        record, _ = result_record(7, 1 << 20)
+        assert await broker.ack(queue, [(job.id, job.token, record)]) == [True]
+        got = await asyncio.gather(*waits, return_exceptions=True)
+    finally:
+        await _close(others)
+    names = [*faces, *others]
+    # the cancel was asked for: the ack ends the job cancelled, and every waiter sees it
+    for name, r in zip(names[: len(faces)], got, strict=False):
+        assert isinstance(r, JobCancelled), (name, r)
+    for name, r in zip(names[len(faces) :], got[len(faces) :], strict=True):
+        assert isinstance(r, JobInfo) and r.state == "cancelled", (name, r)
+
+
+async def _until_waiting(broker: Broker, queue: str, job_id: str, n: int) -> None:
+    """Until `n` waiters have signed up on the job (wait_job.lua counts them)."""
+    key = keysets(queue).keys.waiting
+    for _ in range(3000):
+        if int(await broker.redis.hget(key, job_id) or 0) >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {n} waiters on {job_id}")
+
+
+async def test_an_http_wait_outlasts_the_clients_own_timeout(
+    server: ServerProcess, broker: Broker, queue: str
+) -> None:
+    """A wait's socket timeout is the client's plus the wait: a 3 s wait on a client whose
+    timeout is 1 s answers with the job as it is then, not with a socket timeout."""
+    ready = (await broker.enqueue(queue, "t")).id
+    made: Faces = {
+        "Client": Client(server.url, token=server.token, timeout=1, retries=0),
+        "AsyncClient": AsyncClient(server.url, token=server.token, timeout=1, retries=0),
+    }
+    try:
+        for face in made.values():
+            assert (await call(face, "get_job", queue, ready, wait_ms=3000)).state == "ready"
+            with pytest.raises(TimeoutError):
+                await call(face, "result", queue, ready, timeout=3)
+    finally:
+        await _close(made)

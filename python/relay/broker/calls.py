@@ -9,15 +9,24 @@ job raises JobNotFound (the HTTP 404), and the calls that change a queue return 
 
 from __future__ import annotations
 
-from relay.broker import ops
+from relay.broker import lifecycle, ops
 from relay.broker.browse import list_reply, list_step
 from relay.broker.browse_plans import bulk_plan, check_bulk, one_plan
 from relay.broker.ops import Command, Steps
-from relay.browse import DEFAULT_LIMIT, JobPage
+from relay.browse import DEFAULT_LIMIT, JobPage, check_job_id
 from relay.config import BrokerSettings
 from relay.errors import JobNotFound, RelayError
+from relay.job import JsonValue
 from relay.keys import QUEUES_KEY, validate_queue_name
-from relay.wire import DeadPage, JobInfo, QueueStats, check_dead_page, check_rate_limit
+from relay.results import check_wait_ms
+from relay.wire import (
+    CancelOutcome,
+    DeadPage,
+    JobInfo,
+    QueueStats,
+    check_dead_page,
+    check_rate_limit,
+)
 
 
 def known(s: BrokerSettings, queue: str) -> Steps[str]:
@@ -41,8 +50,30 @@ def has_queue(s: BrokerSettings, queue: str) -> Steps[bool]:
     return True
 
 
-def get_job(s: BrokerSettings, queue: str, job_id: str) -> Steps[JobInfo]:
-    return (yield from ops.job_info(s, queue, job_id))
+def get_job(
+    s: BrokerSettings, queue: str, job_id: str, wait_ms: int | None = None
+) -> Steps[JobInfo]:
+    if wait_ms is None:
+        return (yield from ops.job_info(s, queue, job_id))
+    return (yield from lifecycle.wait_job(s, queue, job_id, check_wait_ms(wait_ms)))
+
+
+# -- results and cancellation (relay.broker.lifecycle) ---------------------------------------
+
+
+def result(
+    s: BrokerSettings, queue: str, job_id: str, timeout: float | None = None
+) -> Steps[JsonValue]:
+    validate_queue_name(queue)
+    return (yield from lifecycle.job_result(s, queue, check_job_id(job_id), timeout))
+
+
+def cancel(s: BrokerSettings, queue: str, job_id: str) -> Steps[CancelOutcome]:
+    validate_queue_name(queue)
+    return (yield from lifecycle.cancel_job(s, queue, check_job_id(job_id)))
+
+
+# -- end of results and cancellation ---------------------------------------------------------
 
 
 def stats(s: BrokerSettings, queue: str) -> Steps[QueueStats]:

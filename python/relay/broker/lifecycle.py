@@ -15,12 +15,11 @@ from relay.broker.ops import Command, Eval, Steps, job_info, keysets
 from relay.broker.types import Code
 from relay.config import BrokerSettings
 from relay.errors import ConfigError, JobFinished, JobNotFound
-from relay.job import JobInfo, JobState, JsonValue
-from relay.results import outcome
+from relay.job import JobInfo, JsonValue
+from relay.results import FINISHED, check_timeout, outcome
 from relay.wire import CancelOutcome
 
 WAIT_SLICE_S = 4.0
-_FINISHED = (JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED)
 
 
 def cancel_job(s: BrokerSettings, queue: str, job_id: str) -> Steps[CancelOutcome]:
@@ -63,7 +62,7 @@ def wait_job(s: BrokerSettings, queue: str, job_id: str, wait_ms: int | None) ->
             yield Eval("wait_job", keys, [job_id, -1])  # give the sign-up back
             break
         info = yield from job_info(s, queue, job_id)
-        if info.state in _FINISHED:  # else a token left by an earlier finish: wait again
+        if info.state in FINISHED:  # else a token left by an earlier finish: wait again
             return info
     return (yield from job_info(s, queue, job_id))
 
@@ -89,7 +88,6 @@ def job_result(
     """What the job's handler returned, once it completed; JobFailed when it is dead (with its
     last error), JobCancelled when cancelled, TimeoutError when `timeout` seconds pass first
     (None: wait as long as it takes)."""
-    if timeout is not None and not (isinstance(timeout, int | float) and timeout >= 0):
-        raise ConfigError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+    timeout = check_timeout(timeout)
     wait_ms = None if timeout is None else round(timeout * 1000)
     return outcome((yield from wait_job(s, queue, job_id, wait_ms)))

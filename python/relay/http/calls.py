@@ -4,7 +4,8 @@ SDK's sync and async clients (relay.client), which differ only in how they send 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -37,9 +38,9 @@ from relay.http.models import (
     Triggered,
 )
 from relay.http.sdk_errors import error_from_response
-from relay.job import check_job_type
+from relay.job import JsonValue, check_job_type
 from relay.keys import validate_queue_name
-from relay.results import check_wait_ms
+from relay.results import FINISHED, MAX_WAIT_MS, check_timeout, check_wait_ms, outcome
 from relay.schedules.model import Schedule, ScheduleInfo
 from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
@@ -56,6 +57,7 @@ class Call(Generic[T]):
     body: bytes | None = None
     safe_retry: bool = True
     query: dict[str, str] = field(default_factory=dict)
+    wait_s: float = 0.0  # how long the server may hold the answer: added to the client timeout
 
     def target(self, prefix: str) -> str:
         return prefix + self.path + (f"?{urlencode(self.query)}" if self.query else "")
@@ -141,13 +143,64 @@ def wait_call(queue: str, job_id: str, wait_ms: int) -> Call[JobInfo]:
     then hands the last JobInfo to relay.results.outcome."""
     check_wait_ms(wait_ms)
     call = job_call(queue, job_id)
-    return Call(call.method, call.path, JobInfo, query={"wait_ms": str(wait_ms)})
+    query = {"wait_ms": str(wait_ms)}
+    return Call(call.method, call.path, JobInfo, query=query, wait_s=wait_ms / 1000)
 
 
 def cancel_call(queue: str, job_id: str) -> Call[CancelOutcome]:
     """Cancel a job (idempotent: safe to retry)."""
-    path = f"{queue_path(queue)}/jobs/{quote_segment(job_id)}/cancel"
+    path = f"{queue_path(queue)}/jobs/{quote_segment(check_job_id(job_id))}/cancel"
     return Call("POST", path, CancelOutcome, b"")
+
+
+# -- results: a wait longer than one call (relay.results) ------------------------------------
+
+R = TypeVar("R")
+Waits = Generator[Call[JobInfo], JobInfo, R]
+
+
+def get_job_call(queue: str, job_id: str, wait_ms: int | None) -> Call[JobInfo]:
+    """A face's `get_job`: a plain lookup, or with `wait_ms` one that waits for the finish."""
+    return job_call(queue, job_id) if wait_ms is None else wait_call(queue, job_id, wait_ms)
+
+
+def result_waits(queue: str, job_id: str, timeout: float | None) -> Waits[JsonValue]:
+    """A face's `result`: `wait_call`s of at most MAX_WAIT_MS each (the server holds one
+    answer no longer) until the job finishes or `timeout` seconds run out (None: no limit),
+    then the job's outcome (relay.results.outcome). Checks every argument on the first step,
+    before any call is sent. Driven by `drive` (Client) or `drive_async` (AsyncClient)."""
+    queue_path(queue)
+    check_job_id(job_id)
+    limit = check_timeout(timeout)
+    deadline = None if limit is None else time.monotonic() + limit
+    while True:
+        left = MAX_WAIT_MS if deadline is None else (deadline - time.monotonic()) * 1000
+        info = yield wait_call(queue, job_id, max(0, min(MAX_WAIT_MS, round(left))))
+        if info.state in FINISHED or (deadline is not None and time.monotonic() >= deadline):
+            return outcome(info)
+
+
+def drive(waits: Waits[R], send: Callable[[Call[JobInfo]], JobInfo]) -> R:
+    """Run `waits` with a blocking `send`; its return value."""
+    try:
+        call = next(waits)
+        while True:
+            call = waits.send(send(call))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def drive_async(waits: Waits[R], send: Callable[[Call[JobInfo]], Awaitable[JobInfo]]) -> R:
+    """Run `waits` with an asyncio `send`; its return value."""
+    try:
+        call = next(waits)
+        while True:
+            call = waits.send(await send(call))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+# -- end of results --------------------------------------------------------------------------
 
 
 def stats_call(queue: str) -> Call[QueueStats]:
