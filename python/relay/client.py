@@ -375,12 +375,7 @@ class AsyncClient(AsyncFace):
 
     # -- results and cancellation ------------------------------------------------------------
 
-    async def result(
-        self,
-        queue: str,
-        job_id: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - DESIGN.md names it `timeout`
-    ) -> JsonValue:
+    async def result(self, queue: str, job_id: str, timeout: float | None = None) -> JsonValue:  # noqa: ASYNC109
         """What the job's handler returned, once the job completed, waiting for it at most
         `timeout` seconds (None: as long as it takes). JobFailed (with `last_error`) when it
         is dead, JobCancelled when cancelled, TimeoutError when `timeout` runs out first,
