@@ -22,6 +22,7 @@ from relay.http.errors import Problem, error_response, from_http_exception, from
 from relay.http.openapi import build_openapi
 from relay.http.settings import ServerSettings
 from relay.http.state import STATE, AppState
+from relay.http.work import WAITERS, Waiters
 from relay.metrics import Metrics
 
 log = logging.getLogger("relay.http")
@@ -69,6 +70,7 @@ def create_app(
         middlewares=[_observe, _errors, _guard],
     )
     app[STATE] = st
+    app[WAITERS] = Waiters(settings.claim_waiters)
     doc = build_openapi(auth=st.auth.enabled)
     app[OPENAPI] = msgspec.json.encode(doc)
     routes.install(app)
