@@ -11,6 +11,7 @@ from aiohttp import web
 from relay.broker.health import check_health
 from relay.errors import RedisUnavailable
 from relay.http.auth import too_many
+from relay.http.coalesce import COALESCER
 from relay.http.errors import Problem
 from relay.http.models import (
     BatchRequest,
@@ -129,7 +130,7 @@ async def enqueue(request: web.Request) -> web.Response:
     _throttle(request, st, queue)
     replicas = _wait_replicas(request)
     spec = _spec(await decode_body(request, EnqueueRequest), "$")
-    [result] = await st.broker.enqueue_many(queue, [spec], wait_replicas=replicas)
+    result = await request.app[COALESCER].enqueue(queue, spec, replicas)  # group commit
     location = f"/api/queues/{quote(queue, safe='')}/jobs/{quote(result.id, safe='')}"
     return reply(
         EnqueueResponse(id=result.id, duplicate=result.duplicate),

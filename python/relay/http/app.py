@@ -18,6 +18,7 @@ from relay.errors import RelayError
 from relay.http import routes
 from relay.http.api import TOKEN_KEY
 from relay.http.auth import check_same_origin
+from relay.http.coalesce import COALESCER, Coalescer
 from relay.http.errors import Problem, error_response, from_http_exception, from_relay_error
 from relay.http.openapi import build_openapi
 from relay.http.settings import ServerSettings
@@ -71,6 +72,7 @@ def create_app(
     )
     app[STATE] = st
     app[WAITERS] = Waiters(settings.claim_waiters)
+    app[COALESCER] = Coalescer(st.broker, settings.coalesce)
     doc = build_openapi(auth=st.auth.enabled)
     app[OPENAPI] = msgspec.json.encode(doc)
     routes.install(app)

@@ -40,6 +40,7 @@ class ServerSettings:
     sse_interval: float = 1.0  # seconds between stats snapshots
     sse_poll: float = 0.2  # seconds between reads of the event streams
     sse_keepalive: float = 15.0  # seconds between keep-alive comments
+    coalesce: bool = True  # group commit of concurrent single-job enqueues (coalesce.py)
     claim_waiters: int = 256  # HTTP claims long-polling at once, one Redis connection each
     allowed_origins: tuple[str, ...] = ()  # extra origins (e.g. behind a proxy) for POST/PUT/DELETE
     static_dir: Path = field(default=STATIC_DIR)
