@@ -192,3 +192,18 @@ async def test_routes_need_the_token_and_the_waiters_are_capped(
     await broker.enqueue_many(queue, [JobSpec.of("t", 1)])
     [j] = (await _json(await first, 200))["jobs"]
     await broker.ack(queue, [(j["id"], j["token"])])
+
+
+async def test_the_server_reaps_and_promotes_what_http_workers_hold_with_no_python_worker(
+    client: Client, broker: Broker, queue: str
+) -> None:
+    await broker.enqueue_many(queue, [JobSpec.of("t", 1)])
+    [j] = await _claim(client, queue, lease_ms=200)  # then the claimer vanishes
+    [again] = await _claim(client, queue, wait_ms=10_000)  # reaped by the server's upkeep
+    assert again["id"] == j["id"] and again["token"] > j["token"] and again["attempts"] == 2
+    body = {"jobs": [{"id": j["id"], "token": again["token"], "retry_after_ms": 300}]}
+    got = await _json(await client.post(f"/api/queues/{queue}/nack", json=body), 200)
+    assert got["jobs"][0]["state"] == "delayed"
+    [third] = await _claim(client, queue, wait_ms=10_000)  # promoted by the server when due
+    assert third["id"] == j["id"] and third["attempts"] == 3
+    await broker.ack(queue, [(third["id"], third["token"])])

@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 from relay.broker import Broker
 from relay.broker.health import check_health
 from relay.errors import RelayError
-from relay.http import routes
+from relay.http import routes, work
 from relay.http.api import TOKEN_KEY
 from relay.http.auth import check_same_origin
 from relay.http.coalesce import COALESCER, Coalescer
@@ -23,7 +23,6 @@ from relay.http.errors import Problem, error_response, from_http_exception, from
 from relay.http.openapi import build_openapi
 from relay.http.settings import ServerSettings
 from relay.http.state import STATE, AppState
-from relay.http.work import WAITERS, Waiters
 from relay.metrics import Metrics
 
 log = logging.getLogger("relay.http")
@@ -71,7 +70,7 @@ def create_app(
         middlewares=[_observe, _errors, _guard],
     )
     app[STATE] = st
-    app[WAITERS] = Waiters(settings.claim_waiters)
+    work.install(app, settings)
     app[COALESCER] = Coalescer(st.broker, settings.coalesce)
     doc = build_openapi(auth=st.auth.enabled)
     app[OPENAPI] = msgspec.json.encode(doc)

@@ -24,10 +24,13 @@ from aiohttp import web
 
 from relay.broker import Broker, Claimed, held
 from relay.broker.types import Nack, NackMode
+from relay.http import upkeep
 from relay.http.api import decode_body, queue_param, reply
 from relay.http.errors import Problem
 from relay.http.models import ErrorDetail
+from relay.http.settings import ServerSettings
 from relay.http.state import state
+from relay.http.upkeep import SERVED, Served
 from relay.http.work_models import (
     AckRequest,
     ClaimedJob,
@@ -58,6 +61,13 @@ class Waiters:
 WAITERS = web.AppKey("relay_claim_waiters", Waiters)
 
 
+def install(app: web.Application, settings: ServerSettings) -> None:
+    """The claim protocol's state on `app`, and the upkeep of the queues it serves."""
+    app[WAITERS] = Waiters(settings.claim_waiters)
+    app[SERVED] = Served()
+    app.cleanup_ctx.append(upkeep.context)
+
+
 async def claim(request: web.Request) -> web.Response:
     """POST /api/queues/{queue}/claim"""
     queue = queue_param(request)
@@ -68,6 +78,8 @@ async def claim(request: web.Request) -> web.Response:
     if not (got.jobs or got.undecodable) and body.wait_ms > 0:
         got = await _wait(request, queue, want, lease_ms, body.wait_ms / 1000)
     jobs = await _usable(broker, queue, got)
+    if jobs:  # leases held over HTTP: this server reaps them too
+        request.app[SERVED].touch(queue)
     transport = request.transport
     if jobs and (transport is None or transport.is_closing()):
         await _release(broker, queue, jobs, "released: the HTTP claimer went away")
@@ -223,6 +235,8 @@ async def nack(request: web.Request) -> web.Response:
         failed.append(held.Failed(j.id, int(j.token), j.error, after, j.fatal))
     broker = state(request).broker
     got = await broker.perform(held.nack(broker.settings, queue, failed))
+    if "delayed" in got:  # this server promotes them when due
+        request.app[SERVED].touch(queue)
     return reply(_outcomes(ids, dict(zip(keep, got, strict=True))))
 
 
