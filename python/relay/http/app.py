@@ -20,6 +20,7 @@ from relay.http.api import TOKEN_KEY
 from relay.http.auth import check_same_origin
 from relay.http.coalesce import COALESCER, Coalescer
 from relay.http.errors import Problem, error_response, from_http_exception, from_relay_error
+from relay.http.feed import FEED, EventFeed
 from relay.http.openapi import build_openapi
 from relay.http.settings import ServerSettings
 from relay.http.state import STATE, AppState
@@ -72,6 +73,7 @@ def create_app(
     app[STATE] = st
     work.install(app, settings)
     app[COALESCER] = Coalescer(st.broker, settings.coalesce)
+    app[FEED] = EventFeed(st.broker.redis, settings.sse_poll)
     doc = build_openapi(auth=st.auth.enabled)
     app[OPENAPI] = msgspec.json.encode(doc)
     routes.install(app)
