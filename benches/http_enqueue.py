@@ -1,14 +1,15 @@
 """HTTP ingestion and HTTP workers against real `relay server` processes, beside aiohttp "hello".
 
-Run: `.venv/bin/python -m benches.http_enqueue [--seconds 8] [--connections 64] [--workers N]`
-(needs `wrk`: `apt-get install wrk`).
+Run: `.venv/bin/python -m benches.http_enqueue [--seconds 8] [--connections 64] [--workers N]
+[--baseline $(git merge-base main HEAD)]` (needs `wrk`: `apt-get install wrk`).
 
 In one run, on one private redis-server, with `wrk` as the load generator (its own process,
 keep-alive connections):
 - aiohttp "hello" (one route answering `hello`) with 1 and N processes: the ceiling of the HTTP
   stack itself on this machine;
-- three relay servers in turn: the previous one (1 process, one script call per request:
-  `--workers 1 --no-coalesce`), 1 process with group commit, N processes with group commit;
+- three relay servers in turn: the previous one (`--baseline REV`: that revision's code, with
+  this tree's Rust extension; else this tree with `--workers 1 --no-coalesce`, one script call
+  per request), 1 process with group commit, N processes with group commit;
   each measured for a lone request's latency (1 connection), single-job enqueue and batch
   enqueue (x100) with `--connections`, then an HTTP-worker drain (4 claimers, batch 100, claim
   then ack, `benches/http_load.py drain`, its own process) of the jobs just enqueued.
@@ -110,11 +111,35 @@ def hello(n: int, seconds: float, conns: int, threads: int, tmp: Path) -> Load:
         stop(procs)
 
 
-def relay(name: str, extra: list[str], redis_url: str, args: argparse.Namespace, tmp: Path) -> Row:
+def checkout(rev: str, tmp: Path) -> Path:
+    """The relay package as of `rev` (git archive), with this tree's built Rust extension (the
+    Rust code must be the same at `rev`); a directory to put first on PYTHONPATH."""
+    root = Path(__file__).resolve().parents[1]
+    out = tmp / f"relay-{rev}"
+    out.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", rev, "python/relay"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    for so in (root / "python" / "relay").glob("_core*.so"):
+        shutil.copy(so, out / "python" / "relay" / so.name)
+    return out / "python"
+
+
+def relay(
+    name: str,
+    extra: list[str],
+    redis_url: str,
+    args: argparse.Namespace,
+    tmp: Path,
+    code: Path | None = None,
+) -> Row:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "RELAY_REDIS_URL": redis_url}
     env.pop("RELAY_TOKEN", None)
+    if code is not None:  # another revision of relay: first on the path
+        env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")])
     cmd = [sys.executable, "-m", "relay", "--log-level", "WARNING", "server", "--port", str(port)]
     cmd += ["--producer-rate", "0", "--max-body", str(8 << 20), *extra]
     proc = start(cmd, f"{base}/healthz", tmp / f"relay-{port}.log", env)
@@ -133,8 +158,9 @@ def relay(name: str, extra: list[str], redis_url: str, args: argparse.Namespace,
         row.batch = wrk(f"{url}/batch", batch, args.seconds, args.connections, t, per_request=100)
         drain = [sys.executable, "-m", "benches.http_load", "drain", base, "bench"]
         drain += ["--claimers", "4", "--batch", "100", "--seconds", str(args.seconds * 2)]
-        out = subprocess.run(drain, capture_output=True, text=True, check=True, timeout=600)
-        row.drain = json.loads(out.stdout.strip().splitlines()[-1])
+        out = subprocess.run(drain, capture_output=True, text=True, check=False, timeout=600)
+        if out.returncode == 0:  # a server without the claim protocol: no drain figures
+            row.drain = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         stop([proc])
         redis.Redis.from_url(redis_url).flushall()
@@ -157,11 +183,12 @@ def report(rows: list[Row], hellos: dict[str, Load], loads: tuple[float, float])
     for r in rows:
         s, b, d = r.single, r.batch, r.drain
         assert s is not None and b is not None
-        drain = d["jobs"] / d["seconds"] if d.get("seconds") else 0.0
+        drain = f"{d['jobs'] / d['seconds']:,.0f}" if d.get("seconds") else "—"
+        trip = f"{d['p50_ms']:.1f} / {d['p99_ms']:.1f}" if d else "—"
         lines.append(
             f"| {r.name} | {r.lone_p50_ms:.2f} | {s.jobs_per_s:,.0f} | {s.p50_ms:.1f} / "
             f"{s.p99_ms:.1f} | {b.jobs_per_s:,.0f} | {b.p50_ms:.1f} / {b.p99_ms:.1f} | "
-            f"{drain:,.0f} | {d.get('p50_ms', 0):.1f} / {d.get('p99_ms', 0):.1f} | "
+            f"{drain} | {trip} | "
             f"{r.cpu_us_per_job:.0f} |"
         )
     failed = sum(
@@ -177,6 +204,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a git revision whose server is the baseline (e.g. `git merge-base main HEAD`); "
+        "default: this tree with --workers 1 --no-coalesce",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("benches.http_enqueue needs wrk: apt-get install wrk", file=sys.stderr)
@@ -194,12 +227,17 @@ def main() -> int:
                 n, args.seconds, args.connections, args.threads, tmp
             ),
         }
+        if args.baseline:
+            old = checkout(args.baseline, tmp)
+            rows = [relay(f"previous server ({args.baseline[:8]})", [], server.url, args, tmp, old)]
+        else:
+            rows = [relay("1 process, no group commit", ["--workers", "1", "--no-coalesce"],
+                          server.url, args, tmp)]  # fmt: skip
         plan = [
-            ("previous: 1 process, a script call per request", ["--workers", "1", "--no-coalesce"]),
             ("1 process, group commit", ["--workers", "1"]),
             (f"{n} processes, group commit", ["--workers", str(n)]),
         ]
-        rows = [relay(name, extra, server.url, args, tmp) for name, extra in plan]
+        rows += [relay(name, extra, server.url, args, tmp) for name, extra in plan]
     finally:
         server.stop()
     print(report(rows, hellos, (loads_start, os.getloadavg()[0])))
