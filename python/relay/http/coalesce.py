@@ -1,9 +1,10 @@
 """Group commit: concurrent single-job enqueues coalesced into one script call per loop turn.
 
-A request's job joins the open batch of its queue (and `wait_replicas`); the first job of a
-batch schedules its flush with `call_soon`, so the batch is sent on the next turn of the event
-loop: every request whose handler ran in this turn rides along, and a lone request on an idle
-server is sent at once (no timer, no added wait). Each request still gets its own answer: its
+On an idle queue (no call of its own in flight, no batch open) a job is sent at once, alone, as
+without group commit: a lone request waits for nothing. Otherwise it joins the open batch of
+its queue (and `wait_replicas`); the first job of a batch schedules its flush with `call_soon`,
+so the batch is sent on the next turn of the event loop with every request whose handler ran in
+this turn. No timer anywhere. Each request still gets its own answer: its
 id and duplicate flag, in its place of the script's reply.
 
 A batch is at most `batch_limit` jobs, so it is one script call and atomic: a server killed
@@ -48,6 +49,7 @@ class Coalescer:
         self._enabled = enabled
         self._open: dict[tuple[str, int | None], _Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._busy: dict[tuple[str, int | None], int] = {}  # calls in flight per key
         self.calls = 0  # script calls sent (for tests and benchmarks)
         self.jobs = 0  # jobs sent in them
 
@@ -61,6 +63,15 @@ class Coalescer:
         loop = asyncio.get_running_loop()
         key = (queue, wait_replicas)
         batch = self._open.get(key)
+        if batch is None and not self._busy.get(key):  # idle: no reason to wait for company
+            self.calls += 1
+            self.jobs += 1
+            self._busy[key] = 1
+            try:
+                [got] = await self._broker.enqueue_many(queue, [spec], wait_replicas=wait_replicas)
+            finally:
+                self._done(key)
+            return got
         if batch is None:
             batch = self._open[key] = _Batch()
             loop.call_soon(self._flush, key, batch)
@@ -81,7 +92,21 @@ class Coalescer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _done(self, key: tuple[str, int | None]) -> None:
+        left = self._busy.get(key, 1) - 1
+        if left:
+            self._busy[key] = left
+        else:
+            self._busy.pop(key, None)
+
     async def _send(self, key: tuple[str, int | None], batch: _Batch) -> None:
+        self._busy[key] = self._busy.get(key, 0) + 1
+        try:
+            await self._send_batch(key, batch)
+        finally:
+            self._done(key)
+
+    async def _send_batch(self, key: tuple[str, int | None], batch: _Batch) -> None:
         queue, replicas = key
         self.calls += 1
         self.jobs += len(batch.specs)
