@@ -104,9 +104,10 @@ def hello(n: int, seconds: float, conns: int, threads: int, tmp: Path) -> Load:
     cmd = [sys.executable, "-m", "benches.http_load", "hello", "--port", str(port)]
     procs = [start(cmd, url, tmp / f"hello-{n}-{i}.log", dict(os.environ)) for i in range(n)]
     try:
-        return wrk(
-            f"{url}/api/queues/bench/jobs", msgspec.json.encode(JOB), seconds, conns, threads
-        )
+        cpu = sum(cpu_seconds(p.pid) for p in procs)
+        got = wrk(f"{url}/api/queues/bench/jobs", msgspec.json.encode(JOB), seconds, conns, threads)
+        got.cpu_us = (sum(cpu_seconds(p.pid) for p in procs) - cpu) / max(1, got.requests) * 1e6
+        return got
     finally:
         stop(procs)
 
@@ -178,7 +179,8 @@ def report(rows: list[Row], hellos: dict[str, Load], loads: tuple[float, float])
     ]
     for name, h in hellos.items():
         lines.append(
-            f"| {name} | | {h.jobs_per_s:,.0f} req/s | {h.p50_ms:.1f} / {h.p99_ms:.1f} | | | | | |"
+            f"| {name} | | {h.jobs_per_s:,.0f} req/s | {h.p50_ms:.1f} / {h.p99_ms:.1f} | | | | "
+            f"| {h.cpu_us:.0f} per request |"
         )
     for r in rows:
         s, b, d = r.single, r.batch, r.drain

@@ -46,6 +46,7 @@ class Load:
     p99_ms: float
     failed: int
     per_request: int = 1
+    cpu_us: float = 0.0  # server CPU per request, when the caller measured it
 
     @property
     def jobs_per_s(self) -> float:
