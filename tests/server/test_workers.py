@@ -3,6 +3,8 @@ server, however it stops."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,7 +12,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import aiohttp
+import redis.asyncio as aioredis
+
+from tests.integration.worker_apps.harness import eventually
 from tests.server.conftest import ServerProcess, start_server
+from tests.support.redis_server import RedisServer
 
 
 def _children(pid: int) -> set[int]:
@@ -90,3 +97,32 @@ def test_a_killed_server_leaves_no_process_behind(redis_url: str, tmp_path: Path
     srv.proc.kill()
     srv.proc.wait(10)
     _wait_gone(kids)
+
+
+async def test_a_stopping_server_ends_its_long_polls_promptly(tmp_path: Path) -> None:
+    """A claim waiting 30 s does not hold a SIGTERM'd server: waits are BLPOPs of ≤ 4 s."""
+    redis = RedisServer().start()
+    srv = start_server(redis.url, tmp_path, "--workers", "1")
+    r = aioredis.Redis.from_url(redis.url)
+    try:
+        headers = {"Authorization": f"Bearer {srv.token}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            claim = asyncio.ensure_future(
+                http.post(f"{srv.url}/api/queues/q/claim", json={"wait_ms": 30_000})
+            )
+
+            async def blocked() -> bool:
+                clients = await r.client_list()
+                return any(c.get("cmd") == "blpop" for c in clients)
+
+            await eventually(blocked)
+            srv.proc.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(srv.proc.wait, 15) == 0
+            with contextlib.suppress(aiohttp.ClientError):
+                resp = await claim
+                assert resp.status == 200 and (await resp.json())["jobs"] == []
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+        await r.aclose()
+        redis.stop()

@@ -4,8 +4,10 @@ Claim is a long-poll without a polling loop: a claim first; when the queue has n
 request blocks on the queue's wake-up list with its claim pipelined behind the BLPOP on the same
 connection (`Broker.wait_then_claim`, as Python workers do), so a job enqueued during the wait
 is leased in the instant its wake-up is popped and answered at once. Each waiting request holds
-one pooled Redis connection; `claim_waiters` caps them (503 + Retry-After beyond). A paused
-queue is asked again every 2 s, a rate-limited one when its next token is due.
+one pooled Redis connection; `claim_waiters` caps them (503 + Retry-After beyond). A wait is
+cut in BLPOPs of at most 4 s, as a Python worker's idle wait is, so a stopping server ends every
+wait within 4 s. A paused queue is asked again every 2 s, a rate-limited one when its next token
+is due.
 
 Jobs leased for a claimer that went away before its answer was written are released at once
 (back to ready, the attempt given back); any other loss is covered by the lease and the reaper,
@@ -46,6 +48,7 @@ from relay.job import Job
 log = logging.getLogger("relay.http")
 
 PAUSED_RECHECK_S = 2.0
+WAIT_SLICE_S = 4.0  # one BLPOP of a waiting claim lasts at most this (as a Python worker's)
 DEFAULT_CLAIM_WAITERS = 256
 WAITERS_RETRY_S = 1
 
@@ -111,14 +114,13 @@ async def _wait(
                 await _nap(st.closing, min(left, pause))
                 got = await st.broker.claim(queue, want, lease_ms)
             elif st.broker.can_wait_then_claim:
-                woke, [(_, c)] = await st.broker.wait_then_claim(
-                    [queue], left, [(queue, want)], lease_ms
+                # In slices, so a stopping server ends its waits within one (closing).
+                _, [(_, c)] = await st.broker.wait_then_claim(
+                    [queue], min(left, WAIT_SLICE_S), [(queue, want)], lease_ms
                 )
                 got = c if c is not None else await st.broker.claim(queue, want, lease_ms)
-                if woke is None and not (got.jobs or got.undecodable):
-                    break  # a quiet timeout
             else:  # a cluster: the wake-up first, then the claim
-                await st.broker.wait_for_work([queue], left)
+                await st.broker.wait_for_work([queue], min(left, WAIT_SLICE_S))
                 got = await st.broker.claim(queue, want, lease_ms)
             if got.jobs or got.undecodable:
                 break
