@@ -40,6 +40,8 @@ async def test_claim_then_ack_completes_with_the_same_fencing_as_python_workers(
     j = jobs[0]
     assert j["type"] == "email" and j["attempts"] == 1 and j["max_attempts"] == 5
     assert j["timeout_ms"] == 300_000 and isinstance(j["token"], int) and j["priority"] == 2
+    now = await broker.redis.time()
+    assert abs(j["lease_until"] - (now[0] + now[1] / 1e6 + 5)) < 1  # Redis now + lease_ms
     assert len((await states_of(broker.redis, queue))["inflight"]) == 3
     acks = [{"id": x["id"], "token": x["token"], "result": {"ok": True}} for x in jobs]
     acks.append({"id": jobs[0]["id"], "token": jobs[0]["token"] + 99})  # a repeat: refused

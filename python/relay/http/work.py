@@ -87,7 +87,8 @@ async def claim(request: web.Request) -> web.Response:
     if jobs and (transport is None or transport.is_closing()):
         await _release(broker, queue, jobs, "released: the HTTP claimer went away")
         raise Problem(400, "the client went away before its jobs were sent")
-    return reply(ClaimResponse(jobs=[_claimed(j) for j in jobs], paused=got.paused))
+    until = (got.now_ms + lease_ms) / 1000
+    return reply(ClaimResponse(jobs=[_claimed(j, until) for j in jobs], paused=got.paused))
 
 
 async def _wait(
@@ -154,7 +155,7 @@ async def _release(broker: Broker, queue: str, jobs: list[Job], why: str) -> Non
         log.warning("could not release %d jobs of a departed claimer: %r", len(jobs), exc)
 
 
-def _claimed(j: Job) -> ClaimedJob:
+def _claimed(j: Job, lease_until: float) -> ClaimedJob:
     return ClaimedJob(
         id=j.id,
         type=j.type,
@@ -165,6 +166,7 @@ def _claimed(j: Job) -> ClaimedJob:
         timeout_ms=j.timeout_ms,
         token=j.token,
         created_at=j.created_ms / 1000,
+        lease_until=lease_until,
         idempotency_key=j.idempotency_key,
     )
 

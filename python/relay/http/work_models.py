@@ -58,6 +58,7 @@ class ClaimedJob(msgspec.Struct, kw_only=True):
     timeout_ms: int
     token: int
     created_at: float
+    lease_until: float  # unix seconds (Redis time): ack, nack or extend before then
     idempotency_key: str | None
 
 
