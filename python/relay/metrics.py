@@ -64,6 +64,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self._all_processes: CollectorRegistry | None = None
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queues = QueueCollector()
         self.registry.register(self.queues)
         self.http_requests = Counter(
@@ -88,9 +89,17 @@ class Metrics:
         )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one HTTP request and its latency."""
-        self.http_requests.labels(route, method, str(status)).inc()
-        self.http_latency.labels(route, method).observe(seconds)
+        """Count one HTTP request and its latency (the labelled series looked up once each:
+        routes are templates, so the set is bounded)."""
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                self.http_requests.labels(route, method, str(status)),
+                self.http_latency.labels(route, method),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self, stats: Sequence[QueueStats] | None = None, redis_up: bool = True) -> bytes:
         """The Prometheus text exposition, after refreshing the queue snapshot when given.
