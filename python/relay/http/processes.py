@@ -76,9 +76,11 @@ def serve(s: Serve) -> None:
     )
 
 
-def _child(s: Serve) -> None:  # pragma: no cover - runs in a spawned child
+def _child(s: Serve, parent: int) -> None:  # pragma: no cover - runs in a spawned child
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died while this child was starting: no orphan
+        os._exit(1)
     logging.basicConfig(
         level=s.log_level, format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s"
     )
@@ -105,7 +107,7 @@ def serve_many(s: Serve, workers: int) -> int:
     try:
         for i in range(workers):
             c: BaseProcess = ctx.Process(
-                target=_child, args=(s,), name=f"relay-server-{i}", daemon=False
+                target=_child, args=(s, os.getpid()), name=f"relay-server-{i}", daemon=False
             )
             c.start()
             children.append(c)
