@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-stamp
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web web-check wheel race chaos ci clean chromium test-e2e cluster-test cluster-bench faketime
+.PHONY: all venv redis build test test-fast lint typecheck fmt cargo-test pytest bench demo web web-check wheel race chaos ci clean chromium test-e2e cluster-test cluster-bench faketime soak-ci
 
 all: test
 
@@ -119,6 +119,12 @@ demo: build redis
 	$(VENV)/bin/relay demo
 
 ci: test
+
+# The whole pytest suite SOAK_N times in a row (default 5) with a CPU hog on one core; per run
+# pass/fail counts, each failure with its hypothesis seed and log (.soak/run-K.log), then
+# failures per test. SOAK_ARGS go to pytest (e.g. SOAK_ARGS=tests/scripts for a subset).
+soak-ci: build redis chromium faketime
+	$(PY) -m tests.support.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf target $(VENV) .pytest_cache .mypy_cache .ruff_cache

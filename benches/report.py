@@ -16,8 +16,12 @@ def main() -> int:
     print(f"{'benchmark':58} {'median':>12} {'jobs/s or ops/s':>16}")
     for b in data["benchmarks"]:
         med = b["stats"]["median"]
-        per = b.get("extra_info", {}).get("jobs_per_round", 1)
-        print(f"{b['fullname'].split('::')[-1]:58} {med * 1e6:10.1f}us {per / med:16,.0f}")
+        extra = b.get("extra_info", {})
+        per = extra.get("jobs_per_round", 1)
+        line = f"{b['fullname'].split('::')[-1]:58} {med * 1e6:10.1f}us {per / med:16,.0f}"
+        if "redis_us_per_page" in extra:  # benches/test_bench_browse.py
+            line += f"   (in Redis: {extra['redis_us_per_page']} us a page)"
+        print(line)
     return 0
 
 

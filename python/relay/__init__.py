@@ -16,12 +16,14 @@ from relay.errors import (
     Fail,
     IdempotencyConflict,
     JobNotFound,
+    JobStateConflict,
     PayloadTooLarge,
     QueueFull,
     RedisUnavailable,
     RelayError,
     ReplicationTimeout,
     Retry,
+    ScheduleNotFound,
     ScriptError,
 )
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from relay.config import BrokerSettings
     from relay.job import Job, JobOptions, JobState
     from relay.producer import Producer
+    from relay.schedules import Cron, Every, Schedule, ScheduleInfo
     from relay.sync_producer import SyncProducer
     from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
     from relay.worker import Backoff, Registry, Worker, task
@@ -52,6 +55,10 @@ _LAZY: dict[str, str] = {
     "JobSpec": "relay.wire",
     "QueueStats": "relay.wire",
     "Producer": "relay.producer",
+    "Cron": "relay.schedules",
+    "Every": "relay.schedules",
+    "Schedule": "relay.schedules",
+    "ScheduleInfo": "relay.schedules",
     "SyncProducer": "relay.sync_producer",
     "Backoff": "relay.worker",
     "Registry": "relay.worker",
@@ -67,8 +74,10 @@ __all__ = [
     "Client",
     "CodecError",
     "ConfigError",
+    "Cron",
     "DeadPage",
     "EnqueueResult",
+    "Every",
     "Fail",
     "IdempotencyConflict",
     "Job",
@@ -77,6 +86,7 @@ __all__ = [
     "JobOptions",
     "JobSpec",
     "JobState",
+    "JobStateConflict",
     "Nack",
     "NackMode",
     "PayloadTooLarge",
@@ -88,6 +98,9 @@ __all__ = [
     "RelayError",
     "ReplicationTimeout",
     "Retry",
+    "Schedule",
+    "ScheduleInfo",
+    "ScheduleNotFound",
     "ScriptError",
     "SyncProducer",
     "Worker",

@@ -12,11 +12,14 @@ from typing import Protocol, cast
 from relay import __version__
 from relay.errors import RelayError
 
-# Each subcommand lives in its own module exposing HELP, add_arguments(parser) and run(args).
+# Each subcommand is a module (or `module:object`) exposing HELP, add_arguments(parser), run(args).
 COMMANDS: dict[str, str] = {
     "server": "relay.http.command",
     "worker": "relay.worker.command",
     "demo": "relay.demo",
+    "jobs": "relay.browse_cli:jobs",
+    "promote": "relay.browse_cli:promote",
+    "schedules": "relay.schedules.command",
 }
 
 
@@ -28,13 +31,16 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-def _load(module: str) -> Command | None:
+def _load(spec: str) -> Command | None:
+    """The command at `module` or `module:attribute`."""
+    module, _, attr = spec.partition(":")
     try:
-        return cast(Command, importlib.import_module(module))
+        found = importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name == module:
             return None  # not built yet: the subcommand is simply absent
         raise
+    return cast(Command, getattr(found, attr) if attr else found)
 
 
 def build_parser() -> argparse.ArgumentParser:

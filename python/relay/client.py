@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from relay.browse import JobPage
 from relay.faces import AsyncFace, SyncFace
 from relay.http.calls import (
     HEALTH,
@@ -26,11 +27,15 @@ from relay.http.calls import (
     ClientOptions,
     backoff_s,
     batch_calls,
+    bulk_call,
     dead_call,
     delete_dead_call,
+    delete_job_call,
     enqueue_call,
     enqueue_result,
+    job_action_call,
     job_call,
+    jobs_call,
     queue_op_call,
     rate_limit_call,
     requeue_call,
@@ -198,6 +203,39 @@ class Client(SyncFace):
         """Remove the queue's rate limit; the queue's stats."""
         return self._send(queue_op_call("DELETE", queue, "rate-limit"))
 
+    def _list_jobs(
+        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+    ) -> JobPage:
+        return self._send(jobs_call(queue, state, limit, cursor, job_type))
+
+    def promote_job(self, queue: str, job_id: str) -> int:
+        """Run a delayed job now, keeping its priority; 1. JobStateConflict when it is no longer
+        delayed, JobNotFound when unknown."""
+        return self._send(job_action_call(queue, job_id, "promote")).changed
+
+    def requeue_job(self, queue: str, job_id: str) -> int:
+        """Move a dead job back to ready with fresh attempts; 1. JobStateConflict when it is no
+        longer dead, JobNotFound when unknown."""
+        return self._send(job_action_call(queue, job_id, "requeue")).changed
+
+    def delete_job(self, queue: str, job_id: str, state: str | None = None) -> int:
+        """Delete a ready, delayed or dead job for good (with `state`, only from there); 1.
+        JobStateConflict when it is elsewhere, JobNotFound when unknown."""
+        return self._send(delete_job_call(queue, job_id, state)).changed
+
+    def promote_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Run every delayed job (of `job_type`) now; how many moved. JobNotFound: no such queue."""
+        return self._send(bulk_call(queue, "promote", "delayed", job_type)).changed
+
+    def requeue_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Requeue every dead job (of `job_type`); how many moved. JobNotFound: no such queue."""
+        return self._send(bulk_call(queue, "requeue", "dead", job_type)).changed
+
+    def delete_jobs(self, queue: str, state: str, job_type: str | None = None) -> int:
+        """Delete every ready, delayed or dead job (of `job_type`) for good; how many went.
+        JobNotFound: no such queue."""
+        return self._send(bulk_call(queue, "delete", state, job_type)).changed
+
     def health(self) -> bool:
         """True when the server, Redis and relay's scripts are all up (a producer checks Redis
         and the scripts: it has no server)."""
@@ -336,6 +374,39 @@ class AsyncClient(AsyncFace):
     async def clear_rate_limit(self, queue: str) -> QueueStats:
         """Remove the queue's rate limit; the queue's stats."""
         return await self._send(queue_op_call("DELETE", queue, "rate-limit"))
+
+    async def _list_jobs(
+        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+    ) -> JobPage:
+        return await self._send(jobs_call(queue, state, limit, cursor, job_type))
+
+    async def promote_job(self, queue: str, job_id: str) -> int:
+        """Run a delayed job now, keeping its priority; 1. JobStateConflict when it is no longer
+        delayed, JobNotFound when unknown."""
+        return (await self._send(job_action_call(queue, job_id, "promote"))).changed
+
+    async def requeue_job(self, queue: str, job_id: str) -> int:
+        """Move a dead job back to ready with fresh attempts; 1. JobStateConflict when it is no
+        longer dead, JobNotFound when unknown."""
+        return (await self._send(job_action_call(queue, job_id, "requeue"))).changed
+
+    async def delete_job(self, queue: str, job_id: str, state: str | None = None) -> int:
+        """Delete a ready, delayed or dead job for good (with `state`, only from there); 1.
+        JobStateConflict when it is elsewhere, JobNotFound when unknown."""
+        return (await self._send(delete_job_call(queue, job_id, state))).changed
+
+    async def promote_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Run every delayed job (of `job_type`) now; how many moved. JobNotFound: no such queue."""
+        return (await self._send(bulk_call(queue, "promote", "delayed", job_type))).changed
+
+    async def requeue_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Requeue every dead job (of `job_type`); how many moved. JobNotFound: no such queue."""
+        return (await self._send(bulk_call(queue, "requeue", "dead", job_type))).changed
+
+    async def delete_jobs(self, queue: str, state: str, job_type: str | None = None) -> int:
+        """Delete every ready, delayed or dead job (of `job_type`) for good; how many went.
+        JobNotFound: no such queue."""
+        return (await self._send(bulk_call(queue, "delete", state, job_type))).changed
 
     async def health(self) -> bool:
         """True when the server, Redis and relay's scripts are all up (a producer checks Redis

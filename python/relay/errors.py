@@ -19,6 +19,10 @@ class JobNotFound(RelayError, LookupError):
     """No job with that id exists in that queue (or it was trimmed)."""
 
 
+class ScheduleNotFound(RelayError, LookupError):
+    """No schedule with that name exists in that queue."""
+
+
 class IdempotencyConflict(RelayError):
     """The idempotency key was already used for a job with a different payload."""
 
@@ -29,6 +33,19 @@ class IdempotencyConflict(RelayError):
         )
         self.key = key
         self.existing_id = existing_id
+
+
+class JobStateConflict(RelayError):
+    """An action met a job that has moved on: it is no longer in a state the action works on."""
+
+    def __init__(self, job_id: str, state: str, wanted: tuple[str, ...]) -> None:
+        super().__init__(
+            f"job {job_id!r} is {state}, not {' or '.join(wanted)}: it has moved on; "
+            "nothing was changed"
+        )
+        self.job_id = job_id
+        self.state = state  # where the job is now
+        self.wanted = wanted
 
 
 class QueueFull(RelayError):

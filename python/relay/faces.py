@@ -1,17 +1,19 @@
 """What the four faces share: how a job is enqueued, whatever carries it.
 
 `Producer` and `AsyncClient` build on `AsyncFace`, `SyncProducer` and `Client` on `SyncFace`;
-each face supplies its transport's `_enqueue_one` / `_enqueue_ids` and `close`, and one
-one-line method per call of `relay.broker.calls` (Redis) or `relay.http.calls` (HTTP). The
+each face supplies its transport's `_enqueue_one` / `_enqueue_ids` / `_list_jobs` (under
+`list_jobs` and the pages of `jobs`) and `close`, and one one-line method per call of
+`relay.broker.calls` (Redis) or `relay.http.calls` (HTTP). The
 README's table lists the calls; tests/unit/test_faces.py holds the four faces to one signature
 per call. Neutral ground: no redis-py, no aiohttp.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Self
 
+from relay.browse import DEFAULT_LIMIT, JobPage
 from relay.job import JsonValue
 from relay.wire import EnqueueResult, JobSpec
 
@@ -75,6 +77,36 @@ class AsyncFace(Face, AsyncEnqueue):
     ) -> list[str]:
         raise NotImplementedError
 
+    async def jobs(
+        self, queue: str, state: str, *, limit: int = 100, job_type: str | None = None
+    ) -> AsyncIterator[JobPage]:
+        """Each page of `state` in turn (see list_jobs), checked when iteration starts."""
+        page = await self.list_jobs(queue, state, limit=limit, job_type=job_type)
+        yield page
+        while page.next_cursor is not None:
+            page = await self.list_jobs(
+                queue, state, limit=limit, cursor=page.next_cursor, job_type=job_type
+            )
+            yield page
+
+    async def list_jobs(
+        self,
+        queue: str,
+        state: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        job_type: str | None = None,
+    ) -> JobPage:
+        """A page of the jobs in `state` after `cursor`, in the state's order (see JobPage);
+        JobNotFound when the queue is unknown."""
+        return await self._list_jobs(queue, state, limit, cursor, job_type)
+
+    async def _list_jobs(
+        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+    ) -> JobPage:
+        raise NotImplementedError
+
 
 class SyncFace(Face):
     """Base of `SyncProducer` and `Client`: the same as `AsyncFace`, blocking."""
@@ -117,4 +149,34 @@ class SyncFace(Face):
     def _enqueue_ids(
         self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
     ) -> list[str]:
+        raise NotImplementedError
+
+    def jobs(
+        self, queue: str, state: str, *, limit: int = 100, job_type: str | None = None
+    ) -> Iterator[JobPage]:
+        """Each page of `state` in turn (see list_jobs), checked when iteration starts."""
+        page = self.list_jobs(queue, state, limit=limit, job_type=job_type)
+        yield page
+        while page.next_cursor is not None:
+            page = self.list_jobs(
+                queue, state, limit=limit, cursor=page.next_cursor, job_type=job_type
+            )
+            yield page
+
+    def list_jobs(
+        self,
+        queue: str,
+        state: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        job_type: str | None = None,
+    ) -> JobPage:
+        """A page of the jobs in `state` after `cursor`, in the state's order (see JobPage);
+        JobNotFound when the queue is unknown."""
+        return self._list_jobs(queue, state, limit, cursor, job_type)
+
+    def _list_jobs(
+        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+    ) -> JobPage:
         raise NotImplementedError

@@ -97,6 +97,21 @@ class QueueKeys:
     def wake(self) -> str:
         return self._k("wake")
 
+    @property
+    def schedules(self) -> str:
+        """Schedule definitions: name -> "<timing key>\n<JSON>"."""
+        return self._k("sched")
+
+    @property
+    def schedules_due(self) -> str:
+        """Active schedules by next tick: name scored by next_run_at (ms, Redis TIME)."""
+        return self._k("sched:due")
+
+    @property
+    def schedules_runs(self) -> str:
+        """Each schedule's last run: name -> "<last_run_at ms> <last job id>"."""
+        return self._k("sched:runs")
+
     def idem(self, key: str) -> str:
         return self._k(f"idem:{key}")
 
@@ -117,4 +132,7 @@ class QueueKeys:
             self.stats,
             self.events,
             self.wake,
+            self.schedules,
+            self.schedules_due,
+            self.schedules_runs,
         ]

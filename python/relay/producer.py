@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from relay.broker import Broker, calls
 from relay.broker.ops import Steps
+from relay.browse import JobPage
 from relay.config import BrokerSettings
 from relay.faces import AsyncFace
 from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
@@ -93,6 +94,41 @@ class Producer(AsyncFace):
     async def clear_rate_limit(self, queue: str) -> QueueStats:
         """Remove the queue's rate limit; the queue's stats."""
         return await self.perform(calls.clear_rate_limit(self.settings, queue))
+
+    async def _list_jobs(
+        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+    ) -> JobPage:
+        return await self.perform(
+            calls.list_jobs(self.settings, queue, state, limit, cursor, job_type)
+        )
+
+    async def promote_job(self, queue: str, job_id: str) -> int:
+        """Run a delayed job now, keeping its priority; 1. JobStateConflict when it is no longer
+        delayed, JobNotFound when unknown."""
+        return await self.perform(calls.promote_job(self.settings, queue, job_id))
+
+    async def requeue_job(self, queue: str, job_id: str) -> int:
+        """Move a dead job back to ready with fresh attempts; 1. JobStateConflict when it is no
+        longer dead, JobNotFound when unknown."""
+        return await self.perform(calls.requeue_job(self.settings, queue, job_id))
+
+    async def delete_job(self, queue: str, job_id: str, state: str | None = None) -> int:
+        """Delete a ready, delayed or dead job for good (with `state`, only from there); 1.
+        JobStateConflict when it is elsewhere, JobNotFound when unknown."""
+        return await self.perform(calls.delete_job(self.settings, queue, job_id, state))
+
+    async def promote_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Run every delayed job (of `job_type`) now; how many moved. JobNotFound: no such queue."""
+        return await self.perform(calls.promote_jobs(self.settings, queue, job_type))
+
+    async def requeue_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Requeue every dead job (of `job_type`); how many moved. JobNotFound: no such queue."""
+        return await self.perform(calls.requeue_jobs(self.settings, queue, job_type))
+
+    async def delete_jobs(self, queue: str, state: str, job_type: str | None = None) -> int:
+        """Delete every ready, delayed or dead job (of `job_type`) for good; how many went.
+        JobNotFound: no such queue."""
+        return await self.perform(calls.delete_jobs(self.settings, queue, state, job_type))
 
     @property
     def settings(self) -> BrokerSettings:

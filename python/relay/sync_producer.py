@@ -23,7 +23,9 @@ from redis import exceptions as rexc
 from relay.broker import calls, ops, packed
 from relay.broker.connection import STALE_SOCKET, relay_error
 from relay.broker.ops import check_replicas, enqueue_args, enqueue_reply, keysets, own_ids
+from relay.broker.registry import Registrations
 from relay.broker.scripts import SCRIPTS
+from relay.browse import JobPage
 from relay.config import BrokerSettings, redis_url_from_env
 from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
 from relay.faces import SyncFace
@@ -45,7 +47,7 @@ class SyncProducer(SyncFace):
     def __init__(self, client: Redis, settings: BrokerSettings | None = None) -> None:
         self.redis = packed.enable(client)
         self.settings = settings or BrokerSettings()
-        self._registered: set[str] = set()
+        self._registered = Registrations()
         self._owns = False
 
     @classmethod
@@ -117,6 +119,39 @@ class SyncProducer(SyncFace):
         """Remove the queue's rate limit; the queue's stats."""
         return self.perform(calls.clear_rate_limit(self.settings, queue))
 
+    def _list_jobs(
+        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+    ) -> JobPage:
+        return self.perform(calls.list_jobs(self.settings, queue, state, limit, cursor, job_type))
+
+    def promote_job(self, queue: str, job_id: str) -> int:
+        """Run a delayed job now, keeping its priority; 1. JobStateConflict when it is no longer
+        delayed, JobNotFound when unknown."""
+        return self.perform(calls.promote_job(self.settings, queue, job_id))
+
+    def requeue_job(self, queue: str, job_id: str) -> int:
+        """Move a dead job back to ready with fresh attempts; 1. JobStateConflict when it is no
+        longer dead, JobNotFound when unknown."""
+        return self.perform(calls.requeue_job(self.settings, queue, job_id))
+
+    def delete_job(self, queue: str, job_id: str, state: str | None = None) -> int:
+        """Delete a ready, delayed or dead job for good (with `state`, only from there); 1.
+        JobStateConflict when it is elsewhere, JobNotFound when unknown."""
+        return self.perform(calls.delete_job(self.settings, queue, job_id, state))
+
+    def promote_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Run every delayed job (of `job_type`) now; how many moved. JobNotFound: no such queue."""
+        return self.perform(calls.promote_jobs(self.settings, queue, job_type))
+
+    def requeue_jobs(self, queue: str, job_type: str | None = None) -> int:
+        """Requeue every dead job (of `job_type`); how many moved. JobNotFound: no such queue."""
+        return self.perform(calls.requeue_jobs(self.settings, queue, job_type))
+
+    def delete_jobs(self, queue: str, state: str, job_type: str | None = None) -> int:
+        """Delete every ready, delayed or dead job (of `job_type`) for good; how many went.
+        JobNotFound: no such queue."""
+        return self.perform(calls.delete_jobs(self.settings, queue, state, job_type))
+
     def health(self) -> bool:
         """True when Redis answers and has relay's scripts (over HTTP: the server too)."""
         return self.perform(calls.health(self.settings))
@@ -173,9 +208,9 @@ class SyncProducer(SyncFace):
             enqueue_args(self.settings, ks.keys.prefix, specs[i : i + limit])
             for i in range(0, len(specs), limit)
         ]
-        if queue not in self._registered:
+        if self._registered.due(queue):  # again every few seconds: a lost registry heals
             self._call("register", lambda: self.redis.sadd(QUEUES_KEY, queue))
-            self._registered.add(queue)
+            self._registered.done(queue)
         out: list[EnqueueResult] = []
         for start, args in zip(range(0, len(specs), limit), chunks, strict=True):
             try:

@@ -17,7 +17,15 @@ from typing import Any
 from tests.support.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-E2E_QUEUES = ("e2e-load", "e2e-counts", "e2e-pause", "e2e-requeue", "e2e-xss")
+E2E_QUEUES = (
+    "e2e-load",
+    "e2e-counts",
+    "e2e-pause",
+    "e2e-requeue",
+    "e2e-xss",
+    "e2e-browse-run",
+    "e2e-sched",
+)
 
 
 @dataclass

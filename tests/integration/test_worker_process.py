@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import urllib.request
 from collections import Counter
@@ -118,6 +119,29 @@ async def test_sigterm_finishes_running_jobs_and_releases_the_rest_at_once(
     c = (await broker.stats(queue)).counts
     assert (c.completed, c.ready, c.inflight, c.delayed) == (4, 8, 0, 0)
     assert "stopping: waiting up to 30s for 4 jobs" in w.output()
+
+
+async def _idle_wait_blocked(broker: Broker, pid: int) -> bool:
+    """Whether worker `pid` sits in its idle wait: a BLPOP blocked in Redis."""
+    listing = (await broker.redis.execute_command("CLIENT", "LIST")).decode()
+    return any(
+        f"name=relay-worker-{pid}-" in line and "cmd=blpop" in line for line in listing.splitlines()
+    )
+
+
+async def test_an_idle_worker_exits_promptly_on_sigterm(
+    broker: Broker, queue: str, redis_url: str
+) -> None:
+    """Nothing to do, its loops all waiting (on Redis, on timers): SIGTERM ends it within a
+    few seconds. A few rounds, since a stop that met a loop's timer used to get lost and leave
+    the worker running for good."""
+    for _ in range(3):
+        w = WorkerProcess.start(redis_url, queue, concurrency=8)
+        await w.started()
+        await eventually(functools.partial(_idle_wait_blocked, broker, w.proc.pid), 15, w.output)
+        w.signal(signal.SIGTERM)
+        assert await w.exited(5) == 0
+        assert "worker stopped" in w.output()
 
 
 async def test_past_the_grace_period_running_jobs_go_back_with_their_attempt(

@@ -139,3 +139,21 @@ async def test_bad_options_raise_config_error(
 async def test_bad_queue_names_are_refused(broker: Broker, name: str) -> None:
     with pytest.raises(ConfigError, match="queue name"):
         await broker.enqueue(name, "t")
+
+
+async def test_a_delayed_job_due_first_wakes_an_idle_worker_and_a_later_one_does_not(
+    broker: Broker, queue: str
+) -> None:
+    """A worker's promoter sleeps until the next delayed job it knows of (at most 1 s); a job
+    enqueued by another process that is due sooner wakes an idle worker, whose promoter then
+    sleeps until exactly its run_at instead of finding it up to 1 s late."""
+    wake = QueueKeys.for_queue(queue).wake
+    await broker.enqueue(queue, "t", delay_ms=60_000)
+    assert await broker.redis.llen(wake) == 1  # the first delayed job: due before all others
+    await broker.redis.delete(wake)
+    await broker.enqueue(queue, "t", delay_ms=120_000)
+    assert await broker.redis.llen(wake) == 0  # due after the head: the promoter knows in time
+    await broker.enqueue_many(
+        queue, [JobSpec.of("t", delay_ms=90_000), JobSpec.of("t", delay_ms=30_000)]
+    )
+    assert await broker.redis.llen(wake) == 1  # one of the batch is the new head

@@ -41,15 +41,24 @@ async def test_tips_then_reads_give_each_event_once_in_order(broker: Broker, que
     await broker.ack(queue, [(j.id, j.token) for j in jobs])
 
 
+def _ms(reply: tuple[int, int]) -> int:
+    return int(reply[0]) * 1000 + int(reply[1]) // 1000
+
+
 @ONE_CLOCK
 async def test_a_resume_point_rereads_nothing_older_and_misses_nothing_newer(
     broker: Broker, queue: str
 ) -> None:
     await broker.enqueue(queue, "t")
     _, tips = await event_tips(broker.redis, [queue])
+    # A resume point is a Redis millisecond (decision 0003): an event stamped in that very ms is
+    # read again by design. "Older" means an earlier ms, so let Redis' clock pass the event's.
+    older_ms = int(tips[queue].split("-")[0])
+    while _ms(await broker.redis.time()) <= older_ms:  # a round trip per poll: < 1 ms to spin
+        pass
     resume = (await read_events(broker.redis, tips)).resume_ms
-    await asyncio.sleep(0.005)
-    later = await broker.enqueue(queue, "t")
+    assert resume > older_ms
+    later = await broker.enqueue(queue, "t")  # stamped after the read's TIME: at or after resume
     got = (await read_events(broker.redis, positions_from(broker.redis, [queue], resume))).events
     assert [e.ids for e in got] == [[later.id]]
 

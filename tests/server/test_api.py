@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from relay import Broker, JobSpec, Nack, NackMode
 from relay.http import ServerSettings, create_app
+from relay.http.routes import ROUTES
 from relay.keys import QueueKeys
 from tests.server.conftest import Client, MakeClient
 from tests.support.invariant import states_of
@@ -111,6 +112,25 @@ async def test_invalid_queue_name_is_400(client: Client) -> None:
     assert "invalid queue name" in _error(await _json(resp, 400), "invalid_request")
     resp = await client.get("/api/queues/a:b")
     _error(await _json(resp, 400), "invalid_request")
+
+
+QUEUE_ROUTES = [r for r in ROUTES if "{queue}" in r.path]
+
+
+@pytest.mark.parametrize("name", ["%7Bx%7D", "a%7Bb", "c%7D", "a:b"])
+@pytest.mark.parametrize("route", QUEUE_ROUTES, ids=[r.name for r in QUEUE_ROUTES])
+async def test_every_queue_route_answers_400_naming_the_rule_for_a_bad_name(
+    client: Client, route: Any, name: str
+) -> None:
+    # `{` and `}` must reach the handler: aiohttp's default pattern would answer 404 no route.
+    path = route.path.replace("{queue}", name).replace("{id}", "j1").replace("{name}", "s1")
+    body = {"jobs": [{"type": "t"}]} if path.endswith("/batch") else {"type": "t"}
+    kw: dict[str, Any] = {"json": {"rate": 1, "burst": 1} if "rate-limit" in path else body}
+    resp = await client.request(
+        route.method, path, **(kw if route.method in ("POST", "PUT") else {})
+    )
+    msg = _error(await _json(resp, 400), "invalid_request")
+    assert "invalid queue name" in msg and "'{' '}' ':'" in msg, msg
 
 
 async def test_queue_names_with_url_characters_round_trip(client: Client, broker: Broker) -> None:

@@ -22,6 +22,7 @@ from relay import (
     IdempotencyConflict,
     JobNotFound,
     JobSpec,
+    JobStateConflict,
     PayloadTooLarge,
     Producer,
     QueueFull,
@@ -30,6 +31,7 @@ from relay import (
     ReplicationTimeout,
     SyncProducer,
 )
+from relay.browse import encode_cursor
 from tests.server.conftest import ServerProcess
 from tests.support.redis_server import free_port
 
@@ -39,10 +41,15 @@ NOWHERE_QUEUE = "never-had-a-job"
 
 async def call(face: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     """`face.name(*args, **kwargs)`: awaited on an async face, in a thread on a blocking one
-    (so a blocking call never stalls the loop the Redis faces share)."""
+    (so a blocking call never stalls the loop the Redis faces share). An iterator call
+    (`jobs`) answers the list of everything it yields."""
     fn = getattr(face, name)
     if inspect.iscoroutinefunction(fn):
         return await fn(*args, **kwargs)
+    if inspect.isasyncgenfunction(fn):
+        return [item async for item in fn(*args, **kwargs)]
+    if inspect.isgeneratorfunction(fn):
+        return await asyncio.to_thread(lambda: list(fn(*args, **kwargs)))
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
@@ -116,6 +123,30 @@ BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("set_rate_limit", (Q, 1.5, 0), {}),
     ("set_rate_limit", (Q, float("nan"), 1), {}),
     ("clear_rate_limit", ("bad queue",), {}),
+    ("list_jobs", ("bad queue", "ready"), {}),
+    ("list_jobs", (Q, "nope"), {}),
+    ("list_jobs", (Q, "cancelled"), {}),  # not a state yet: no cancellation
+    ("list_jobs", (Q, "ready"), {"limit": 0}),
+    ("list_jobs", (Q, "ready"), {"limit": 501}),
+    ("list_jobs", (Q, "ready"), {"limit": True}),
+    ("list_jobs", (Q, "ready"), {"cursor": "abc"}),
+    ("list_jobs", (Q, "delayed"), {"cursor": encode_cursor(["ready", 1, 0, []])}),
+    ("list_jobs", (Q, "dead"), {"cursor": encode_cursor(["dead", "soon", "id"])}),
+    ("list_jobs", (Q, "ready"), {"cursor": encode_cursor(["ready", 11, 0, []])}),
+    ("list_jobs", (Q, "ready"), {"job_type": "x" * 256}),
+    ("jobs", (Q, "nope"), {}),
+    ("jobs", (Q, "ready"), {"limit": 0}),
+    ("jobs", ("bad queue", "ready"), {}),
+    ("promote_job", ("bad queue", "id"), {}),
+    ("promote_job", (Q, ""), {}),  # the scripts read "" as a selection: never sent
+    ("requeue_job", (Q, ""), {}),
+    ("delete_job", (Q, ""), {}),
+    ("delete_job", (Q, "id"), {"state": "inflight"}),
+    ("delete_job", (Q, "id"), {"state": "nope"}),
+    ("promote_jobs", (Q,), {"job_type": "x" * 256}),
+    ("requeue_jobs", ("bad queue",), {}),
+    ("delete_jobs", (Q, "completed"), {}),
+    ("delete_jobs", (Q, "nope"), {}),
 ]
 
 
@@ -133,8 +164,8 @@ async def test_a_bad_argument_is_a_config_error_before_any_io_on_every_face(
         assert type(got.value).__module__ == "relay.errors", f"{face_name}.{name}: {got.value!r}"
 
 
-async def _dead_job(broker: Broker, queue: str) -> str:
-    await broker.enqueue_many(queue, [JobSpec.of("t", priority=9)])  # claimed first
+async def _dead_job(broker: Broker, queue: str, job_type: str = "t") -> str:
+    await broker.enqueue_many(queue, [JobSpec.of(job_type, priority=9)])  # claimed first
     [job] = (await broker.claim(queue, 1, 60_000)).jobs
     from relay.broker import Nack, NackMode  # noqa: PLC0415 - the one test that makes dead jobs
 
@@ -145,8 +176,8 @@ async def _dead_job(broker: Broker, queue: str) -> str:
 async def test_the_same_failure_raises_the_same_exception_from_every_face(
     faces: Faces, broker: Broker, queue: str
 ) -> None:
-    await broker.enqueue(queue, "t", {"a": 1}, idempotency_key="k")
-    await _dead_job(broker, queue)
+    ready = (await broker.enqueue(queue, "t", {"a": 1}, idempotency_key="k")).id
+    dead = await _dead_job(broker, queue)
     table: list[tuple[str, tuple[Any, ...], dict[str, Any], type[RelayError]]] = [
         ("get_job", (queue, "no-such-id"), {}, JobNotFound),
         ("stats", (NOWHERE_QUEUE,), {}, JobNotFound),
@@ -160,17 +191,33 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
         ("delete_dead", (queue, "no-such-id"), {}, JobNotFound),
         ("enqueue", (queue, "t", {"a": 2}), {"idempotency_key": "k"}, IdempotencyConflict),
         ("enqueue", (queue, "t", "x" * (2 << 20)), {}, PayloadTooLarge),
+        ("list_jobs", (NOWHERE_QUEUE, "ready"), {}, JobNotFound),
+        ("jobs", (NOWHERE_QUEUE, "delayed"), {}, JobNotFound),
+        ("promote_jobs", (NOWHERE_QUEUE,), {}, JobNotFound),
+        ("requeue_jobs", (NOWHERE_QUEUE,), {}, JobNotFound),
+        ("delete_jobs", (NOWHERE_QUEUE, "ready"), {}, JobNotFound),
+        ("promote_job", (queue, "no-such-id"), {}, JobNotFound),
+        ("requeue_job", (queue, "no-such-id"), {}, JobNotFound),
+        ("delete_job", (queue, "no-such-id"), {}, JobNotFound),
+        ("promote_job", (queue, ready), {}, JobStateConflict),  # moved on: ready already
+        ("requeue_job", (queue, ready), {}, JobStateConflict),
+        ("delete_job", (queue, ready), {"state": "dead"}, JobStateConflict),
+        ("promote_job", (queue, dead), {}, JobStateConflict),
+        ("delete_job", (queue, dead), {"state": "delayed"}, JobStateConflict),
     ]
     for name, args, kwargs, error in table:
         for face_name, face in faces.items():
             got = await error_of(face, name, *args, **kwargs)
             assert isinstance(got, error), f"{face_name}.{name}{args[:2]}: {got!r}"
+            if isinstance(got, JobStateConflict):  # names where the job is now
+                assert got.state == ("ready" if args[1] == ready else "dead"), got
     await broker.set_max_depth(queue, 1)
     for face_name, face in faces.items():
         got = await error_of(face, "enqueue", queue, "t")
         assert isinstance(got, QueueFull), f"{face_name}.enqueue: {got!r}"
     await broker.set_max_depth(queue, None)
-    assert (await broker.stats(queue)).counts.ready == 1  # none of the refusals wrote a job
+    counts = (await broker.stats(queue)).counts  # none of the refusals wrote or moved a job
+    assert (counts.ready, counts.dead) == (1, 1)
     for face_name, face in faces.items():  # this Redis has no replica to confirm a write
         got = await error_of(face, "enqueue", queue, "t", wait_replicas=1)
         assert isinstance(got, ReplicationTimeout), f"{face_name}.enqueue: {got!r}"
@@ -204,3 +251,65 @@ async def test_every_face_answers_each_call_alike(faces: Faces, broker: Broker, 
 def call_job(face: Any, tag: str) -> JobSpec:
     spec: JobSpec = face.job("t", [tag], priority=7)
     return spec
+
+
+async def test_every_face_pages_through_the_same_jobs(
+    faces: Faces, broker: Broker, queue: str
+) -> None:
+    specs = [JobSpec.of("a" if i % 3 else "b", {"i": i}, priority=i % 4) for i in range(23)]
+    specs += [JobSpec.of("a", {"d": i}, delay_ms=60_000 + i * 1000) for i in range(7)]
+    await broker.enqueue_many(queue, specs)
+    for _ in range(3):
+        await _dead_job(broker, queue, "b")
+    for state, limit, job_type, want in [
+        ("ready", 4, None, 23),
+        ("ready", 5, "b", 8),
+        ("delayed", 3, None, 7),
+        ("dead", 2, None, 3),
+        ("inflight", 10, None, 0),
+    ]:
+        pages = {
+            name: await call(face, "jobs", queue, state, limit=limit, job_type=job_type)
+            for name, face in faces.items()
+        }
+        reference = pages["Producer"]
+        for name, got in pages.items():
+            assert got == reference, f"{name} pages {state} differently from Producer"
+        rows = [row for page in reference for row in page.jobs]
+        assert len(rows) == want and len({r.id for r in rows}) == want, (state, job_type)
+        assert all(r.type == job_type for r in rows) or job_type is None
+        if state == "ready":  # claim order: priority first
+            assert [r.priority for r in rows] == sorted((r.priority for r in rows), reverse=True)
+        # list_jobs, driven by hand from each page's cursor, gives the same pages
+        cursor, by_hand = None, []
+        for _ in reference:
+            page = await call(
+                faces["Client"],
+                "list_jobs",
+                queue,
+                state,
+                limit=limit,
+                cursor=cursor,
+                job_type=job_type,
+            )
+            by_hand.append(page)
+            cursor = page.next_cursor
+        assert by_hand == reference and cursor is None
+
+
+async def test_every_face_acts_on_jobs_alike(faces: Faces, broker: Broker, queue: str) -> None:
+    for name, face in faces.items():
+        tag = f"t-{name}"
+        made = await broker.enqueue_many(queue, [JobSpec.of(tag, delay_ms=60_000)] * 4)
+        delayed = [r.id for r in made]
+        dead = [await _dead_job(broker, queue, tag) for _ in range(3)]
+        assert await call(face, "promote_job", queue, delayed[0]) == 1
+        assert await call(face, "delete_job", queue, delayed[1], "delayed") == 1
+        assert await call(face, "requeue_job", queue, dead[0]) == 1
+        assert await call(face, "delete_job", queue, dead[1]) == 1
+        assert await call(face, "promote_jobs", queue, tag) == 2
+        assert await call(face, "requeue_jobs", queue, tag) == 1
+        assert await call(face, "delete_jobs", queue, "ready", tag) == 5
+        assert await call(face, "delete_jobs", queue, "ready", tag) == 0
+    counts = (await broker.stats(queue)).counts
+    assert (counts.ready, counts.delayed, counts.dead) == (0, 0, 0)

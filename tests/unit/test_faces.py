@@ -51,11 +51,23 @@ def public_calls(cls: type[Any]) -> dict[str, Any]:
 
 def shape(fn: Any) -> list[tuple[str, object, object, object]]:
     """A signature as comparable data: each parameter's name, kind, default and annotation,
-    then the return annotation (`self` left out)."""
+    then the return annotation (`self` left out). An iterator call (`jobs`) is an `async def`
+    generator on the async faces and a plain generator on the blocking ones: that is their
+    async/blocking difference, so `AsyncIterator[X]` compares as `Iterator[X]`."""
     sig = inspect.signature(fn)
     params = [p for p in sig.parameters.values() if p.name != "self"]
     rows = [(p.name, p.kind, p.default, p.annotation) for p in params]
-    return [*rows, ("return", None, None, sig.return_annotation)]
+    ret = sig.return_annotation
+    if inspect.isasyncgenfunction(fn):
+        assert isinstance(ret, str) and ret.startswith("AsyncIterator["), f"{fn}: {ret}"
+        ret = ret.removeprefix("Async")
+    return [*rows, ("return", None, None, ret)]
+
+
+def kind(fn: Any) -> str:
+    """How a call answers: "call" (a result, awaited or not) or "iterator" (of results)."""
+    iterates = inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn)
+    return "iterator" if iterates else "call"
 
 
 def api(face: str) -> dict[str, Any]:
@@ -82,11 +94,19 @@ def test_each_call_has_one_signature_on_every_face(name: str) -> None:
 
 @pytest.mark.parametrize("face", sorted(FACES))
 def test_async_faces_await_every_call_and_blocking_ones_none(face: str) -> None:
+    """A call is a coroutine function on the async faces, a plain one on the blocking faces;
+    an iterator call an `async def` generator on the async faces, a generator on the others."""
     for name, fn in api(face).items():
+        waits = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         if isinstance(inspect.getattr_static(FACES[face], name), staticmethod):
-            assert not inspect.iscoroutinefunction(fn), f"{face}.{name} builds, it must not wait"
+            assert not waits, f"{face}.{name} builds, it must not wait"
             continue
-        assert inspect.iscoroutinefunction(fn) == (face in ASYNC_FACES), f"{face}.{name}"
+        assert waits == (face in ASYNC_FACES), f"{face}.{name}"
+        assert kind(fn) == kind(api("Client")[name]), f"{face}.{name} differs from Client.{name}"
+
+
+def test_jobs_iterates_pages() -> None:
+    assert {face: kind(FACES[face].jobs) for face in FACES} == dict.fromkeys(FACES, "iterator")
 
 
 def test_each_redis_call_is_one_operation_of_relay_broker_calls() -> None:
@@ -95,11 +115,17 @@ def test_each_redis_call_is_one_operation_of_relay_broker_calls() -> None:
     ops = {
         n
         for n, f in vars(calls).items()
-        if inspect.isfunction(f) and f.__module__ == calls.__name__
+        if inspect.isfunction(f) and f.__module__ == calls.__name__ and not n.startswith("_")
     }
-    # enqueue runs the hot-path pair (relay.broker.ops.enqueue_args/enqueue_reply) and `job`
-    # only builds a JobSpec; `known` is the step the queue calls share.
-    assert ops == set(api("Producer")) - {"enqueue", "enqueue_many", "job", "close"} | {"known"}
+    # enqueue runs the hot-path pair (relay.broker.ops.enqueue_args/enqueue_reply), `job`
+    # only builds a JobSpec and `jobs` pages through list_jobs (relay.faces); `known` is the
+    # step the queue calls share, `has_queue` its registry-healing lookup (the server's 404
+    # check runs it too).
+    own = {"enqueue", "enqueue_many", "job", "jobs", "close"}
+    assert ops == set(api("Producer")) - own | {
+        "known",
+        "has_queue",
+    }
 
 
 def _loaded_after(statement: str) -> set[str]:

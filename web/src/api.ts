@@ -72,7 +72,7 @@ export interface StatsEvent {
   queues: QueueStats[];
 }
 
-export type JobEventKind = "enqueued" | "claimed" | "completed" | "retried" | "dead" | "requeued";
+export type JobEventKind = "enqueued" | "claimed" | "completed" | "retried" | "dead" | "requeued" | "reaped" | "promoted" | "deleted";
 
 /** SSE `event: job`. */
 export interface JobEvent {
@@ -80,6 +80,19 @@ export interface JobEvent {
   kind: JobEventKind;
   ids: string[];
   ts: number;
+}
+
+export interface Schedule {
+  name: string;
+  type: string;
+  cron: string | null;
+  every_ms: number | null;
+  timezone: string;
+  paused: boolean;
+  misfire: string;
+  next_run_at: number | null;
+  last_run_at: number | null;
+  last_job_id: string | null;
 }
 
 export interface ErrorBody {
@@ -147,7 +160,7 @@ export function parseStatsEvent(v: unknown): StatsEvent | null {
   return { ts: v["ts"], queues: parseQueueList(v) };
 }
 
-const JOB_KINDS: readonly JobEventKind[] = ["enqueued", "claimed", "completed", "retried", "dead", "requeued"];
+const JOB_KINDS: readonly JobEventKind[] = ["enqueued", "claimed", "completed", "retried", "dead", "requeued", "reaped", "promoted", "deleted"];
 
 export function parseJobEvent(v: unknown): JobEvent | null {
   if (!isObject(v) || typeof v["queue"] !== "string") return null;
@@ -190,6 +203,33 @@ export function parseDeadPage(v: unknown): DeadPage {
     }
   }
   return { jobs, next_cursor: isObject(v) ? strOrNull(v["next_cursor"]) : null };
+}
+
+export function parseSchedule(v: unknown): Schedule | null {
+  if (!isObject(v) || typeof v["name"] !== "string") return null;
+  return {
+    name: v["name"],
+    type: typeof v["type"] === "string" ? v["type"] : "",
+    cron: strOrNull(v["cron"]),
+    every_ms: numOrNull(v["every_ms"]),
+    timezone: typeof v["timezone"] === "string" ? v["timezone"] : "UTC",
+    paused: v["paused"] === true,
+    misfire: typeof v["misfire"] === "string" ? v["misfire"] : "once",
+    next_run_at: numOrNull(v["next_run_at"]),
+    last_run_at: numOrNull(v["last_run_at"]),
+    last_job_id: strOrNull(v["last_job_id"]),
+  };
+}
+
+export function parseScheduleList(v: unknown): Schedule[] {
+  const out: Schedule[] = [];
+  if (isObject(v) && Array.isArray(v["schedules"])) {
+    for (const s of v["schedules"]) {
+      const parsed = parseSchedule(s);
+      if (parsed) out.push(parsed);
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,6 +340,24 @@ export class Api {
 
   async clearRateLimit(queue: string): Promise<QueueStats | null> {
     return parseQueueStats(await this.request("DELETE", `/api/queues/${q(queue)}/rate-limit`));
+  }
+
+  async schedules(queue: string): Promise<Schedule[]> {
+    return parseScheduleList(await this.request("GET", `/api/queues/${q(queue)}/schedules`));
+  }
+
+  async triggerSchedule(queue: string, name: string): Promise<string | null> {
+    const r = await this.request("POST", `/api/queues/${q(queue)}/schedules/${q(name)}/trigger`);
+    return isObject(r) ? strOrNull(r["id"]) : null;
+  }
+
+  async pauseSchedule(queue: string, name: string, paused: boolean): Promise<Schedule | null> {
+    const action = paused ? "pause" : "resume";
+    return parseSchedule(await this.request("POST", `/api/queues/${q(queue)}/schedules/${q(name)}/${action}`));
+  }
+
+  async deleteSchedule(queue: string, name: string): Promise<void> {
+    await this.request("DELETE", `/api/queues/${q(queue)}/schedules/${q(name)}`);
   }
 
   async pause(queue: string): Promise<QueueStats | null> {

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 from redis import exceptions as rexc
 
-from relay.broker import ops, packed, replies
+from relay.broker import calls, ops, packed, replies
+from relay.broker.browse import BrowseOps
 from relay.broker.connection import (
     STALE_SOCKET,
     blpop_any,
@@ -30,6 +31,8 @@ from relay.broker.ops import (
     keysets,
     own_ids,
 )
+from relay.broker.registry import Registrations
+from relay.broker.schedules import ScheduleMethods
 from relay.broker.scripts import SCRIPTS
 from relay.broker.types import (
     Claimed,
@@ -54,13 +57,13 @@ log = logging.getLogger("relay.broker")
 T = TypeVar("T")
 
 
-class Broker(AsyncEnqueue):
+class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
     """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
 
     def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:
         self.redis = client
         self.settings = settings or BrokerSettings()
-        self._registered: set[str] = set()
+        self._registered = Registrations()
         # Only a cluster heals itself within seconds (a replica is promoted), so only there
         # does a call wait out the gap; a single Redis outage goes straight to the caller.
         self._retry_s = self.settings.failover_retry_ms / 1000 if is_cluster(client) else 0.0
@@ -166,9 +169,9 @@ class Broker(AsyncEnqueue):
         return reply, attempts > 1, acked
 
     async def _register(self, queue: str) -> None:
-        if queue not in self._registered:
+        if self._registered.due(queue):  # again every few seconds: a lost registry heals
             await self._retrying("register", lambda: self.redis.sadd(QUEUES_KEY, queue))
-            self._registered.add(queue)
+            self._registered.done(queue)
 
     # -- consuming ---------------------------------------------------------------------------
 
@@ -231,7 +234,7 @@ class Broker(AsyncEnqueue):
     async def promote(self, queue: str) -> Promoted:
         """Move due delayed jobs to ready (at most batch_limit per call)."""
         r = await self._run("promote", self._ks(queue).promote, [self.settings.batch_limit])
-        return Promoted(moved=int(r[0]), wait_ms=int(r[1]))
+        return Promoted(moved=int(r[0]), wait_ms=int(r[1]), tick_ms=int(r[2]))
 
     async def wait_for_work(self, queues: Sequence[str], timeout_s: float) -> str | None:
         """Block until an enqueue signals one of `queues`; the queue name, or None on timeout."""
@@ -377,6 +380,10 @@ class Broker(AsyncEnqueue):
     async def queues(self) -> list[str]:
         """Every queue that has ever had a job enqueued, sorted."""
         return await self.perform(ops.queue_names(self.settings))
+
+    async def has_queue(self, queue: str) -> bool:
+        """Whether `queue` is registered (re-registering it when its keys exist)."""
+        return await self.perform(calls.has_queue(self.settings, queue))
 
     async def pause(self, queue: str) -> None:
         """Stop claims from the queue (enqueues still land)."""

@@ -10,7 +10,10 @@ job raises JobNotFound (the HTTP 404), and the calls that change a queue return 
 from __future__ import annotations
 
 from relay.broker import ops
+from relay.broker.browse import list_reply, list_step
+from relay.broker.browse_plans import bulk_plan, check_bulk, one_plan
 from relay.broker.ops import Command, Steps
+from relay.browse import DEFAULT_LIMIT, JobPage
 from relay.config import BrokerSettings
 from relay.errors import JobNotFound, RelayError
 from relay.keys import QUEUES_KEY, validate_queue_name
@@ -19,10 +22,23 @@ from relay.wire import DeadPage, JobInfo, QueueStats, check_dead_page, check_rat
 
 def known(s: BrokerSettings, queue: str) -> Steps[str]:
     """`queue`, when it names a queue that has had a job; else JobNotFound (HTTP's 404)."""
-    validate_queue_name(queue)
-    if not (yield Command("queues", ("SISMEMBER", QUEUES_KEY, queue))):
+    if not (yield from has_queue(s, queue)):
         raise JobNotFound(f"no queue named {queue!r}")
     return queue
+
+
+def has_queue(s: BrokerSettings, queue: str) -> Steps[bool]:
+    """Whether `queue` is registered; a queue whose registration was lost (a Redis restart
+    without persistence, a failover, FLUSHALL) but which has jobs or counters in Redis is
+    registered again, so the registry heals on lookup."""
+    validate_queue_name(queue)
+    if (yield Command("queues", ("SISMEMBER", QUEUES_KEY, queue))):
+        return True
+    k = ops.keysets(queue).keys
+    if not (yield Command("queues", ("EXISTS", k.stats, k.jobs))):
+        return False
+    yield Command("register", ("SADD", QUEUES_KEY, queue))
+    return True
 
 
 def get_job(s: BrokerSettings, queue: str, job_id: str) -> Steps[JobInfo]:
@@ -76,6 +92,56 @@ def set_rate_limit(s: BrokerSettings, queue: str, rate: float, burst: int) -> St
 def clear_rate_limit(s: BrokerSettings, queue: str) -> Steps[QueueStats]:
     yield from ops.drop_rate_limit(s, (yield from known(s, queue)))
     return (yield from ops.queue_stats(s, queue))
+
+
+def list_jobs(
+    s: BrokerSettings,
+    queue: str,
+    state: str,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    job_type: str | None = None,
+) -> Steps[JobPage]:
+    st, step = list_step(queue, state, limit, cursor, job_type)  # every check before I/O
+    yield from known(s, queue)
+    return list_reply(queue, st, (yield step))
+
+
+def promote_job(s: BrokerSettings, queue: str, job_id: str) -> Steps[int]:
+    yield from one_plan(s, queue, "promote", job_id)
+    return 1
+
+
+def requeue_job(s: BrokerSettings, queue: str, job_id: str) -> Steps[int]:
+    yield from one_plan(s, queue, "requeue", job_id)
+    return 1
+
+
+def delete_job(s: BrokerSettings, queue: str, job_id: str, state: str | None = None) -> Steps[int]:
+    yield from one_plan(s, queue, "delete", job_id, state)
+    return 1
+
+
+def _bulk(
+    s: BrokerSettings, queue: str, action: str, state: str, job_type: str | None
+) -> Steps[int]:
+    check_bulk(action, state, job_type)  # before the queue's lookup, as over HTTP
+    yield from known(s, queue)
+    return (yield from bulk_plan(s, queue, action, state, job_type))
+
+
+def promote_jobs(s: BrokerSettings, queue: str, job_type: str | None = None) -> Steps[int]:
+    return (yield from _bulk(s, queue, "promote", "delayed", job_type))
+
+
+def requeue_jobs(s: BrokerSettings, queue: str, job_type: str | None = None) -> Steps[int]:
+    return (yield from _bulk(s, queue, "requeue", "dead", job_type))
+
+
+def delete_jobs(
+    s: BrokerSettings, queue: str, state: str, job_type: str | None = None
+) -> Steps[int]:
+    return (yield from _bulk(s, queue, "delete", state, job_type))
 
 
 def health(s: BrokerSettings) -> Steps[bool]:

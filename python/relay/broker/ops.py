@@ -122,7 +122,7 @@ class QueueKeySets:
         self.nack += [k.stats, k.events, k.wake]
         self.extend = [k.inflight, k.run]
         self.reap = [*ready, k.inflight, k.dead, k.jobs, k.run, k.err, k.stats, k.events, k.wake]
-        self.promote = [*ready, k.delayed, k.jobs, k.wake]
+        self.promote = [*ready, k.delayed, k.jobs, k.wake, k.schedules_due]
         self.get_job = [k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
         self.dead = [k.dead, k.jobs, k.run, k.err]
         self.requeue = [*ready, k.dead, k.jobs, k.run, k.stats, k.events, k.wake]

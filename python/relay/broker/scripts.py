@@ -23,12 +23,24 @@ ARITY: dict[str, int] = {
     "nack": 19,
     "extend": 2,
     "reap": 18,
-    "promote": 13,
+    "promote": 14,
     "get_job": 7,
     "list_dead": 4,
     "requeue_dead": 16,
     "delete_dead": 4,
     "stats": 18,
+    # browsing (relay.broker.browse)
+    "list_ready": 17,
+    "list_scored": 4,
+    "move_jobs": 16,
+    "delete_scored": 6,
+    "delete_ready": 15,
+    # schedules (relay.schedules)
+    "upsert_schedule": 2,
+    "delete_schedule": 3,
+    "list_schedules": 3,
+    "due_schedules": 2,
+    "fire_schedules": 19,
 }
 
 

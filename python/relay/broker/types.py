@@ -28,6 +28,7 @@ class Code(IntEnum):
     MALFORMED = -5
     RATE_LIMITED = -6
     NOT_DEAD = -7
+    NOT_IN_STATE = -8  # job browser: the job is no longer in the state the action works on
 
 
 class NackMode(StrEnum):
@@ -93,3 +94,4 @@ class Promoted:
 
     moved: int
     wait_ms: int  # -1: no delayed jobs; 0: more are due now
+    tick_ms: int = -1  # until the queue's next schedule tick: -1 none; 0 due now

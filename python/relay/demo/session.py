@@ -142,6 +142,7 @@ class Demo:
             f"{self.opts.concurrency} jobs at a time each"
         )
         self.say(f"  queues    {', '.join(QUEUES)}")
+        self.say("  schedules report.digest every 10 s, report.rollup every minute (cron)")
         self.say(f"  logs      {self.workdir}/")
         self.say()
         self.say(f"  ==>  Dashboard:  http://{HOST}:{port}/")

@@ -4,6 +4,9 @@ Run them with `relay worker --app relay.demo.tasks:registry -q emails,thumbnails
 A payload flag (`bounce`, `corrupt`, `broken`) makes a job fail every time, so it ends in the
 dead set; the handlers also fail a few percent of attempts at random (a retry then succeeds),
 and reports sometimes ask to run later with `relay.Retry(after=...)`.
+
+Two schedules show periodic work with no scheduler process: the workers create them when they
+start and fire each tick once between them (the reports queue's Schedules panel shows them).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import random
 import time
 from typing import Any
 
-from relay import Backoff, Fail, Job, Registry, Retry
+from relay import Backoff, Cron, Every, Fail, Job, Registry, Retry
 
 TRANSIENT_FAILURE_RATE = 0.06  # per attempt, on top of the jobs made to fail every time
 
@@ -72,3 +75,15 @@ async def generate_report(job: Job) -> None:
         raise Fail(f"report {p.get('report')!r} references a dropped table")
     if _unlucky():
         raise KeyError("region")
+
+
+@registry.task("report.digest", schedule=Every(ms=10_000, queue="reports", payload={"n": 20}))
+async def digest(job: Job) -> None:
+    """Every 10 s: gather the last few events into a digest (a schedule declared in code)."""
+    await asyncio.sleep(random.uniform(0.05, 0.2))
+
+
+@registry.task("report.rollup", schedule=Cron("* * * * *", timezone="UTC", queue="reports"))
+async def rollup(job: Job) -> None:
+    """At the top of every minute (cron): roll the minute's figures up."""
+    await asyncio.sleep(random.uniform(0.1, 0.3))

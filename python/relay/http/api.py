@@ -79,7 +79,7 @@ def queue_param(request: web.Request) -> str:
 async def known_queue(request: web.Request) -> str:
     """The {queue} path parameter, which must name a queue that exists (404 otherwise)."""
     queue = queue_param(request)
-    if queue not in await state(request).broker.queues():
+    if not await state(request).broker.has_queue(queue):
         raise Problem(404, f"no queue named {queue!r}", "not_found")
     return queue
 

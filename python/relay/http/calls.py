@@ -12,6 +12,14 @@ from urllib.parse import quote, urlencode, urlsplit
 import msgspec
 
 from relay import _core, wire
+from relay.browse import (
+    Changed,
+    JobPage,
+    check_action,
+    check_job_id,
+    check_page,
+    check_type_filter,
+)
 from relay.errors import ConfigError
 from relay.http.models import (
     MAX_BATCH,
@@ -24,10 +32,14 @@ from relay.http.models import (
     QueueList,
     RateLimitRequest,
     Requeued,
+    ScheduleList,
+    ScheduleRequest,
+    Triggered,
 )
 from relay.http.sdk_errors import error_from_response
 from relay.job import check_job_type
 from relay.keys import validate_queue_name
+from relay.schedules.model import Schedule, ScheduleInfo
 from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
@@ -141,6 +153,36 @@ def delete_dead_call(queue: str, job_id: str) -> Call[Deleted]:
     return Call("DELETE", f"{queue_path(queue)}/dead/{quote_segment(job_id)}", Deleted)
 
 
+def jobs_call(
+    queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+) -> Call[JobPage]:
+    st, lim, _, jt = check_page(state, limit, cursor, job_type)
+    query = {"state": st.value, "limit": str(lim)}
+    query.update({"cursor": cursor} if cursor else {})
+    query.update({"type": jt} if jt else {})
+    return Call("GET", f"{queue_path(queue)}/jobs", JobPage, query=query)
+
+
+def job_action_call(queue: str, job_id: str, action: str) -> Call[Changed]:
+    """POST .../jobs/{id}/promote or .../requeue; safe to retry (a repeat is a 409)."""
+    path = f"{queue_path(queue)}/jobs/{quote_segment(check_job_id(job_id))}/{action}"
+    return Call("POST", path, Changed, b"")
+
+
+def delete_job_call(queue: str, job_id: str, state: str | None) -> Call[Changed]:
+    query = {"state": check_action("delete", state).value} if state else {}
+    path = f"{queue_path(queue)}/jobs/{quote_segment(check_job_id(job_id))}"
+    return Call("DELETE", path, Changed, query=query)
+
+
+def bulk_call(queue: str, action: str, state: str, job_type: str | None) -> Call[Changed]:
+    """POST .../jobs/bulk: promote, requeue or delete a selection; not retried (counts)."""
+    st, jt = check_action(action, state), check_type_filter(job_type)
+    body = {"action": action, "state": st.value, "type": jt or None}
+    path = f"{queue_path(queue)}/jobs/bulk"
+    return Call("POST", path, Changed, msgspec.json.encode(body), safe_retry=False)
+
+
 def queue_op_call(method: str, queue: str, op: str, body: Any = None) -> Call[QueueStats]:
     data = msgspec.json.encode(body) if body is not None else b""
     return Call(method, f"{queue_path(queue)}/{op}", QueueStats, data)
@@ -180,3 +222,50 @@ class ClientOptions:
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
+
+
+# -- schedules (relay.schedules) -------------------------------------------------------------
+
+
+def _schedule_path(queue: str, name: str, tail: str = "") -> str:
+    return f"{queue_path(queue)}/schedules/{quote_segment(name)}{tail}"
+
+
+def put_schedule_call(queue: str, schedule: Schedule) -> Call[ScheduleInfo]:
+    """PUT the schedule (safe to resend: the same body gives the same state)."""
+    s = schedule.validated()
+    body = ScheduleRequest(
+        cron=msgspec.UNSET if s.cron is None else s.cron,
+        every_ms=msgspec.UNSET if s.every_ms is None else s.every_ms,
+        timezone=s.timezone,
+        type=s.type or None,
+        payload=msgspec.Raw(s.payload_bytes()),
+        priority=s.priority,
+        max_attempts=s.max_attempts,
+        timeout_ms=s.timeout_ms,
+        paused=s.paused,
+        misfire=s.misfire.value,
+    )
+    return Call("PUT", _schedule_path(queue, s.name), ScheduleInfo, msgspec.json.encode(body))
+
+
+def get_schedule_call(queue: str, name: str) -> Call[ScheduleInfo]:
+    return Call("GET", _schedule_path(queue, name), ScheduleInfo)
+
+
+def list_schedules_call(queue: str) -> Call[ScheduleList]:
+    return Call("GET", f"{queue_path(queue)}/schedules", ScheduleList)
+
+
+def delete_schedule_call(queue: str, name: str) -> Call[Deleted]:
+    return Call("DELETE", _schedule_path(queue, name), Deleted)
+
+
+def trigger_schedule_call(queue: str, name: str) -> Call[Triggered]:
+    """POST trigger: not resent on its own (each call enqueues one more job)."""
+    return Call("POST", _schedule_path(queue, name, "/trigger"), Triggered, b"", False)
+
+
+def pause_schedule_call(queue: str, name: str, paused: bool) -> Call[ScheduleInfo]:
+    tail = "/pause" if paused else "/resume"
+    return Call("POST", _schedule_path(queue, name, tail), ScheduleInfo, b"")

@@ -12,10 +12,12 @@ from relay.errors import (
     ConfigError,
     IdempotencyConflict,
     JobNotFound,
+    JobStateConflict,
     PayloadTooLarge,
     QueueFull,
     RedisUnavailable,
     RelayError,
+    ScheduleNotFound,
 )
 from relay.http.models import ErrorBody, ErrorDetail
 
@@ -29,6 +31,7 @@ _HTTP_CODES: dict[int, str] = {
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
+    409: "conflict",
     405: "method_not_allowed",
     413: "payload_too_large",
     429: "rate_limited",
@@ -68,8 +71,10 @@ def error_response(problem: Problem) -> web.Response:
 _RELAY_ERRORS: tuple[tuple[type[RelayError], int, str, dict[str, str]], ...] = (
     (QueueFull, 429, "queue_full", {"Retry-After": str(QUEUE_FULL_RETRY_S)}),
     (IdempotencyConflict, 409, "idempotency_conflict", {}),
+    (JobStateConflict, 409, "state_conflict", {}),
     (PayloadTooLarge, 413, "payload_too_large", {}),
     (JobNotFound, 404, "not_found", {}),
+    (ScheduleNotFound, 404, "not_found", {}),
     (ConfigError, 400, "invalid_request", {}),
     (RedisUnavailable, 503, "redis_unavailable", {"Retry-After": str(UNAVAILABLE_RETRY_S)}),
 )

@@ -8,20 +8,21 @@ from typing import Any
 import msgspec
 
 from relay import __version__
-from relay.http.models import ErrorBody, JobId, QueueName
+from relay.http.models import ErrorBody, JobId, QueueName, ScheduleName, refine_schedule_schema
 from relay.http.routes import ROUTES, Route
 
 REF = "#/components/schemas/{name}"
 _PARAM = re.compile(r"{(\w+)}")
-_PATH_SCHEMAS: dict[str, Any] = {"queue": QueueName, "id": JobId}
+_PATH_SCHEMAS: dict[str, Any] = {"queue": QueueName, "id": JobId, "name": ScheduleName}
 _REASONS = {
     200: "OK",
     201: "Created",
     400: "Invalid request: the message names the field",
     401: "Missing or wrong bearer token",
     403: "A cross-site state change was refused",
-    404: "No such queue, job or route",
-    409: "The idempotency key was used with another payload",
+    404: "No such queue, job, schedule or route",
+    409: "Conflict: an idempotency key used with another payload, or a job that has moved on "
+    "from the state the action needs (the message names its state)",
     413: "The request body or payload is over the limit",
     429: "Queue full or producer rate limit reached; see Retry-After",
     503: "Redis unavailable, or too many event subscribers; see Retry-After",
@@ -41,6 +42,8 @@ def build_openapi(routes: tuple[Route, ...] = ROUTES, *, auth: bool = False) -> 
         types += [t for t in (r.body, *r.ok.values()) if t is not None]
     _, components = msgspec.json.schema_components(list(dict.fromkeys(types)), ref_template=REF)
     components = {name: _integers(schema) for name, schema in components.items()}
+    if "ScheduleRequest" in components:
+        refine_schedule_schema(components["ScheduleRequest"])
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, auth)
@@ -74,6 +77,9 @@ def _integers(schema: Any) -> Any:
 
 
 def _ref(kind: Any) -> dict[str, Any]:
+    if not hasattr(kind, "__name__"):  # a tagged union of Structs: anyOf + discriminator
+        [schema], _ = msgspec.json.schema_components([kind], ref_template=REF)
+        return dict(schema)
     return {"$ref": REF.format(name=kind.__name__)}
 
 
@@ -142,10 +148,22 @@ def _query_params(kind: Any) -> list[dict[str, Any]]:
                 "name": name,
                 "in": "query",
                 "required": name in required,
-                "schema": _integers(_no_null(prop)),
+                "schema": _components(_integers(_no_null(prop))),
             }
         )
     return out
+
+
+def _components(schema: Any) -> Any:
+    """A query schema's `$defs` references (an enum such as JobState) point at components."""
+    if isinstance(schema, dict):
+        return {
+            k: v.replace("#/$defs/", "#/components/schemas/")
+            if k == "$ref" and isinstance(v, str)
+            else _components(v)
+            for k, v in schema.items()
+        }
+    return schema
 
 
 def _no_null(prop: dict[str, Any]) -> dict[str, Any]:

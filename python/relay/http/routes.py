@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.http import api, sse, work
+from relay.browse import Changed, JobPage
+from relay.http import api, browse, schedules, sse, work
 from relay.http.models import (
     BatchRequest,
     BatchResponse,
@@ -21,6 +22,9 @@ from relay.http.models import (
     QueueList,
     RateLimitRequest,
     Requeued,
+    ScheduleList,
+    ScheduleRequest,
+    Triggered,
 )
 from relay.http.work_models import (
     AckRequest,
@@ -31,6 +35,7 @@ from relay.http.work_models import (
     OutcomeResponse,
 )
 from relay.job import JobInfo
+from relay.schedules.model import ScheduleInfo
 from relay.wire import DeadPage, QueueStats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -80,6 +85,21 @@ ROUTES: tuple[Route, ...] = (
           "One queue: counts, totals, rate limit, pause flag", {200: QueueStats}),
     Route("GET", "/api/queues/{queue}/jobs/{id}", api.get_job, "getJob",
           "A job and its state", {200: JobInfo}, tag="jobs"),
+    Route("GET", "/api/queues/{queue}/jobs", browse.list_jobs, "listJobs",
+          "A page of the jobs in one state, in that state's order; pass next_cursor on",
+          {200: JobPage}, query=browse.JobsQuery, tag="jobs"),
+    Route("POST", "/api/queues/{queue}/jobs/{id}/promote", browse.promote_job, "promoteJob",
+          "Run a delayed job now: to ready, keeping its priority", {200: Changed},
+          (*WRITE, 409), tag="jobs"),
+    Route("POST", "/api/queues/{queue}/jobs/{id}/requeue", browse.requeue_job, "requeueJob",
+          "Move a dead job back to ready with fresh attempts", {200: Changed},
+          (*WRITE, 409), tag="jobs"),
+    Route("DELETE", "/api/queues/{queue}/jobs/{id}", browse.delete_job, "deleteJob",
+          "Delete a ready, delayed or dead job for good", {200: Changed}, (*WRITE, 409),
+          query=browse.DeleteQuery, tag="jobs"),
+    Route("POST", "/api/queues/{queue}/jobs/bulk", browse.bulk, "bulkJobs",
+          "Promote, requeue or delete every job of a state (or of one type in it)",
+          {200: Changed}, WITH_BODY, browse.BulkRequest, tag="jobs"),
     Route("GET", "/api/queues/{queue}/dead", api.list_dead, "listDead",
           "Dead jobs, newest first, with their last error", {200: DeadPage},
           query=DeadQuery, tag="dead"),
@@ -98,6 +118,26 @@ ROUTES: tuple[Route, ...] = (
           "Stop claims from the queue (enqueues still land)", {200: QueueStats}, WRITE),
     Route("POST", "/api/queues/{queue}/resume", api.resume, "resumeQueue",
           "Let claims from the queue go on", {200: QueueStats}, WRITE),
+    Route("GET", "/api/queues/{queue}/schedules", schedules.list_schedules, "listSchedules",
+          "Every schedule of the queue with its next run, last run and last job",
+          {200: ScheduleList}, tag="schedules"),
+    Route("PUT", "/api/queues/{queue}/schedules/{name}", schedules.put_schedule,
+          "putSchedule", "Create (201) or replace (200) a cron or every_ms schedule",
+          {201: ScheduleInfo, 200: ScheduleInfo}, WITH_BODY, ScheduleRequest, tag="schedules"),
+    Route("GET", "/api/queues/{queue}/schedules/{name}", schedules.get_schedule,
+          "getSchedule", "One schedule with its state", {200: ScheduleInfo}, tag="schedules"),
+    Route("DELETE", "/api/queues/{queue}/schedules/{name}", schedules.delete_schedule,
+          "deleteSchedule", "Delete a schedule (the jobs it enqueued stay)", {200: Deleted},
+          WRITE, tag="schedules"),
+    Route("POST", "/api/queues/{queue}/schedules/{name}/trigger", schedules.trigger_schedule,
+          "triggerSchedule", "Enqueue the schedule's job now; its ticks are unchanged",
+          {201: Triggered}, (*WRITE, 429), tag="schedules"),
+    Route("POST", "/api/queues/{queue}/schedules/{name}/pause", schedules.pause_schedule,
+          "pauseSchedule", "Stop the schedule's ticks", {200: ScheduleInfo}, WRITE,
+          tag="schedules"),
+    Route("POST", "/api/queues/{queue}/schedules/{name}/resume", schedules.resume_schedule,
+          "resumeSchedule", "Let the schedule tick again, from now (no catch-up)",
+          {200: ScheduleInfo}, WRITE, tag="schedules"),
     Route("POST", "/api/queues/{queue}/claim", work.claim, "claimJobs",
           "Lease up to `max` jobs; with `wait_ms`, a long-poll that answers when one is ready",
           {200: ClaimResponse}, WITH_BODY, ClaimRequest, tag="workers"),
@@ -121,12 +161,17 @@ ROUTES: tuple[Route, ...] = (
 )  # fmt: skip
 
 
-# `batch` and `requeue` are sub-resources, never job ids: keeping them out of {id} makes each
-# URL match one resource, so 405 answers list exactly the methods of the path asked for.
-_ID = "{id:(?!(?:batch|requeue)$)[^/]+}"
+# `batch`, `bulk` and `requeue` are sub-resources, never job ids: keeping them out of {id} makes
+# each URL match one resource, so 405 answers list exactly the methods of the path asked for.
+_ID = "{id:(?!(?:batch|bulk|requeue)$)[^/]+}"
+# aiohttp's default `{queue}` pattern excludes `{` and `}`: such a name would answer 404 "no
+# such route" instead of the 400 naming the queue-name rule, so the handler sees every segment.
+_QUEUE = "{queue:[^/]+}"
 
 
 def install(app: web.Application, routes: tuple[Route, ...] = ROUTES) -> None:
     """Add every route of the table to the app."""
     for r in routes:
-        app.router.add_route(r.method, r.path.replace("{id}", _ID), r.handler, name=r.name)
+        app.router.add_route(
+            r.method, r.path.replace("{id}", _ID).replace("{queue}", _QUEUE), r.handler, name=r.name
+        )

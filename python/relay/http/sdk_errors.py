@@ -10,6 +10,7 @@ from relay.errors import (
     ConfigError,
     IdempotencyConflict,
     JobNotFound,
+    JobStateConflict,
     PayloadTooLarge,
     QueueFull,
     RedisUnavailable,
@@ -56,6 +57,18 @@ class Conflict(ApiError, IdempotencyConflict):
         m = re.search(r"key '(.*)' already used by job (\S+)", message)
         self.key = m.group(1) if m else ""
         self.existing_id = m.group(2) if m else ""
+
+
+class StateConflict(ApiError, JobStateConflict):
+    """409 state_conflict: the job has moved on from the state the action needs; `state` says
+    where it is now."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None) -> None:
+        ApiError.__init__(self, status, code, message, retry_after)
+        m = re.search(r"job '(.*)' is (\w+), not (.+?): it has moved on", message)
+        self.job_id = m.group(1) if m else ""
+        self.state = m.group(2) if m else ""
+        self.wanted = tuple(m.group(3).split(" or ")) if m else ()
 
 
 class TooLarge(ApiError, PayloadTooLarge):
@@ -119,6 +132,8 @@ def error_from_response(status: int, body: bytes, retry_after: str | None) -> Ap
     kind = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
     if status == 429 and code == "queue_full":
         kind = QueueIsFull
+    if status == 409 and code == "state_conflict":
+        kind = StateConflict
     if status == 503 and _REPLICAS.search(message):
         kind = ReplicasBehind
     wait = float(retry_after) if retry_after and retry_after.isdigit() else None

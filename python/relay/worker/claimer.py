@@ -50,6 +50,7 @@ class Claimer:
         accept: Callable[[str, Claimed], None],
         conn: Connectivity,
         wait_name: str = "",
+        on_empty_wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._broker = broker
         self._tiers = tiers
@@ -67,6 +68,9 @@ class Claimer:
         self.claiming = False  # a claim is in flight: cancelling now could strand its jobs
         # The broker's connection name (redis-py client_name), for CLIENT UNBLOCK when stopping.
         self.wait_name = wait_name
+        # A wake-up that brought no job announces a delayed job due sooner than the promoter
+        # knew (enqueue.lua): the promoter is told to look now and sleep until its run_at.
+        self._on_empty_wake = on_empty_wake
 
     async def run(self) -> None:
         """Claim until `stopping`; rides out Redis outages."""
@@ -156,6 +160,8 @@ class Claimer:
             )
         woke = await self._broker.wait_for_work(self._queues, timeout)
         log.debug("idle wait of up to %.3fs ended: %s", timeout, woke or "timeout")
+        if woke is not None:  # the claim comes after the wake-up here: let the promoter look too
+            self._on_empty_wake()
         return woke is not None
 
     async def _wait_then_claim(self, wait_s: float, want: int) -> bool:
@@ -183,6 +189,8 @@ class Claimer:
             self._limited.pop(queue, None)
             self._paused.pop(queue, None)
             came += self._took(queue, want, now, got)
+        if woke is not None and came == 0:
+            self._on_empty_wake()
         return woke is not None or came > 0
 
     async def interrupt(self) -> None:

@@ -8,6 +8,7 @@ every few ms), not an async handler that blocks the worker's event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from relay.broker import Broker
 from relay.errors import RedisUnavailable, ScriptError
 from relay.job import Job
+from relay.schedules.firing import ScheduleFiring
 from relay.worker.completions import Ledger
 from relay.worker.metrics import WorkerMetrics
 from relay.worker.outage import Connectivity, RetryDelay
@@ -127,6 +129,20 @@ class Upkeep:
         self._conn = conn
         self._promote_at = 0.0
         self._poke = asyncio.Event()
+        self.schedules = ScheduleFiring(broker)  # fired from the promoter loop
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """End both loops now, wherever they wait (a stopping worker does not rely on
+        cancelling them: a cancel that lands as a wait times out can be lost)."""
+        self._stop.set()
+        self._poke.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if the worker stops."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stop.wait()
 
     def promote_soon(self, delay_ms: int) -> None:
         """A job was delayed by `delay_ms`: make sure the promoter looks at it on time."""
@@ -138,17 +154,17 @@ class Upkeep:
     async def reaper(self) -> None:
         """Take back expired leases (dead workers' jobs) every `reap_every` seconds."""
         delay = RetryDelay()
-        while True:
+        while not self._stop.is_set():
             try:
                 for q in self._queues:
                     await self._reap(q)
             except RedisUnavailable as exc:
                 self._conn.failed(exc)
-                await asyncio.sleep(delay.next())
+                await self._pause(delay.next())
                 continue
             self._conn.ok()
             delay.reset()
-            await asyncio.sleep(self._reap_every)
+            await self._pause(self._reap_every)
 
     async def _reap(self, queue: str) -> None:
         while True:
@@ -167,18 +183,23 @@ class Upkeep:
         """Move due delayed jobs to ready; sleep until the next is due (at most 1 s)."""
         loop = asyncio.get_running_loop()
         delay = RetryDelay()
-        while True:
+        while not self._stop.is_set():
             self._promote_at = math.inf  # hints arriving during the calls below count
             try:
-                wait_ms = min([await self._promote(q) for q in self._queues])
+                wait_ms = min(
+                    [
+                        min(await self._promote(q), await self.schedules.fire(q))
+                        for q in self._queues
+                    ]
+                )
             except RedisUnavailable as exc:
                 self._conn.failed(exc)
-                await asyncio.sleep(delay.next())
+                await self._pause(delay.next())
                 continue
             self._conn.ok()
             delay.reset()
             self._promote_at = min(self._promote_at, loop.time() + wait_ms / 1000)
-            while (left := self._promote_at - loop.time()) > 0:
+            while (left := self._promote_at - loop.time()) > 0 and not self._stop.is_set():
                 self._poke.clear()
                 try:
                     async with asyncio.timeout(left):
@@ -191,6 +212,7 @@ class Upkeep:
         cap = int(PROMOTE_MAX_SLEEP * 1000)
         while True:
             p = await self._broker.promote(queue)
+            self.schedules.note(queue, p.tick_ms)
             if p.wait_ms < 0:
                 return cap
             if p.wait_ms > 0 or p.moved == 0:

@@ -11,6 +11,7 @@ from typing import Literal, TypeVar
 from relay import _core
 from relay.errors import ConfigError
 from relay.job import Job, check_job_type
+from relay.schedules.model import Cron, Every, check_schedule_name
 
 AsyncHandler = Callable[[Job], Awaitable[object]]
 SyncHandler = Callable[[Job], object]
@@ -118,6 +119,7 @@ class _Spec:
 
     type: str
     options: TaskOptions
+    schedule: Cron | Every | None = None
 
 
 def task(
@@ -127,6 +129,7 @@ def task(
     max_attempts: int | None = None,
     non_retryable: Iterable[type[BaseException]] = (),
     backoff: Backoff | None = None,
+    schedule: Cron | Every | None = None,
 ) -> Callable[[H], H]:
     """Mark a function as the handler of `job_type`; a Registry picks it up with `add()`.
 
@@ -140,6 +143,8 @@ def task(
         max_attempts: Attempts before dead-lettering; the lower of this and the job's wins.
         non_retryable: Exception classes that dead-letter the job at once.
         backoff: Delays between attempts (default: full jitter, 1 s base, 1 h cap).
+        schedule: Run it on a schedule too (`relay.Cron(...)` or `relay.Every(ms=...)`); the
+            worker creates or updates the schedule when it starts.
     """
     check_job_type(job_type)
     opts = TaskOptions(timeout, max_attempts, tuple(non_retryable), backoff)
@@ -147,7 +152,7 @@ def task(
     def mark(handler: H) -> H:
         _check_handler(handler)
         try:
-            setattr(handler, _SPEC_ATTR, _Spec(job_type, opts))
+            setattr(handler, _SPEC_ATTR, _Spec(job_type, opts, schedule))
         except (AttributeError, TypeError):
             raise ConfigError(
                 f"cannot mark {handler!r}; use registry.register(job_type, handler)"
@@ -179,6 +184,8 @@ class Registry:
     non_retryable: ExcTypes = ()
     backoff: Backoff = field(default_factory=Backoff)
     _tasks: dict[str, Task] = field(default_factory=dict, init=False, repr=False)
+    _schedules: dict[str, Cron | Every] = field(default_factory=dict, init=False, repr=False)
+    _unscheduled: list[tuple[str | None, str]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._defaults = TaskOptions(
@@ -193,6 +200,7 @@ class Registry:
         max_attempts: int | None = None,
         non_retryable: Iterable[type[BaseException]] = (),
         backoff: Backoff | None = None,
+        schedule: Cron | Every | None = None,
     ) -> Callable[[H], H]:
         """Decorator: register the function as the handler of `job_type` (see `relay.task`)."""
         mark = task(
@@ -201,6 +209,7 @@ class Registry:
             max_attempts=max_attempts,
             non_retryable=non_retryable,
             backoff=backoff,
+            schedule=schedule,
         )
 
         def register(handler: H) -> H:
@@ -219,6 +228,25 @@ class Registry:
                     "use registry.register(job_type, handler) instead"
                 )
             self._put(spec.type, handler, spec.options)
+            if spec.schedule is not None:
+                self._schedules[spec.type] = spec.schedule
+
+    def unschedule(self, name: str, queue: str | None = None) -> None:
+        """Delete schedule `name` (of `queue`, default the worker's first) when a worker starts.
+
+        Declared schedules are only ever created or updated; one taken out of the code stays
+        in Redis until the app says so here."""
+        self._unscheduled.append((queue, check_schedule_name(name)))
+
+    @property
+    def schedules(self) -> list[tuple[str, Cron | Every]]:
+        """(job type, schedule) of every task declared with `schedule=`."""
+        return list(self._schedules.items())
+
+    @property
+    def unscheduled(self) -> list[tuple[str | None, str]]:
+        """(queue, name) of every schedule the app asked to delete."""
+        return list(self._unscheduled)
 
     def register(
         self,

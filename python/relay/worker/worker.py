@@ -25,6 +25,7 @@ from relay.config import BrokerSettings, redis_url_from_env
 from relay.errors import ConfigError, RelayError
 from relay.job import Job
 from relay.keys import validate_queue_name
+from relay.schedules.firing import declared_of
 from relay.worker import outcomes
 from relay.worker.claimer import IDLE_WAIT, Claimer
 from relay.worker.completions import Completions, Ledger
@@ -37,6 +38,7 @@ from relay.worker.runner import Runner
 log = logging.getLogger("relay.worker")
 
 FLUSH_TIMEOUT = 10.0  # how long a stopping worker keeps trying to deliver its last acks
+STOP_TIMEOUT = 1.0  # how long a stopping worker waits for its upkeep loops to end
 
 
 def redis_options(url: str) -> dict[str, Any]:
@@ -123,6 +125,10 @@ class Worker:
         self.metrics = WorkerMetrics(lambda: len(self.ledger), lambda: self.conn.up)
         reap_every = min(1.0, max(0.1, visibility / 4))
         self.upkeep = Upkeep(self.broker, self.queues, reap_every, self.conn)
+        self.upkeep.schedules.declare(
+            declared_of(registry.schedules), registry.unscheduled, self.queues[0]
+        )
+        self.metrics.registry.register(self.upkeep.schedules.collector())
         self.completions = Completions(
             self.broker, self.ledger, self.conn, self.metrics, self.upkeep.promote_soon
         )
@@ -141,6 +147,7 @@ class Worker:
             self._accept,
             self.conn,
             wait_name=self.wait_name if self.broker.can_wait_then_claim else "",
+            on_empty_wake=lambda: self.upkeep.promote_soon(0),
         )
         self._stop_requested = asyncio.Event()
         self._stopping = False
@@ -232,12 +239,21 @@ class Worker:
                 "Redis did not confirm %d acks/nacks; those jobs come back after their lease",
                 self.completions.pending(),
             )
-        for t in others:
-            t.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
+        await self._end(others)
         await asyncio.to_thread(self.heartbeat.stop)
         await self.broker.close()
         log.info("worker stopped")
+
+    async def _end(self, tasks: list[asyncio.Task[None]]) -> None:
+        """End the flusher, reaper and promoter. The upkeep loops are told to stop as well as
+        cancelled, and the wait for them is bounded: a cancel once got lost in the promoter,
+        and the idle worker it belonged to never exited."""
+        self.upkeep.stop()
+        for t in tasks:
+            t.cancel()
+        _, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+        for t in stuck:
+            log.warning("task %s did not stop; exiting without it", t.get_name())
 
     def _release(self, jobs: list[Job]) -> None:
         for job in jobs:

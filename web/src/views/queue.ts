@@ -7,8 +7,10 @@ import { ICONS, h, icon, setAttr, setText } from "../dom";
 import { compact, exact, rate } from "../format";
 import type { QueueEntry, Store } from "../store";
 import { errorMessage, toast } from "../toast";
+import { JobBrowser } from "./browser";
 import { DeadSet } from "./deadset";
 import { JobLookup } from "./lookup";
+import { ScheduleList } from "./schedules";
 
 export const WINDOWS: ReadonlyArray<[number, string]> = [
   [60, "1m"],
@@ -31,6 +33,8 @@ export class QueueView {
   private readonly throughput: TimeChart;
   private readonly lookup: JobLookup;
   private readonly dead: DeadSet;
+  private readonly browser: JobBrowser;
+  private readonly schedules: ScheduleList;
   private readonly rateCurrent: HTMLElement;
   private readonly rateInput: HTMLInputElement;
   private readonly burstInput: HTMLInputElement;
@@ -111,6 +115,8 @@ export class QueueView {
 
     this.lookup = new JobLookup(api, name, now);
     this.dead = new DeadSet(api, name, now);
+    this.browser = new JobBrowser(api, name, now);
+    this.schedules = new ScheduleList(api, name, now);
 
     this.el = h(
       "div",
@@ -131,6 +137,8 @@ export class QueueView {
         ),
         this.lookup.el,
       ),
+      this.browser.el,
+      this.schedules.el,
       this.dead.el,
     );
 
@@ -172,7 +180,9 @@ export class QueueView {
     this.depth.destroy();
     this.throughput.destroy();
     this.dead.destroy();
+    this.schedules.destroy();
     this.lookup.destroy();
+    this.browser.destroy();
   }
 
   rebuildCharts(): void {
@@ -184,11 +194,14 @@ export class QueueView {
   onJobEvent(e: JobEvent): void {
     this.dead.onJobEvent(e);
     this.lookup.onJobEvent(e);
+    this.browser.onJobEvent(e);
   }
 
   tick(): void {
     this.dead.tick();
+    this.schedules.tick();
     this.lookup.tick();
+    this.browser.tick();
   }
 
   render(): void {
@@ -216,6 +229,7 @@ export class QueueView {
 
     this.renderRateLimit(s);
     this.dead.setCount(s.counts.dead);
+    this.browser.setCounts(s.counts);
     const now = this.store.serverTs ?? this.store.now();
     this.depth.update(now, this.windowSeconds);
     this.throughput.update(now, this.windowSeconds);

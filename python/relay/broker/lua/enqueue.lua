@@ -6,7 +6,8 @@
   KEYS[13] conf hash        relay:{q}:conf      max_depth
   KEYS[14] stats hash       relay:{q}:stats
   KEYS[15] events stream    relay:{q}:events
-  KEYS[16] wake list        relay:{q}:wake
+  KEYS[16] wake list        relay:{q}:wake      pushed for new ready jobs, and for a delayed job
+                            due before every other delayed one (the promoter's sleep is stale)
   ARGV[1] key prefix relay:{q}: (derived: relay:{q}:idem:<key>, value "<id> <fingerprint>")
   ARGV[2] idempotency window (ms)   ARGV[3] events stream cap (entries; 0 = no events)
   ARGV[4..] 6 per job: id, envelope, delay (ms), run_at (unix ms, -1 = none),
@@ -76,7 +77,16 @@ for p, ids in pairs(ready) do
   redis.call('RPUSH', KEYS[10 - p], unpack(ids))
   nready = nready + #ids
 end
-if #delayed > 0 then redis.call('ZADD', KEYS[11], unpack(delayed)) end
+-- A delayed job that is due before every other one wakes an idle worker, whose promoter then
+-- sleeps until exactly its run_at (instead of finding it at its next poll, up to 1 s late).
+local woken = nready > 0
+if #delayed > 0 then
+  local head = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
+  local first = delayed[1]
+  for i = 3, #delayed, 2 do first = math.min(first, delayed[i]) end
+  woken = woken or #head == 0 or first < tonumber(head[2])
+  redis.call('ZADD', KEYS[11], unpack(delayed))
+end
 if #fresh > 0 then
   redis.call('HINCRBY', KEYS[14], 'enqueued', #fresh)
   if tonumber(ARGV[3]) > 0 then
@@ -84,5 +94,5 @@ if #fresh > 0 then
       'ids', table.concat(fresh, ' ', 1, math.min(#fresh, 50)))
   end
 end
-if nready > 0 and redis.call('LLEN', KEYS[16]) == 0 then redis.call('RPUSH', KEYS[16], '1') end
+if woken and redis.call('LLEN', KEYS[16]) == 0 then redis.call('RPUSH', KEYS[16], '1') end
 return reply

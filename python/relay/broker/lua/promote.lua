@@ -4,12 +4,19 @@
   KEYS[11] delayed zset    relay:{q}:delayed   score = run_at (ms, Redis TIME)
   KEYS[12] jobs hash       relay:{q}:jobs
   KEYS[13] wake list       relay:{q}:wake
+  KEYS[14] schedules zset  relay:{q}:sched:due  name scored by next tick (ms): only peeked at,
+                           so the promoter learns when to fire schedules without another call
   ARGV[1] most jobs per call (≤ 1000). Safe from many workers at once.
-  Returns: {moved, wait_ms} wait_ms until the next delayed job is due | -1 none | 0 more due now ]]
+  Returns: {moved, wait_ms, tick_ms} wait_ms until the next delayed job is due | -1 none | 0 more
+           due now; tick_ms until the next schedule tick | -1 none | 0 due now ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-if #ids > 0 then
+-- The head of the delayed set says both whether anything is due and when the next is: an idle
+-- queue costs this one read (and the schedule peek below), nothing more.
+local head = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
+local ids = {}
+if #head > 0 and tonumber(head[2]) <= now then
+  ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
   local envs = redis.call('HMGET', KEYS[12], unpack(ids))
   local ready = {}
   for i, id in ipairs(ids) do
@@ -22,7 +29,9 @@ if #ids > 0 then
   for p, list in pairs(ready) do redis.call('RPUSH', KEYS[10 - p], unpack(list)) end
   redis.call('ZREM', KEYS[11], unpack(ids))
   if redis.call('LLEN', KEYS[13]) == 0 then redis.call('RPUSH', KEYS[13], '1') end
+  head = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
 end
-local nxt = redis.call('ZRANGE', KEYS[11], 0, 0, 'WITHSCORES')
-if #nxt == 0 then return {#ids, -1} end
-return {#ids, math.max(0, tonumber(nxt[2]) - now)}
+local tick = redis.call('ZRANGE', KEYS[14], 0, 0, 'WITHSCORES')
+tick = #tick == 0 and -1 or math.max(0, tonumber(tick[2]) - now)
+if #head == 0 then return {#ids, -1, tick} end
+return {#ids, math.max(0, tonumber(head[2]) - now), tick}

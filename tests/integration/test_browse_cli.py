@@ -1,0 +1,66 @@
+"""`relay jobs` and `relay promote`: the job browser from a shell, against real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from relay import Broker, JobSpec
+from relay.cli import main
+from tests.support.invariant import states_of
+
+
+def _run_cli(argv: list[str]) -> int:
+    # The CLI runs its own event loop (asyncio.run): call it from a worker thread.
+    return main(argv)
+
+
+async def test_jobs_lists_a_state_and_promote_runs_a_delayed_job(
+    broker: Broker, queue: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await broker.enqueue_many(
+        queue, [JobSpec.of("mail", {"to": i}, delay_ms=60_000) for i in range(3)]
+    )
+    await broker.enqueue(queue, "other", delay_ms=60_000)
+    argv = [
+        "jobs",
+        queue,
+        "--state",
+        "delayed",
+        "--type",
+        "mail",
+        "--limit",
+        "2",
+        "--redis",
+        redis_url,
+    ]
+    assert await asyncio.to_thread(_run_cli, argv) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["ID", "TYPE"] and "RUN AT" in lines[0]
+    assert len(lines) == 3 and all(" mail " in line for line in lines[1:])
+    assert err.startswith("more: --cursor ")
+    assert await asyncio.to_thread(_run_cli, [*argv, "--json", "--cursor", err.split()[-1]]) == 0
+    [last] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    first_two = {line.split()[0] for line in lines[1:]}
+    assert last["type"] == "mail" and last["id"] not in first_two
+    assert last["payload_preview"].startswith('{"to":')
+
+    promote = ["promote", queue, last["id"], "--redis", redis_url]
+    assert await asyncio.to_thread(_run_cli, promote) == 0
+    assert (await states_of(broker.redis, queue))["ready"] == [last["id"]]
+    assert await asyncio.to_thread(_run_cli, promote) == 2  # moved on: one readable line
+    err = capsys.readouterr().err
+    assert err.strip().endswith("nothing was changed") and "is ready, not delayed" in err
+    assert err.count("\n") == 1
+
+
+async def test_a_bad_state_is_one_readable_line(
+    queue: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["jobs", queue, "--state", "sleeping", "--redis", redis_url]
+    assert await asyncio.to_thread(_run_cli, argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("relay: error: state must be one of") and err.count("\n") == 1
