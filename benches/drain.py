@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benches.drain                  # 20k no-op jobs, 500 latency samples
     .venv/bin/python -m benches.drain --jobs 50000 --concurrency 256 --runs 3
+    .venv/bin/python -m benches.drain --type result100   # handlers return ~100 B results
 
 A private redis-server is started (or --redis is used). Drain: the queue is paused, N jobs with
 a ~100-byte payload are enqueued, one worker process is started and left to go idle, then the
@@ -31,6 +32,7 @@ from tests.support.redis_server import RedisServer
 ROOT = Path(__file__).resolve().parent.parent
 LATENCY_KEY = "bench:latency"
 PAYLOAD = {"user": 12345, "email": "someone@example.com", "note": "x" * 50}
+RESULT = {"id": 12345, "status": "sent", "provider": "smtp.example.com", "note": "y" * 30}
 
 registry = Registry()
 _client: aredis.Redis | None = None
@@ -39,6 +41,12 @@ _client: aredis.Redis | None = None
 @registry.task("noop")
 async def noop(job: Job) -> None:
     """Does nothing: the drain measures the runtime, not the handler."""
+
+
+@registry.task("result100")
+async def result100(job: Job) -> dict[str, object]:
+    """Does nothing, and returns ~100 bytes of JSON, kept with the completed job."""
+    return RESULT
 
 
 @registry.task("noop_sync")
@@ -161,7 +169,7 @@ async def main() -> None:
     ap.add_argument("--jobs", type=int, default=20_000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--type", default="noop", choices=["noop", "noop_sync"])
+    ap.add_argument("--type", default="noop", choices=["noop", "noop_sync", "result100"])
     ap.add_argument("--samples", type=int, default=500)
     args = ap.parse_args()
     server = None if args.redis else RedisServer().start()

@@ -70,11 +70,6 @@ class Changed(msgspec.Struct, frozen=True):
 
 def check_state(state: object) -> JobState:
     """The state named by `state`; ConfigError naming the parameter otherwise."""
-    if state == "cancelled":
-        raise ConfigError(
-            "state 'cancelled' is not available: relay has no job cancellation yet; "
-            f"state must be one of {_STATE_NAMES}"
-        )
     if not isinstance(state, str) or state not in STATES:
         raise ConfigError(f"state must be one of {_STATE_NAMES}, got {state!r}")
     return JobState(state)

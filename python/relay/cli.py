@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "server": "relay.http.command",
     "worker": "relay.worker.command",
     "demo": "relay.demo",
+    "cancel": "relay.cancel_command",
     "jobs": "relay.browse_cli:jobs",
     "promote": "relay.browse_cli:promote",
     "schedules": "relay.schedules.command",

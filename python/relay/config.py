@@ -26,6 +26,7 @@ class BrokerSettings:
     wait_replicas: int = 0  # enqueue returns once WAIT saw this many replicas take the jobs
     wait_timeout_ms: int = 1000  # ... or raises ReplicationTimeout after this long
     failover_retry_ms: int = 10_000  # on a cluster: how long a call retries across a failover
+    max_result_bytes: int = 1 << 20  # a bigger handler result is not kept (result_error)
 
     def __post_init__(self) -> None:
         for name in ("keep_completed", "events_cap", "wait_replicas", "failover_retry_ms"):
@@ -38,6 +39,7 @@ class BrokerSettings:
             "max_payload_bytes",
             "batch_limit",
             "wait_timeout_ms",
+            "max_result_bytes",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")

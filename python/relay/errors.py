@@ -108,3 +108,26 @@ class Fail(RelayError):
     def __init__(self, reason: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class JobCancelled(RelayError):
+    """The job was cancelled: raised by `job.raise_if_cancelled()` inside a handler, and by
+    `result()` for a job that ended cancelled."""
+
+
+class JobFailed(RelayError):
+    """The job is dead: its attempts are spent or it failed for good; `last_error` says why."""
+
+    def __init__(self, job_id: str, last_error: str | None) -> None:
+        super().__init__(f"job {job_id} failed: {last_error or 'no error recorded'}")
+        self.job_id = job_id
+        self.last_error = last_error
+
+
+class JobFinished(RelayError):
+    """The job already completed or is dead, so it cannot be cancelled (HTTP 409)."""
+
+    def __init__(self, job_id: str, state: str) -> None:
+        super().__init__(f"job {job_id} is already {state}; only unfinished jobs can be cancelled")
+        self.job_id = job_id
+        self.state = state

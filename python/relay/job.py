@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import msgspec
 
 from relay import _core
-from relay.errors import ConfigError
+from relay.errors import ConfigError, JobCancelled
 
 DEFAULT_PRIORITY = 5
 DEFAULT_MAX_ATTEMPTS = 5
@@ -31,6 +32,7 @@ class JobState(StrEnum):
     INFLIGHT = "inflight"
     COMPLETED = "completed"
     DEAD = "dead"
+    CANCELLED = "cancelled"
 
 
 def new_job_id(now_ns: int | None = None) -> str:
@@ -92,7 +94,9 @@ class Job:
     """
 
     __slots__ = (
+        "_cancel",
         "_payload",
+        "_sink",
         "attempts",
         "created_ms",
         "id",
@@ -132,6 +136,8 @@ class Job:
         self.token = token
         self.idempotency_key = idempotency_key
         self._payload: JsonValue = _UNSET
+        self._cancel = False  # set (from any thread) once the worker learns of a cancel
+        self._sink: Callable[[Job, bytes], None] | None = None  # where progress goes
 
     @property
     def payload(self) -> JsonValue:
@@ -139,6 +145,26 @@ class Job:
         if self._payload is _UNSET:
             self._payload = msgspec.json.decode(self.payload_bytes) if self.payload_bytes else None
         return self._payload
+
+    @property
+    def cancelled(self) -> bool:
+        """True once this job's cancel was asked for: a sync handler should stop soon (an
+        async handler's task is cancelled for it)."""
+        return self._cancel
+
+    def raise_if_cancelled(self) -> None:
+        """Raise JobCancelled when this job's cancel was asked for (for sync handlers)."""
+        if self._cancel:
+            raise JobCancelled(f"job {self.id} was cancelled")
+
+    def progress(self, value: JsonValue) -> None:
+        """Report progress: a number from 0 to 100, or a JSON object (at most 4 KiB).
+
+        Cheap to call often, from async or sync handlers: the worker sends the latest value at
+        most once per 100 ms per job, on its heartbeat connection."""
+        data = progress_bytes(value)
+        if self._sink is not None:
+            self._sink(self, data)
 
     @property
     def timeout(self) -> float | None:
@@ -153,6 +179,22 @@ class Job:
 
 
 _UNSET: Any = object()
+MAX_PROGRESS_BYTES = 4096
+
+
+def progress_bytes(value: JsonValue) -> bytes:
+    """A progress value as JSON; ConfigError unless a number 0-100 or an object ≤ 4 KiB."""
+    if isinstance(value, bool) or not isinstance(value, int | float | dict):
+        raise ConfigError(f"progress must be a number 0-100 or a JSON object, got {value!r}")
+    if not isinstance(value, dict) and not 0 <= value <= 100:
+        raise ConfigError(f"progress must be from 0 to 100, got {value!r}")
+    try:
+        data = msgspec.json.encode(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"progress is not JSON-encodable: {exc}") from None
+    if len(data) > MAX_PROGRESS_BYTES:
+        raise ConfigError(f"progress of {len(data)} bytes is over {MAX_PROGRESS_BYTES} bytes")
+    return data
 
 
 class JobInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -173,6 +215,10 @@ class JobInfo(msgspec.Struct, frozen=True, kw_only=True):
     started_at: float | None
     finished_at: float | None
     run_at: float | None
+    result: JsonValue = None  # what the handler returned (completed jobs)
+    result_error: str | None = None  # why a completed job's result was not kept
+    progress: JsonValue = None  # the last progress its handler reported
+    cancel_requested: bool = False  # in flight, and its cancel was asked for
 
 
 class EnqueueResult(msgspec.Struct, frozen=True):

@@ -98,6 +98,35 @@ class QueueKeys:
         return self._k("wake")
 
     @property
+    def cancelled(self) -> str:
+        """Cancelled ids, score = cancelled at (ms); kept like completed jobs."""
+        return self._k("cancelled")
+
+    @property
+    def results(self) -> str:
+        """id -> result record of a completed job ('=' JSON or '!' why it was not kept)."""
+        return self._k("res")
+
+    @property
+    def progress(self) -> str:
+        """id -> the last progress a handler reported (JSON)."""
+        return self._k("prog")
+
+    @property
+    def cancel(self) -> str:
+        """The cancel flags: ids of in-flight jobs whose cancel was asked for."""
+        return self._k("cancel")
+
+    @property
+    def waiting(self) -> str:
+        """id -> number of callers blocked until the job finishes."""
+        return self._k("waiting")
+
+    def finished(self, job_id: str) -> str:
+        """A per-job wake list: one token per waiter, pushed when the job finishes."""
+        return self._k(f"fin:{job_id}")
+
+    @property
     def schedules(self) -> str:
         """Schedule definitions: name -> "<timing key>\n<JSON>"."""
         return self._k("sched")
@@ -132,6 +161,11 @@ class QueueKeys:
             self.stats,
             self.events,
             self.wake,
+            self.cancelled,
+            self.results,
+            self.progress,
+            self.cancel,
+            self.waiting,
             self.schedules,
             self.schedules_due,
             self.schedules_runs,

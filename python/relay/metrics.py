@@ -12,7 +12,16 @@ from relay.wire import QueueStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-_TOTALS = ("enqueued", "completed", "failed", "retried", "dead", "reaped", "requeued")
+_TOTALS = (
+    "enqueued",
+    "completed",
+    "failed",
+    "retried",
+    "dead",
+    "reaped",
+    "requeued",
+    "cancelled",
+)
 
 
 class QueueCollector(Collector):
@@ -44,7 +53,7 @@ class QueueCollector(Collector):
             for name in _TOTALS
         }
         for s in self._stats:
-            for state in ("ready", "delayed", "inflight", "dead", "completed"):
+            for state in ("ready", "delayed", "inflight", "dead", "completed", "cancelled"):
                 depth.add_metric([s.name, state], getattr(s.counts, state))
             paused.add_metric([s.name], 1.0 if s.paused else 0.0)
             for name, family in totals.items():

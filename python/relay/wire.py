@@ -9,7 +9,7 @@ The bounds checks at the end are the ones every face applies before any I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -17,6 +17,7 @@ from relay.errors import ConfigError
 from relay.job import EnqueueResult, JobInfo, JobOptions, JsonValue
 
 __all__ = [
+    "CancelOutcome",
     "Counts",
     "DeadPage",
     "EnqueueResult",
@@ -65,6 +66,7 @@ class Counts(msgspec.Struct, frozen=True):
     inflight: int = 0
     dead: int = 0
     completed: int = 0
+    cancelled: int = 0
 
 
 class Totals(msgspec.Struct, frozen=True):
@@ -77,6 +79,7 @@ class Totals(msgspec.Struct, frozen=True):
     dead: int = 0
     reaped: int = 0
     requeued: int = 0
+    cancelled: int = 0
 
 
 class RateLimit(msgspec.Struct, frozen=True):
@@ -95,6 +98,13 @@ class QueueStats(msgspec.Struct, frozen=True):
     paused: bool
     rate_limit: RateLimit | None
     max_depth: int | None
+
+
+class CancelOutcome(msgspec.Struct, frozen=True):
+    """What a cancel did: `cancelled` (it was waiting: gone for good) or `cancelling` (it is
+    running: its worker stops it within a third of its lease, and it ends cancelled)."""
+
+    state: Literal["cancelled", "cancelling"]
 
 
 class DeadPage(msgspec.Struct, frozen=True):

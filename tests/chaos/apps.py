@@ -129,16 +129,18 @@ def _recording_wait_then_claim(wait_then_claim: WaitThenClaim) -> WaitThenClaim:
 def _recording_ack(
     ack: Callable[..., Awaitable[list[bool]]],
 ) -> Callable[..., Awaitable[list[bool]]]:
-    async def ack_recorded(self: Broker, queue: str, held: Iterable[tuple[str, int]]) -> list[bool]:
-        pairs = list(held)
+    async def ack_recorded(
+        self: Broker, queue: str, held: Iterable[tuple[str, int] | tuple[str, int, bytes]]
+    ) -> list[bool]:
+        items = list(held)
         try:
-            ok = await ack(self, queue, pairs)
+            ok = await ack(self, queue, items)
         except BaseException:
-            for job_id, token in pairs:
-                _emit("ack_unknown", job=job_id, token=token)
+            for item in items:
+                _emit("ack_unknown", job=item[0], token=item[1])
             raise
-        for (job_id, token), good in zip(pairs, ok, strict=True):
-            _emit("ack_ok" if good else "ack_stale", job=job_id, token=token)
+        for item, good in zip(items, ok, strict=True):
+            _emit("ack_ok" if good else "ack_stale", job=item[0], token=item[1])
         return ok
 
     return ack_recorded

@@ -33,6 +33,19 @@ async def doomed(job: Job) -> None:
     raise Fail(str(_payload(job).get("reason", "doomed")))
 
 
+@registry.task("answer")
+async def answer(job: Job) -> dict[str, int]:
+    """Completes with a small result."""
+    return {"answer": 42}
+
+
+@registry.task("long")
+async def long(job: Job) -> None:
+    """Reports 40 % and then waits a minute (or until it is cancelled)."""
+    job.progress(40)
+    await asyncio.sleep(60)
+
+
 @registry.task("flaky")
 async def flaky(job: Job) -> None:
     """Dies on its first run; once requeued, it completes."""

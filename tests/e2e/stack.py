@@ -25,6 +25,7 @@ E2E_QUEUES = (
     "e2e-xss",
     "e2e-browse-run",
     "e2e-sched",
+    "e2e-lifecycle",
 )
 
 

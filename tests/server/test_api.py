@@ -211,7 +211,14 @@ async def test_list_and_get_queue(client: Client, broker: Broker, queue: str) ->
     [mine] = [q for q in listed["queues"] if q["name"] == queue]
     assert mine == {
         "name": queue,
-        "counts": {"ready": 1, "delayed": 1, "inflight": 0, "dead": 0, "completed": 0},
+        "counts": {
+            "ready": 1,
+            "delayed": 1,
+            "inflight": 0,
+            "dead": 0,
+            "completed": 0,
+            "cancelled": 0,
+        },
         "totals": {
             "enqueued": 2,
             "completed": 0,
@@ -220,6 +227,7 @@ async def test_list_and_get_queue(client: Client, broker: Broker, queue: str) ->
             "dead": 0,
             "reaped": 0,
             "requeued": 0,
+            "cancelled": 0,
         },
         "paused": False,
         "rate_limit": None,

@@ -127,7 +127,7 @@ BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("clear_rate_limit", ("bad queue",), {}),
     ("list_jobs", ("bad queue", "ready"), {}),
     ("list_jobs", (Q, "nope"), {}),
-    ("list_jobs", (Q, "cancelled"), {}),  # not a state yet: no cancellation
+    ("list_jobs", (Q, "running"), {}),
     ("list_jobs", (Q, "ready"), {"limit": 0}),
     ("list_jobs", (Q, "ready"), {"limit": 501}),
     ("list_jobs", (Q, "ready"), {"limit": True}),

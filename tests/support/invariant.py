@@ -20,6 +20,7 @@ async def states_of(redis: Any, queue: str) -> dict[str, list[str]]:
         ("inflight", k.inflight),
         ("dead", k.dead),
         ("completed", k.done),
+        ("cancelled", k.cancelled),
     ):
         zs[name] = [i.decode() for i in await redis.zrange(key, 0, -1)]
     return {"ready": ready, **zs}
@@ -39,4 +40,9 @@ async def check_invariant(redis: Any, queue: str) -> dict[str, list[str]]:
     assert not orphans, f"job records in no state (lost): {sorted(orphans)[:10]}"
     runs = {i.decode() for i in await redis.hkeys(k.run)}
     assert runs <= records, f"run records without a job: {sorted(runs - records)[:10]}"
+    for name, key in (("result", k.results), ("progress", k.progress)):
+        extra = {i.decode() for i in await redis.hkeys(key)} - records
+        assert not extra, f"{name} records without a job: {sorted(extra)[:10]}"
+    flags = {i.decode() for i in await redis.smembers(k.cancel)}
+    assert flags <= set(states["inflight"]), f"cancel flags off flight: {sorted(flags)[:10]}"
     return states

@@ -7,7 +7,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export const DEPTH_STATES = ["ready", "delayed", "inflight", "dead"] as const;
 export type DepthState = (typeof DEPTH_STATES)[number];
 
-export type JobState = "delayed" | "ready" | "inflight" | "completed" | "dead";
+export type JobState = "delayed" | "ready" | "inflight" | "completed" | "dead" | "cancelled";
 
 export interface Counts {
   ready: number;
@@ -15,6 +15,7 @@ export interface Counts {
   inflight: number;
   dead: number;
   completed: number;
+  cancelled: number;
 }
 
 export interface Totals {
@@ -23,6 +24,7 @@ export interface Totals {
   failed: number;
   retried: number;
   dead: number;
+  cancelled: number;
 }
 
 export interface RateLimit {
@@ -59,6 +61,14 @@ export interface Job {
   started_at: number | null;
   finished_at: number | null;
   run_at: number | null;
+  /** what the handler returned (completed jobs) */
+  result: JsonValue;
+  /** why a completed job's result was not kept */
+  result_error: string | null;
+  /** the last progress its handler reported: a number 0-100 or an object */
+  progress: JsonValue;
+  /** in flight, and its cancel was asked for */
+  cancel_requested: boolean;
 }
 
 export interface DeadPage {
@@ -72,7 +82,19 @@ export interface StatsEvent {
   queues: QueueStats[];
 }
 
-export type JobEventKind = "enqueued" | "claimed" | "completed" | "retried" | "dead" | "requeued" | "reaped" | "promoted" | "deleted";
+export type JobEventKind =
+  | "enqueued"
+  | "claimed"
+  | "completed"
+  | "retried"
+  | "dead"
+  | "requeued"
+  | "reaped"
+  | "promoted"
+  | "deleted"
+  | "progress"
+  | "cancelling"
+  | "cancelled";
 
 /** SSE `event: job`. */
 export interface JobEvent {
@@ -132,6 +154,7 @@ export function parseQueueStats(v: unknown): QueueStats | null {
       inflight: num(c["inflight"]),
       dead: num(c["dead"]),
       completed: num(c["completed"]),
+      cancelled: num(c["cancelled"]),
     },
     totals: {
       enqueued: num(t["enqueued"]),
@@ -139,6 +162,7 @@ export function parseQueueStats(v: unknown): QueueStats | null {
       failed: num(t["failed"]),
       retried: num(t["retried"]),
       dead: num(t["dead"]),
+      cancelled: num(t["cancelled"]),
     },
     paused: v["paused"] === true,
     rate_limit: isObject(rl) ? { rate: num(rl["rate"]), burst: num(rl["burst"]) } : null,
@@ -160,7 +184,7 @@ export function parseStatsEvent(v: unknown): StatsEvent | null {
   return { ts: v["ts"], queues: parseQueueList(v) };
 }
 
-const JOB_KINDS: readonly JobEventKind[] = ["enqueued", "claimed", "completed", "retried", "dead", "requeued", "reaped", "promoted", "deleted"];
+const JOB_KINDS: readonly JobEventKind[] = ["enqueued", "claimed", "completed", "retried", "dead", "requeued", "reaped", "promoted", "deleted", "progress", "cancelling", "cancelled"];
 
 export function parseJobEvent(v: unknown): JobEvent | null {
   if (!isObject(v) || typeof v["queue"] !== "string") return null;
@@ -170,7 +194,7 @@ export function parseJobEvent(v: unknown): JobEvent | null {
   return { queue: v["queue"], kind: kind as JobEventKind, ids, ts: num(v["ts"]) };
 }
 
-const JOB_STATES: readonly JobState[] = ["delayed", "ready", "inflight", "completed", "dead"];
+const JOB_STATES: readonly JobState[] = ["delayed", "ready", "inflight", "completed", "dead", "cancelled"];
 
 export function parseJob(v: unknown): Job | null {
   if (!isObject(v) || typeof v["id"] !== "string") return null;
@@ -191,6 +215,10 @@ export function parseJob(v: unknown): Job | null {
     started_at: numOrNull(v["started_at"]),
     finished_at: numOrNull(v["finished_at"]),
     run_at: numOrNull(v["run_at"]),
+    result: (v["result"] ?? null) as JsonValue,
+    result_error: strOrNull(v["result_error"]),
+    progress: (v["progress"] ?? null) as JsonValue,
+    cancel_requested: v["cancel_requested"] === true,
   };
 }
 
@@ -311,6 +339,12 @@ export class Api {
 
   async job(queue: string, id: string): Promise<Job | null> {
     return parseJob(await this.request("GET", `/api/queues/${q(queue)}/jobs/${q(id)}`));
+  }
+
+  /** "cancelled" (it was waiting) or "cancelling" (running: its worker stops it). */
+  async cancel(queue: string, id: string): Promise<string> {
+    const r = await this.request("POST", `/api/queues/${q(queue)}/jobs/${q(id)}/cancel`);
+    return isObject(r) && typeof r["state"] === "string" ? r["state"] : "";
   }
 
   async dead(queue: string, limit: number, cursor: string | null): Promise<DeadPage> {

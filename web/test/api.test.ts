@@ -4,8 +4,8 @@ import { eventsUrl, parseDeadPage, parseJobEvent, parseQueueList, parseStatsEven
 
 const stats = {
   name: "default",
-  counts: { ready: 1, delayed: 2, inflight: 3, dead: 4, completed: 5 },
-  totals: { enqueued: 10, completed: 5, failed: 2, retried: 1, dead: 4 },
+  counts: { ready: 1, delayed: 2, inflight: 3, dead: 4, completed: 5, cancelled: 6 },
+  totals: { enqueued: 10, completed: 5, failed: 2, retried: 1, dead: 4, cancelled: 6 },
   paused: true,
   rate_limit: { rate: 2.5, burst: 5 },
 };
@@ -36,10 +36,23 @@ test("dead page", () => {
   const job = {
     id: "j1", queue: "q", type: "t", payload: { a: 1 }, priority: 5, state: "dead", attempts: 5,
     max_attempts: 5, timeout_ms: 1000, idempotency_key: null, last_error: "boom", created_at: 1,
-    started_at: 2, finished_at: 3, run_at: null,
+    started_at: 2, finished_at: 3, run_at: null, result: null, result_error: null, progress: null,
+    cancel_requested: false,
   };
   assert.deepEqual(parseDeadPage({ jobs: [job], next_cursor: "c2" }), { jobs: [job], next_cursor: "c2" });
   assert.deepEqual(parseDeadPage({ jobs: [], next_cursor: null }), { jobs: [], next_cursor: null });
+});
+
+test("a job's result, progress and cancel flag; the new event kinds", () => {
+  const [job] = parseDeadPage({
+    jobs: [{ id: "j", state: "cancelled", result: { n: 1 }, result_error: "too big", progress: 40, cancel_requested: true }],
+  }).jobs;
+  assert.ok(job);
+  assert.equal(job.state, "cancelled");
+  assert.deepEqual([job.result, job.result_error, job.progress, job.cancel_requested], [{ n: 1 }, "too big", 40, true]);
+  for (const kind of ["progress", "cancelling", "cancelled"]) {
+    assert.equal(parseJobEvent({ queue: "q", kind, ids: ["a"], ts: 1 })?.kind, kind);
+  }
 });
 
 test("the SSE token rides in the query, encoded", () => {

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from redis import exceptions as rexc
 
-from relay.broker import calls, ops, packed, replies
+from relay.broker import calls, lifecycle, ops, packed, replies
 from relay.broker.browse import BrowseOps
 from relay.broker.connection import (
     STALE_SOCKET,
@@ -47,14 +47,15 @@ from relay.broker.types import (
 from relay.config import BrokerSettings
 from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
 from relay.faces import AsyncEnqueue
-from relay.job import EnqueueResult, JobInfo
+from relay.job import EnqueueResult, JobInfo, JsonValue
 from relay.keys import QUEUES_KEY
-from relay.wire import JobSpec
+from relay.wire import CancelOutcome, JobSpec
 
 __all__ = ["Broker", "JobSpec", "enqueue_args", "enqueue_reply", "fingerprint"]
 
 log = logging.getLogger("relay.broker")
 T = TypeVar("T")
+_ACKED = (Code.OK, Code.ALREADY, Code.CANCEL)
 
 
 class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
@@ -186,50 +187,56 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         )
         return replies.claimed(queue, reply)
 
-    async def ack(self, queue: str, held: Iterable[tuple[str, int]]) -> list[bool]:
-        """Complete jobs; False for each whose lease was lost (its ack changed nothing)."""
-        args: list[object] = [
-            self.settings.keep_completed,
-            self.settings.keep_completed_ms,
-            self.settings.events_cap,
-        ]
-        for job_id, token in held:
-            args += [job_id, token]
-        if len(args) == 3:
+    async def ack(
+        self, queue: str, held: Iterable[tuple[str, int] | tuple[str, int, bytes]]
+    ) -> list[bool]:
+        """Complete jobs, each (id, token) or (id, token, result record from
+        `relay.results.result_record`); False for each whose lease was lost (its ack changed
+        nothing). A job whose cancel was asked for ends cancelled instead (True)."""
+        ks = self._ks(queue)
+        s = self.settings
+        args: list[object] = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix]
+        for item in held:
+            args += item if len(item) == 3 else (*item, b"")
+        if len(args) == 4:
             return []
-        reply = await self._run("ack", self._ks(queue).ack, args)
-        return [c in (Code.OK, Code.ALREADY) for c in reply]
+        reply = await self._run("ack", ks.ack, args)
+        return [c in _ACKED for c in reply]
 
     async def nack(self, queue: str, nacks: Sequence[Nack]) -> list[NackOutcome]:
         """Give jobs back: retry now or after a delay, or dead-letter them."""
         if not nacks:
             return []
-        args: list[object] = [self.settings.events_cap]
+        args: list[object] = [self.settings.events_cap, self._ks(queue).keys.prefix]
         for n in nacks:
             args += [n.id, n.token, n.mode.value, max(0, n.delay_ms), n.error[:4000]]
         reply = await self._run("nack", self._ks(queue).nack, args)
         return [NackOutcome(c) for c in reply]
 
     async def extend(
-        self, queue: str, held: Iterable[tuple[str, int]], lease_ms: int
-    ) -> list[bool]:
-        """Extend leases to Redis now + lease_ms; False for each lease already lost."""
-        args: list[object] = [lease_ms]
-        for job_id, token in held:
-            args += [job_id, token]
-        if len(args) == 1:
+        self,
+        queue: str,
+        held: Iterable[tuple[str, int] | tuple[str, int, bytes]],
+        lease_ms: int,
+    ) -> list[Code]:
+        """Extend leases to Redis now + lease_ms, each (id, token) or (id, token, progress JSON
+        to store); per job OK, CANCEL (extended, and its cancel was asked for: stop it) or
+        STALE (the lease was already lost)."""
+        args: list[object] = [lease_ms, self.settings.events_cap]
+        for item in held:
+            args += item if len(item) == 3 else (*item, b"")
+        if len(args) == 2:
             return []
         reply = await self._run("extend", self._ks(queue).extend, args)
-        return [c == Code.OK for c in reply]
+        return [Code(c) for c in reply]
 
     async def reap(self, queue: str) -> Reaped:
         """Take back jobs whose lease expired (at most batch_limit per call)."""
+        s, ks = self.settings, self._ks(queue)
         r = await self._run(
-            "reap",
-            self._ks(queue).reap,
-            [self.settings.batch_limit, self.settings.crash_limit, self.settings.events_cap],
+            "reap", ks.reap, [s.batch_limit, s.crash_limit, s.events_cap, ks.keys.prefix]
         )
-        return Reaped(requeued=int(r[0]), dead=int(r[1]), more=bool(r[2]))
+        return Reaped(requeued=int(r[0]), dead=int(r[1]), more=bool(r[2]), cancelled=int(r[3]))
 
     async def promote(self, queue: str) -> Promoted:
         """Move due delayed jobs to ready (at most batch_limit per call)."""
@@ -360,6 +367,23 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
     async def get_job(self, queue: str, job_id: str) -> JobInfo:
         """A job and its state; JobNotFound when unknown or trimmed."""
         return await self.perform(ops.job_info(self.settings, queue, job_id))
+
+    async def cancel(self, queue: str, job_id: str) -> CancelOutcome:
+        """Cancel a job (relay.broker.lifecycle.cancel_job)."""
+        return await self.perform(lifecycle.cancel_job(self.settings, queue, job_id))
+
+    async def wait_job(self, queue: str, job_id: str, wait_ms: int | None) -> JobInfo:
+        """The job once finished, or after `wait_ms` as it is (relay.broker.lifecycle)."""
+        return await self.perform(lifecycle.wait_job(self.settings, queue, job_id, wait_ms))
+
+    async def result(
+        self,
+        queue: str,
+        job_id: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - DESIGN.md names it `timeout`
+    ) -> JsonValue:
+        """The job's result once completed; JobFailed, JobCancelled or TimeoutError."""
+        return await self.perform(lifecycle.job_result(self.settings, queue, job_id, timeout))
 
     async def dead_jobs(self, queue: str, limit: int = 50, cursor: str | None = None) -> DeadPage:
         """A page of dead jobs, newest first."""

@@ -33,7 +33,7 @@ from relay.job import JobState
 from relay.keys import QueueKeys
 
 T = TypeVar("T")
-_ORDER = {JobState.DEAD: "desc", JobState.COMPLETED: "desc"}  # the others: oldest first
+_ORDER = {JobState.DEAD: "desc", JobState.COMPLETED: "desc", JobState.CANCELLED: "desc"}
 
 
 # -- listing ---------------------------------------------------------------------------------
@@ -124,7 +124,9 @@ def _row(queue: str, state: JobState, fields: Sequence[Any]) -> JobRow:
         last_error=_text(err) if err else None,
         created_at=created_ms / 1000,
         started_at=started_ms / 1000 if started_ms else None,
-        finished_at=at if state in (JobState.COMPLETED, JobState.DEAD) else None,
+        finished_at=at
+        if state in (JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED)
+        else None,
         run_at=at if state is JobState.DELAYED else None,
         lease_deadline=at if state is JobState.INFLIGHT else None,
         payload_size=payload_size,

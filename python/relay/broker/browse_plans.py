@@ -22,6 +22,7 @@ ZSET_KEYS = {
     JobState.INFLIGHT: "inflight",
     JobState.DEAD: "dead",
     JobState.COMPLETED: "done",
+    JobState.CANCELLED: "cancelled",
 }
 
 

@@ -32,6 +32,7 @@ class QueueEvent:
     kind: str
     n: int
     ids: list[str]
+    progress: str = ""  # kind "progress": JSON object {id: progress} of ≤ 50 of the jobs
 
     @property
     def ms(self) -> int:
@@ -139,6 +140,7 @@ def _entries(queue: str, reply: Any) -> list[QueueEvent]:
                     kind=f.get("k", "unknown"),
                     n=int(f.get("n", len(ids))),
                     ids=ids,
+                    progress=f.get("p", ""),
                 )
             )
     return out

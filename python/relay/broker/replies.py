@@ -10,9 +10,11 @@ from relay import _core
 from relay.broker.types import Claimed, Undecodable
 from relay.errors import CodecError
 from relay.job import Job, JobInfo, JobState
+from relay.results import read_record
 from relay.wire import Counts, QueueStats, RateLimit, Totals
 
 _TOTALS = frozenset(Totals.__struct_fields__)
+_FINISHED = (JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED)
 
 
 def _text(value: bytes | str) -> str:
@@ -41,7 +43,16 @@ def parse_run(run: bytes) -> tuple[int, int, int, int]:
 
 
 def job_info(
-    queue: str, job_id: str, envelope: bytes, state: str, run: bytes, err: bytes, score: bytes
+    queue: str,
+    job_id: str,
+    envelope: bytes,
+    state: str,
+    run: bytes,
+    err: bytes,
+    score: bytes,
+    res: bytes = b"",
+    prog: bytes = b"",
+    flag: int = 0,
 ) -> JobInfo:
     """A stored job as a JobInfo; a record that does not decode is reported, not hidden."""
     attempts, _, started_ms, _ = parse_run(run)
@@ -61,6 +72,11 @@ def job_info(
         err = err or f"undecodable record: {exc}".encode()
     st = JobState(_text(state))
     at = float(score) / 1000 if score else None
+    result, result_error = read_record(res)
+    try:
+        progress = msgspec.json.decode(prog) if prog else None
+    except msgspec.DecodeError:
+        progress = None
     return JobInfo(
         id=job_id,
         queue=queue,
@@ -75,15 +91,19 @@ def job_info(
         last_error=_text(err) if err else None,
         created_at=created_ms / 1000,
         started_at=started_ms / 1000 if started_ms else None,
-        finished_at=at if st in (JobState.COMPLETED, JobState.DEAD) else None,
+        finished_at=at if st in _FINISHED else None,
         run_at=at if st is JobState.DELAYED else None,
+        result=result,
+        result_error=result_error,
+        progress=progress,
+        cancel_requested=bool(flag),
     )
 
 
 def queue_stats(queue: str, reply: Sequence[bytes | int]) -> QueueStats:
     """A stats reply as QueueStats."""
-    ready, delayed, inflight, dead, done, paused, rate, burst, max_depth = reply[:9]
-    fields = reply[9:]
+    ready, delayed, inflight, dead, done, paused, rate, burst, max_depth, cancelled = reply[:10]
+    fields = reply[10:]
     totals = {
         name: int(v)
         for k, v in zip(fields[::2], fields[1::2], strict=True)
@@ -97,6 +117,7 @@ def queue_stats(queue: str, reply: Sequence[bytes | int]) -> QueueStats:
             inflight=int(inflight),
             dead=int(dead),
             completed=int(done),
+            cancelled=int(cancelled),
         ),
         totals=Totals(**totals),
         paused=bool(paused),

@@ -21,6 +21,7 @@ class Code(IntEnum):
 
     OK = 1
     ALREADY = 2  # the same claim was acked before: a resend after a lost reply
+    CANCEL = 3  # ack: flagged, so cancelled; extend: cancel asked for; cancel: flagged
     PAUSED = -1
     STALE = -2
     CONFLICT = -3
@@ -29,6 +30,8 @@ class Code(IntEnum):
     RATE_LIMITED = -6
     NOT_DEAD = -7
     NOT_IN_STATE = -8  # job browser: the job is no longer in the state the action works on
+    UNKNOWN = -10  # cancel, wait: no such job
+    FINISHED = -11  # cancel: already completed or dead
 
 
 class NackMode(StrEnum):
@@ -37,6 +40,7 @@ class NackMode(StrEnum):
     FAIL = "fail"  # a failure: retried after the delay while attempts remain, else dead
     LATER = "later"  # relay.Retry: not a failure; the attempt is given back
     DEAD = "dead"  # non-retryable: dead at once
+    CANCEL = "cancel"  # the handler stopped on a cancel: the job ends cancelled
 
 
 class NackOutcome(IntEnum):
@@ -45,6 +49,7 @@ class NackOutcome(IntEnum):
     READY = 1
     DELAYED = 2
     DEAD = 3
+    CANCELLED = 4
     STALE = -2
 
 
@@ -86,6 +91,7 @@ class Reaped:
     requeued: int
     dead: int
     more: bool  # the batch limit was hit: call again
+    cancelled: int = 0  # flagged for cancel: cancelled, not requeued
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ and reports sometimes ask to run later with `relay.Retry(after=...)`.
 
 Two schedules show periodic work with no scheduler process: the workers create them when they
 start and fire each tick once between them (the reports queue's Schedules panel shows them).
+Reports show progress while they run and return a small result (`relay cancel reports <id>`
+stops one).
 """
 
 from __future__ import annotations
@@ -65,16 +67,22 @@ def resize_thumbnail(job: Job) -> None:
 
 
 @registry.task("report.generate", timeout=30)
-async def generate_report(job: Job) -> None:
-    """Pretend to query a warehouse for 0.2-0.8 s; it is sometimes too busy to start."""
+async def generate_report(job: Job) -> dict[str, Any]:
+    """Pretend to query a warehouse for 0.2-0.8 s in five steps, reporting progress; it is
+    sometimes too busy to start. The result (rows, took) is kept with the completed job."""
     p = _payload(job)
     if job.attempts == 1 and random.random() < 0.15:
         raise Retry(after=random.uniform(2, 6), reason="warehouse busy, try again shortly")
-    await asyncio.sleep(random.uniform(0.2, 0.8))
+    took = random.uniform(0.2, 0.8)
+    for step in range(5):
+        job.progress(step * 20)
+        await asyncio.sleep(took / 5)
+    job.progress(100)
     if p.get("broken"):
         raise Fail(f"report {p.get('report')!r} references a dropped table")
     if _unlucky():
         raise KeyError("region")
+    return {"report": p.get("report"), "rows": random.randint(10, 5000), "took_s": round(took, 3)}
 
 
 @registry.task("report.digest", schedule=Every(ms=10_000, queue="reports", payload={"n": 20}))

@@ -163,12 +163,6 @@ async def get_queue(request: web.Request) -> web.Response:
     return reply(await state(request).broker.stats(queue))
 
 
-async def get_job(request: web.Request) -> web.Response:
-    """GET /api/queues/{queue}/jobs/{id}"""
-    queue = queue_param(request)
-    return reply(await state(request).broker.get_job(queue, request.match_info["id"]))
-
-
 async def list_dead(request: web.Request) -> web.Response:
     """GET /api/queues/{queue}/dead?limit=&cursor="""
     queue = await known_queue(request)

@@ -39,8 +39,9 @@ from relay.http.models import (
 from relay.http.sdk_errors import error_from_response
 from relay.job import check_job_type
 from relay.keys import validate_queue_name
+from relay.results import check_wait_ms
 from relay.schedules.model import Schedule, ScheduleInfo, check_schedule_name
-from relay.wire import DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
 
@@ -132,6 +133,21 @@ def batch_calls(
 
 def job_call(queue: str, job_id: str) -> Call[JobInfo]:
     return Call("GET", f"{queue_path(queue)}/jobs/{quote_segment(job_id)}", JobInfo)
+
+
+def wait_call(queue: str, job_id: str, wait_ms: int) -> Call[JobInfo]:
+    """The job once finished, or after `wait_ms` (≤ 60,000) as it is then. A face's `result`
+    sends these until its timeout runs out (the client's socket timeout must exceed wait_ms),
+    then hands the last JobInfo to relay.results.outcome."""
+    check_wait_ms(wait_ms)
+    call = job_call(queue, job_id)
+    return Call(call.method, call.path, JobInfo, query={"wait_ms": str(wait_ms)})
+
+
+def cancel_call(queue: str, job_id: str) -> Call[CancelOutcome]:
+    """Cancel a job (idempotent: safe to retry)."""
+    path = f"{queue_path(queue)}/jobs/{quote_segment(job_id)}/cancel"
+    return Call("POST", path, CancelOutcome, b"")
 
 
 def stats_call(queue: str) -> Call[QueueStats]:

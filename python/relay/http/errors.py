@@ -11,6 +11,7 @@ from aiohttp import web
 from relay.errors import (
     ConfigError,
     IdempotencyConflict,
+    JobFinished,
     JobNotFound,
     JobStateConflict,
     PayloadTooLarge,
@@ -71,6 +72,7 @@ def error_response(problem: Problem) -> web.Response:
 _RELAY_ERRORS: tuple[tuple[type[RelayError], int, str, dict[str, str]], ...] = (
     (QueueFull, 429, "queue_full", {"Retry-After": str(QUEUE_FULL_RETRY_S)}),
     (IdempotencyConflict, 409, "idempotency_conflict", {}),
+    (JobFinished, 409, "job_finished", {}),
     (JobStateConflict, 409, "state_conflict", {}),
     (PayloadTooLarge, 413, "payload_too_large", {}),
     (JobNotFound, 404, "not_found", {}),

@@ -182,14 +182,16 @@ class QueueRates(msgspec.Struct):
     dead: float
 
 
-class JobEvent(msgspec.Struct):
-    """SSE `event: job`: a batch of jobs that changed state together."""
+class JobEvent(msgspec.Struct, omit_defaults=True):
+    """SSE `event: job`: a batch of jobs that changed state together (kind "progress": jobs
+    that reported progress, with `progress` {id: value})."""
 
     queue: str
     kind: str
     ids: list[str]
     n: int
     ts: float
+    progress: msgspec.Raw | None = None
 
 
 class StatsEvent(msgspec.Struct):

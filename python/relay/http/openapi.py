@@ -17,12 +17,14 @@ _PATH_SCHEMAS: dict[str, Any] = {"queue": QueueName, "id": JobId, "name": Schedu
 _REASONS = {
     200: "OK",
     201: "Created",
+    202: "Accepted: the job is running; its worker stops it and it ends cancelled",
     400: "Invalid request: the message names the field",
     401: "Missing or wrong bearer token",
     403: "A cross-site state change was refused",
     404: "No such queue, job, schedule or route",
     409: "Conflict: an idempotency key used with another payload, or a job that has moved on "
-    "from the state the action needs (the message names its state)",
+    "from the state the action needs (the message names its state), or a cancel of a "
+    "finished job",
     413: "The request body or payload is over the limit",
     429: "Queue full or producer rate limit reached; see Retry-After",
     503: "Redis unavailable, or too many event subscribers; see Retry-After",

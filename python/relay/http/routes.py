@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from relay.browse import Changed, JobPage
-from relay.http import api, browse, schedules, sse
+from relay.http import api, browse, lifecycle, schedules, sse
 from relay.http.models import (
     BatchRequest,
     BatchResponse,
@@ -28,7 +28,7 @@ from relay.http.models import (
 )
 from relay.job import JobInfo
 from relay.schedules.model import ScheduleInfo
-from relay.wire import DeadPage, QueueStats
+from relay.wire import CancelOutcome, DeadPage, QueueStats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,8 +75,12 @@ ROUTES: tuple[Route, ...] = (
           "Every queue with counts per state and totals", {200: QueueList}, (401, 503)),
     Route("GET", "/api/queues/{queue}", api.get_queue, "getQueue",
           "One queue: counts, totals, rate limit, pause flag", {200: QueueStats}),
-    Route("GET", "/api/queues/{queue}/jobs/{id}", api.get_job, "getJob",
-          "A job and its state", {200: JobInfo}, tag="jobs"),
+    Route("GET", "/api/queues/{queue}/jobs/{id}", lifecycle.get_job, "getJob",
+          "A job, its state, result and progress; with wait_ms, once it finishes",
+          {200: JobInfo}, query=lifecycle.WaitQuery, tag="jobs"),
+    Route("POST", "/api/queues/{queue}/jobs/{id}/cancel", lifecycle.cancel_job, "cancelJob",
+          "Cancel a job: a waiting one at once (200), a running one by its worker (202)",
+          {200: CancelOutcome, 202: CancelOutcome}, (*WRITE, 409), tag="jobs"),
     Route("GET", "/api/queues/{queue}/jobs", browse.list_jobs, "listJobs",
           "A page of the jobs in one state, in that state's order; pass next_cursor on",
           {200: JobPage}, query=browse.JobsQuery, tag="jobs"),

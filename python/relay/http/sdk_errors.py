@@ -9,6 +9,7 @@ import msgspec
 from relay.errors import (
     ConfigError,
     IdempotencyConflict,
+    JobFinished,
     JobNotFound,
     JobStateConflict,
     PayloadTooLarge,
@@ -64,6 +65,16 @@ class Conflict(ApiError, IdempotencyConflict):
         m = re.search(r"key '(.*)' already used by job (\S+)", message)
         self.key = m.group(1) if m else ""
         self.existing_id = m.group(2) if m else ""
+
+
+class Finished(ApiError, JobFinished):
+    """409 job_finished: the job already completed or is dead; it cannot be cancelled."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None) -> None:
+        ApiError.__init__(self, status, code, message, retry_after)
+        m = re.search(r"job (\S+) is already (\w+)", message)
+        self.job_id = m.group(1) if m else ""
+        self.state = m.group(2) if m else ""
 
 
 class StateConflict(ApiError, JobStateConflict):
@@ -137,6 +148,8 @@ def error_from_response(status: int, body: bytes, retry_after: str | None) -> Ap
     except (msgspec.DecodeError, msgspec.ValidationError):
         code, message = "http_error", body[:200].decode(errors="replace") or f"HTTP {status}"
     kind = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
+    if status == 409 and code == "job_finished":
+        kind = Finished
     if status == 429 and code == "queue_full":
         kind = QueueIsFull
     if status == 409 and code == "state_conflict":

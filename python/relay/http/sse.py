@@ -118,6 +118,8 @@ class _Stream:
         for i, ev in enumerate(batch.events):
             self.positions[ev.queue] = ev.stream_id
             job = JobEvent(queue=ev.queue, kind=ev.kind, ids=ev.ids, n=ev.n, ts=ev.ms / 1000)
+            if ev.progress:
+                job.progress = msgspec.Raw(ev.progress.encode())
             last = i == len(batch.events) - 1
             await self._send(resp, "job", msgspec.json.encode(job), with_id=last)
 

@@ -13,7 +13,9 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
+from relay.config import BrokerSettings
 from relay.errors import ConfigError
+from relay.results import DEFAULT_MAX_RESULT_BYTES
 from relay.worker.registry import Registry
 from relay.worker.worker import Worker
 
@@ -88,6 +90,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=30.0,
         help="time running jobs get to finish on SIGTERM (default: 30s)",
     )
+    parser.add_argument(
+        "--max-result",
+        type=_positive_int,
+        default=DEFAULT_MAX_RESULT_BYTES,
+        metavar="BYTES",
+        help="largest handler result kept, as JSON; a larger one completes the job with "
+        "result_error instead (default: 1 MiB)",
+    )
 
 
 def load_app(spec: str) -> Registry:
@@ -122,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         shutdown_grace=args.shutdown_grace,
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
+        settings=BrokerSettings(max_result_bytes=args.max_result),
     )
     return asyncio.run(serve(worker))
 

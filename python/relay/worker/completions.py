@@ -54,6 +54,10 @@ class Ledger:
             if sending.get(j.id) is j:
                 del sending[j.id]
 
+    def keeps(self, job: Job) -> bool:
+        """Whether `job`'s lease is still this worker's to keep (held, or being acked)."""
+        return self.held.get(job.id) is job or self.sending.get(job.id) is job
+
     def holds(self, job: Job) -> bool:
         """Whether `job` (this very claim) is still held and not being acked."""
         return self.held.get(job.id) is job
@@ -78,15 +82,16 @@ class Completions:
         self._conn = conn
         self._metrics = metrics
         self._on_delayed = on_delayed
-        self._acks: defaultdict[str, list[Job]] = defaultdict(list)
+        self._acks: defaultdict[str, list[tuple[Job, bytes]]] = defaultdict(list)
         self._nacks: defaultdict[str, list[Nack]] = defaultdict(list)
         self._dirty = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._chunk = broker.settings.batch_limit
 
-    def ack(self, job: Job) -> None:
-        self._acks[job.queue].append(job)
+    def ack(self, job: Job, result: bytes = b"") -> None:
+        """Complete `job`, storing `result` (a record from relay.results; b"" for none)."""
+        self._acks[job.queue].append((job, result))
         self._dirty.set()
 
     def nack(self, queue: str, nack: Nack) -> None:
@@ -128,10 +133,11 @@ class Completions:
             for i in range(0, len(items), self._chunk):
                 await self._send_nacks(queue, items[i : i + self._chunk])
 
-    async def _send_acks(self, queue: str, jobs: list[Job]) -> None:
+    async def _send_acks(self, queue: str, acks: list[tuple[Job, bytes]]) -> None:
+        jobs = [j for j, _ in acks]
         self._ledger.sending_out(jobs)
-        pairs = [(j.id, j.token) for j in jobs]
-        ok, retried = await self._call(lambda: self._broker.ack(queue, pairs))
+        held = [(j.id, j.token, r) for j, r in acks]
+        ok, retried = await self._call(lambda: self._broker.ack(queue, held))
         self._ledger.sent(jobs)
         if ok is None:
             return

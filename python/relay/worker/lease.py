@@ -12,10 +12,11 @@ import contextlib
 import logging
 import math
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from relay.broker import Broker
+from relay.broker import Broker, Code
 from relay.errors import RedisUnavailable, ScriptError
 from relay.job import Job
 from relay.schedules.firing import ScheduleFiring
@@ -26,10 +27,16 @@ from relay.worker.outage import Connectivity, RetryDelay
 log = logging.getLogger("relay.worker")
 
 PROMOTE_MAX_SLEEP = 1.0  # a delayed job put there by someone else starts at most this late
+PROGRESS_EVERY = 0.1  # progress goes to Redis at most this often (coalesced, per worker)
 
 
 class Heartbeat:
-    """Extends the lease of every held job every `lease/3` from a thread of its own."""
+    """Extends the lease of every held job every `lease/3` from a thread of its own.
+
+    Its replies carry the cancel flags (a job whose cancel was asked for is handed to
+    `on_cancel`), and its extends carry the progress handlers report: between two beats,
+    progress goes out on its own extend at most every PROGRESS_EVERY, for those jobs only.
+    """
 
     def __init__(
         self,
@@ -38,8 +45,13 @@ class Heartbeat:
         lease_ms: int,
         conn: Connectivity,
         metrics: WorkerMetrics,
+        on_cancel: Callable[[Job], None] | None = None,
     ) -> None:
         self._make_broker = make_broker
+        self._on_cancel = on_cancel
+        self._lock = threading.Lock()
+        self._progress: dict[Job, bytes] = {}  # reported, not yet sent
+        self._poke = threading.Event()
         self._ledger = ledger
         self._lease_ms = lease_ms
         self._conn = conn
@@ -58,26 +70,49 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
+        self._poke.set()
         self._thread.join(timeout=5)
+
+    def report(self, job: Job, progress: bytes) -> None:
+        """A handler's progress (any thread): sent within PROGRESS_EVERY, the latest only."""
+        with self._lock:
+            self._progress[job] = progress
+        self._poke.set()
 
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
         broker = self._make_broker()
+        next_beat = time.monotonic() + self.interval
+        sent = 0.0
         try:
-            while not self._stop.wait(self.interval):
+            while not self._stop.is_set():
+                self._poke.wait(max(0.0, next_beat - time.monotonic()))
+                now = time.monotonic()
+                full = now >= next_beat
+                if full:
+                    next_beat = now + self.interval
+                else:  # progress only: at most one extend per PROGRESS_EVERY
+                    self._poke.clear()
+                    if self._stop.wait(max(0.0, sent + PROGRESS_EVERY - now)):
+                        break
+                sent = time.monotonic()
                 try:
-                    loop.run_until_complete(self.beat(broker))
+                    loop.run_until_complete(self.beat(broker, progress_only=not full))
                 except Exception:  # a bug here must not end the heartbeat: leases would lapse
                     log.exception("heartbeat failed; retrying at the next beat")
         finally:
             loop.run_until_complete(broker.close())
             loop.close()
 
-    async def beat(self, broker: Broker) -> None:
-        """Extend every held lease once; report the ones found lost."""
+    async def beat(self, broker: Broker, progress_only: bool = False) -> None:
+        """Extend every held lease once (or only those with progress to send, which it
+        carries); report the ones found lost, and those whose cancel was asked for."""
+        with self._lock:
+            progress, self._progress = self._progress, {}
+        held = self._ledger.snapshot() if not progress_only else list(progress)
         by_queue: defaultdict[str, list[Job]] = defaultdict(list)
-        for job in self._ledger.snapshot():
-            if (job.id, job.token) not in self._lost:
+        for job in held:
+            if (job.id, job.token) not in self._lost and self._ledger.keeps(job):
                 by_queue[job.queue].append(job)
         if not by_queue:
             return  # nothing held, nothing asked: no news about Redis either
@@ -86,8 +121,9 @@ class Heartbeat:
             for queue, jobs in by_queue.items():
                 for i in range(0, len(jobs), chunk):
                     part = jobs[i : i + chunk]
-                    ok = await broker.extend(queue, [(j.id, j.token) for j in part], self._lease_ms)
-                    self._check(queue, part, ok)
+                    items = [(j.id, j.token, progress.get(j, b"")) for j in part]
+                    codes = await broker.extend(queue, items, self._lease_ms)
+                    self._check(queue, part, codes)
         except RedisUnavailable as exc:
             self._conn.failed(exc)
             return
@@ -95,12 +131,18 @@ class Heartbeat:
             log.exception("lease extension failed")
             return
         self._conn.ok()
+        if progress_only:
+            return
         self.beats += 1
         self._lost.intersection_update((j.id, j.token) for j in self._ledger.snapshot())
 
-    def _check(self, queue: str, jobs: Sequence[Job], ok: Sequence[bool]) -> None:
-        for job, good in zip(jobs, ok, strict=True):
-            if good or not self._ledger.holds(job):
+    def _check(self, queue: str, jobs: Sequence[Job], codes: Sequence[Code]) -> None:
+        for job, code in zip(jobs, codes, strict=True):
+            if code is Code.CANCEL and not job.cancelled:
+                job._cancel = True  # the worker's side of Job's cancel flag
+                if self._on_cancel is not None:
+                    self._on_cancel(job)
+            if code is not Code.STALE or not self._ledger.holds(job):
                 continue
             self._lost.add((job.id, job.token))
             self._metrics.queue(queue).leases_lost += 1

@@ -7,7 +7,7 @@ import os
 import traceback
 
 from relay.broker.types import Nack, NackMode, Undecodable
-from relay.errors import Fail, Retry
+from relay.errors import Fail, JobCancelled, Retry
 from relay.job import Job
 from relay.worker.registry import Task
 
@@ -41,6 +41,8 @@ def error_text(exc: BaseException) -> str:
 
 def nack_for(task: Task, job: Job, exc: BaseException) -> Nack:
     """The nack for a job whose handler raised `exc`."""
+    if job.cancelled or isinstance(exc, JobCancelled):  # never retried, whatever it raised
+        return cancelled(job)
     if isinstance(exc, Retry):
         after = task.backoff.delay_ms(job.attempts) if exc.after is None else exc.after * 1000
         return Nack(job.id, job.token, NackMode.LATER, round(after), error_text(exc))
@@ -63,6 +65,11 @@ def undecodable(u: Undecodable) -> Nack:
     return Nack(u.id, u.token, NackMode.DEAD, 0, f"undecodable job record: {u.reason}")
 
 
+def cancelled(job: Job) -> Nack:
+    """Cancelled: its cancel was asked for before (or while) it ran."""
+    return Nack(job.id, job.token, NackMode.CANCEL, 0, "cancelled")
+
+
 def release(job: Job) -> Nack:
     """Back to ready now, the attempt given back: the worker is stopping, the job never failed."""
     return Nack(job.id, job.token, NackMode.LATER, 0, "released: worker shutting down")
@@ -70,6 +77,9 @@ def release(job: Job) -> Nack:
 
 def log_failure(job: Job, nack: Nack, attempt_cap: int) -> None:
     """One structured line per failed job; never the payload."""
+    if nack.mode is NackMode.CANCEL:
+        log.info("job cancelled queue=%s type=%s id=%s", job.queue, job.type, job.id)
+        return
     if nack.mode is NackMode.LATER:
         log.debug(
             "job retry queue=%s type=%s id=%s attempt=%d delay_ms=%d reason=%r",

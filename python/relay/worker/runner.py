@@ -30,6 +30,7 @@ from collections import deque
 from time import perf_counter
 
 from relay.job import Job
+from relay.results import DEFAULT_MAX_RESULT_BYTES, result_record
 from relay.worker import outcomes
 from relay.worker.completions import Completions
 from relay.worker.metrics import WorkerMetrics
@@ -49,7 +50,7 @@ PREFETCH_WORK_S = 0.1
 class Slot:
     """One unit of concurrency and the job it is running."""
 
-    __slots__ = ("detached", "expired", "job", "limit_ms", "task", "until")
+    __slots__ = ("cancelling", "detached", "expired", "job", "limit_ms", "task", "until")
 
     def __init__(self) -> None:
         self.job: Job | None = None
@@ -57,6 +58,7 @@ class Slot:
         self.limit_ms = 0
         self.expired = False  # the watchdog found it past its deadline
         self.detached = False  # its outcome was already decided elsewhere: drop the result
+        self.cancelling = False  # its job's cancel was asked for: the task is being cancelled
         self.task: asyncio.Task[None] | None = None
 
 
@@ -70,12 +72,14 @@ class Runner:
         completions: Completions,
         metrics: WorkerMetrics,
         batch_limit: int = 1000,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     ) -> None:
         self._registry = registry
         self._tasks = registry.by_type
         self.concurrency = concurrency
         self._done = completions
         self._metrics = metrics
+        self._max_result = max_result_bytes
         self._threads = HandlerThreads(concurrency)
         self._slots = [Slot() for _ in range(concurrency)]
         self._pending: deque[Job] = deque()
@@ -165,6 +169,7 @@ class Runner:
                 await self._run(slot, job)
             finally:
                 slot.job, slot.expired, slot.detached = None, False, False
+                slot.cancelling = False
                 self.load -= 1
                 self._capacity.set()
                 if self._draining:
@@ -179,15 +184,19 @@ class Runner:
         if task is None:
             self._finish_unknown(job)
             return
+        if job.cancelled:  # cancelled before it started: never run it
+            outcomes.log_failure(job, outcomes.cancelled(job), 0)
+            self._done.nack(job.queue, outcomes.cancelled(job))
+            return
         limit = task.effective_timeout_ms(job)
         slot.job, slot.limit_ms = job, limit
         started = perf_counter()
         slot.until = started + limit / 1000 if limit else math.inf
         try:
             if task.is_async:
-                await task.handler(job)  # type: ignore[misc]
+                value = await task.handler(job)  # type: ignore[misc]
             else:
-                _check_sync_result(await self._threads.submit(task.handler, job))
+                value = _check_sync_result(await self._threads.submit(task.handler, job))
         except asyncio.CancelledError as exc:
             self._cancelled(slot, job, task, perf_counter() - started, exc)
         except Exception as exc:
@@ -195,16 +204,21 @@ class Runner:
                 self._finish(job, task, perf_counter() - started, exc)
         else:
             if not slot.detached:
-                self._finish(job, task, perf_counter() - started, None)
+                self._finish(job, task, perf_counter() - started, None, value)
 
     def _cancelled(
         self, slot: Slot, job: Job, task: Task, seconds: float, exc: asyncio.CancelledError
     ) -> None:
         me = asyncio.current_task()
-        ours = me is not None and me.cancelling() > 0 and (slot.expired or self._stopping)
+        why = slot.expired or slot.cancelling or self._stopping
+        ours = me is not None and me.cancelling() > 0 and why
         if not ours:  # raised inside the handler (it awaited something cancelled): a failure
             if not slot.detached:
                 self._finish(job, task, seconds, exc)
+        elif slot.cancelling and not slot.detached and not self._stopping:  # a job cancel
+            assert me is not None
+            me.uncancel()
+            self._finish(job, task, seconds, exc)  # nack_for sees job.cancelled
         elif slot.expired and not slot.detached:  # the watchdog: the job timed out
             assert me is not None
             me.uncancel()
@@ -214,7 +228,14 @@ class Runner:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def _finish(self, job: Job, task: Task, seconds: float, exc: BaseException | None) -> None:
+    def _finish(
+        self,
+        job: Job,
+        task: Task,
+        seconds: float,
+        exc: BaseException | None,
+        value: object = None,
+    ) -> None:
         q = self._metrics.queues.get(job.queue) or self._metrics.queue(job.queue)
         s = q.types.get(job.type) or q.of(job.type)
         s.processed += 1
@@ -225,15 +246,40 @@ class Runner:
             self._update_ahead()
         if exc is None:
             s.completed += 1
-            self._done.ack(job)
+            if value is None:
+                self._done.ack(job)
+            else:
+                self._done.ack(job, self._result(job, value))
             return
         nack = outcomes.nack_for(task, job, exc)
         self._count_nack(job, nack.mode.value)
         outcomes.log_failure(job, nack, task.attempt_cap(job))
         self._done.nack(job.queue, nack)
 
+    def _result(self, job: Job, value: object) -> bytes:
+        record, why = result_record(value, self._max_result)
+        if why:
+            log.warning(
+                "result not kept queue=%s type=%s id=%s: %s", job.queue, job.type, job.id, why
+            )
+        return record
+
+    def cancel(self, job: Job) -> None:
+        """`job`'s cancel was asked for (job.cancelled is already true): cancel its task when
+        an async handler runs it; a sync handler sees job.cancelled; a job not yet started is
+        never run."""
+        for slot in self._slots:
+            if slot.job is job and not slot.detached and not slot.cancelling:
+                task = self._registry.get(job.type)
+                if task is not None and task.is_async and slot.task is not None:
+                    slot.cancelling = True
+                    slot.task.cancel()
+                return
+
     def _count_nack(self, job: Job, mode: str) -> None:
         s = self._metrics.queue(job.queue).of(job.type)
+        if mode == "cancel":
+            return
         if mode != "later":
             s.failed += 1
         if mode == "dead":
@@ -310,8 +356,9 @@ class Runner:
         return left
 
 
-def _check_sync_result(result: object) -> None:
+def _check_sync_result(result: object) -> object:
     if result is not None and inspect.isawaitable(result):
         if inspect.iscoroutine(result):
             result.close()
         raise TypeError("a sync handler returned an awaitable; declare the handler `async def`")
+    return result

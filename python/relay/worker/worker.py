@@ -132,11 +132,12 @@ class Worker:
         self.completions = Completions(
             self.broker, self.ledger, self.conn, self.metrics, self.upkeep.promote_soon
         )
+        s = self._settings
         self.runner = Runner(
-            registry, concurrency, self.completions, self.metrics, self._settings.batch_limit
+            registry, concurrency, self.completions, self.metrics, s.batch_limit, s.max_result_bytes
         )
         self.heartbeat = Heartbeat(
-            self._make_broker, self.ledger, self.lease_ms, self.conn, self.metrics
+            self._make_broker, self.ledger, self.lease_ms, self.conn, self.metrics, self._cancel
         )
         self.claimer = Claimer(
             self.broker,
@@ -244,6 +245,12 @@ class Worker:
         await self.broker.close()
         log.info("worker stopped")
 
+    def _cancel(self, job: Job) -> None:
+        """From the heartbeat's thread: `job`'s cancel was asked for."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.runner.cancel, job)
+
     async def _end(self, tasks: list[asyncio.Task[None]]) -> None:
         """End the flusher, reaper and promoter. The upkeep loops are told to stop as well as
         cancelled, and the wait for them is bounded: a cancel once got lost in the promoter,
@@ -284,6 +291,8 @@ class Worker:
         self.ledger.held.update({j.id: j for j in jobs})
         wait = self.metrics.queue(queue).wait
         now_ms = got.now_ms
+        report = self.heartbeat.report
         for j in jobs:
             wait.observe(max(0, now_ms - j.created_ms) / 1000)
+            j._sink = report  # where job.progress() goes
         self.runner.dispatch(jobs)

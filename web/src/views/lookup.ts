@@ -1,10 +1,11 @@
-// Job lookup by id within the selected queue: state, attempts, timestamps, last error, payload.
-// The result refreshes by itself when the live stream reports an event for that job.
+// Job lookup by id within the selected queue: state, progress, attempts, timestamps, last error,
+// result, payload, and a Cancel button while the job is unfinished. The result refreshes by
+// itself when the live stream reports an event for that job (progress included).
 
-import { type Api, ApiError, type Job, type JobEvent } from "../api";
+import { type Api, ApiError, type Job, type JobEvent, type JsonValue } from "../api";
 import { ICONS, h, icon } from "../dom";
 import { duration, errorSummary, prettyJson, relative, timestamp } from "../format";
-import { errorMessage } from "../toast";
+import { errorMessage, toast } from "../toast";
 import { expandableText, stateBadge } from "./parts";
 
 export class JobLookup {
@@ -112,10 +113,11 @@ export class JobLookup {
     return h(
       "div",
       { class: "job-card", testid: "job-result", "data-state": job.state },
-      h("div", { class: "job-card-head" }, h("code", { class: "job-id", testid: "job-result-id" }, job.id), stateBadge(job.state)),
+      h("div", { class: "job-card-head" }, h("code", { class: "job-id", testid: "job-result-id" }, job.id), stateBadge(job.state), this.cancelButton(job)),
       h(
         "dl",
         { class: "kv" },
+        ...(job.progress !== null ? item("Progress", progressView(job.progress)) : []),
         ...item("Type", job.type || "(no type)"),
         ...item("Attempts", h("span", { testid: "job-attempts" }, `${job.attempts} of ${job.max_attempts}`)),
         ...item("Priority", String(job.priority)),
@@ -129,7 +131,45 @@ export class JobLookup {
       job.last_error
         ? h("div", { class: "kv-block" }, h("div", { class: "label" }, "Last error"), expandableText(job.last_error, { cls: "pre-error", testid: "job-error", summary: errorSummary(job.last_error), maxLines: 6, maxChars: 600 }))
         : false,
+      job.state === "completed" && job.result_error === null && job.result !== null
+        ? h("div", { class: "kv-block" }, h("div", { class: "label" }, "Result"), expandableText(prettyJson(job.result), { cls: "pre-json", testid: "job-output", maxLines: 12, maxChars: 800 }))
+        : false,
+      job.result_error !== null
+        ? h("div", { class: "kv-block" }, h("div", { class: "label" }, "Result not kept"), h("p", { class: "muted small", testid: "job-result-error" }, job.result_error))
+        : false,
       h("div", { class: "kv-block" }, h("div", { class: "label" }, "Payload"), expandableText(prettyJson(job.payload), { cls: "pre-json", testid: "job-payload", maxLines: 12, maxChars: 800 })),
     );
   }
+
+  private cancelButton(job: Job): Node | false {
+    if (job.state === "completed" || job.state === "dead" || job.state === "cancelled") return false;
+    if (job.cancel_requested) return h("span", { class: "muted small", testid: "job-cancelling" }, "cancelling…");
+    const btn = h("button", { type: "button", class: "btn btn-small btn-danger", testid: "job-cancel" }, "Cancel");
+    btn.addEventListener("click", () => {
+      btn.disabled = true;
+      void this.api
+        .cancel(this.queue, job.id)
+        .then((state) => {
+          toast(state === "cancelled" ? `Job ${job.id} cancelled` : `Job ${job.id} is being cancelled`);
+          return this.lookup(job.id, true);
+        })
+        .catch((err: unknown) => {
+          btn.disabled = false;
+          toast(`Cancel failed: ${errorMessage(err)}`, "error");
+        });
+    });
+    return btn;
+  }
+}
+
+/** A number 0-100 as a bar and a percentage; anything else as JSON text. */
+function progressView(p: JsonValue): Node {
+  if (typeof p === "number") {
+    const pct = Math.max(0, Math.min(100, p));
+    const fill = h("span", null);
+    fill.style.width = `${pct}%`; // CSSOM, not a style attribute: allowed by the strict CSP
+    const bar = h("span", { class: "progress-bar", role: "progressbar", "aria-valuenow": String(pct), "aria-valuemin": "0", "aria-valuemax": "100" }, fill);
+    return h("span", { testid: "job-progress", "data-value": String(p) }, bar, `${Math.round(pct * 10) / 10} %`);
+  }
+  return h("code", { testid: "job-progress", "data-value": JSON.stringify(p) }, JSON.stringify(p));
 }

@@ -223,7 +223,7 @@ export class QueueView {
     const r = this.entry.history.rates();
     const t = s.totals;
     this.setTile("enqueued", rate(r.enqueued), `${compact(t.enqueued)} total`);
-    this.setTile("completed", rate(r.completed), `${compact(t.completed)} total`);
+    this.setTile("completed", rate(r.completed), `${compact(t.completed)} total · ${compact(t.cancelled)} cancelled`);
     this.setTile("failed", rate(r.failed), `${compact(t.failed)} total`);
     this.setTile("retried", compact(t.retried), `${compact(t.dead)} dead-lettered`);
 

@@ -7,30 +7,82 @@
   KEYS[5] done zset      relay:{q}:done      score = finished (ms, Redis TIME)
   KEYS[6] stats hash     relay:{q}:stats
   KEYS[7] events stream  relay:{q}:events
+  KEYS[8] results hash   relay:{q}:res       id -> '=' JSON result | '!' why it was not kept
+  KEYS[9] progress hash  relay:{q}:prog
+  KEYS[10] cancel set    relay:{q}:cancel    in-flight ids whose cancel was asked for
+  KEYS[11] cancelled zset relay:{q}:cancelled score = cancelled at (ms)
+  KEYS[12] waiting hash  relay:{q}:waiting   id -> callers waiting for the job to finish
   ARGV[1] completed jobs kept (count, 0 = none)  ARGV[2] completed jobs kept (max age, ms)
-  ARGV[3] events stream cap (0 = no events)     ARGV[4..] pairs: id, claim token
+  ARGV[3] events stream cap (0 = no events)     ARGV[4] key prefix relay:{q}: (wake lists
+  relay:{q}:fin:<id>, one token per waiter, expire after 60 s)
+  ARGV[5..] 3 per job: id, claim token, result record ('' = no result)
+  A job flagged for cancel ends cancelled, not completed (the cancel was acknowledged first).
   Returns: {code per job} 1 acked | 2 already acked with this token (a resend), nothing changed
-         | -2 stale: lease lost or token superseded, nothing changed ]]
+         | 3 cancelled (flagged; result dropped) | -2 stale: lease lost or token superseded, or
+           the job is cancelled already (a resend of the ack that cancelled it is stale too) ]]
 local ids, seen = {}, {}
-for i = 4, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+for i = 5, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
 local runs = redis.call('HMGET', KEYS[2], unpack(ids))
-local ok, reply = {}, {}
+local flagged = redis.call('SCARD', KEYS[10]) > 0
+local ok, res, cancelled, reply = {}, {}, {}, {}
 for i, id in ipairs(ids) do
+  local b = 3 * i + 2
   local token = runs[i] and string.match(runs[i], '^%d+ (%d+) ')
-  if scores[i] and token == ARGV[3 + 2 * i] and not seen[id] then
-    ok[#ok + 1] = id; reply[i] = 1; seen[id] = true
-  elseif token == ARGV[3 + 2 * i] and not seen[id] and redis.call('ZSCORE', KEYS[5], id) then
+  local mine = token == ARGV[b + 1] and not seen[id]
+  if scores[i] and mine then
+    seen[id] = true
+    if flagged and redis.call('SISMEMBER', KEYS[10], id) == 1 then
+      cancelled[#cancelled + 1] = id; reply[i] = 3
+    else
+      ok[#ok + 1] = id; reply[i] = 1
+      if ARGV[b + 2] ~= '' then res[#res + 1] = id; res[#res + 1] = ARGV[b + 2] end
+    end
+  elseif mine and redis.call('ZSCORE', KEYS[5], id) then
     reply[i] = 2  -- this very claim was acked before (a resend after a lost reply): done
   else
     reply[i] = -2
   end
 end
-if #ok == 0 then return reply end
+if #ok == 0 and #cancelled == 0 then return reply end
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cap = tonumber(ARGV[3])
+local function event(kind, list)
+  if cap > 0 and #list > 0 then
+    redis.call('XADD', KEYS[7], 'MAXLEN', '~', cap, '*', 'k', kind, 'n', #list,
+      'ids', table.concat(list, ' ', 1, math.min(#list, 50)))
+  end
+end
+local function wake(list)
+  if #list == 0 or redis.call('HLEN', KEYS[12]) == 0 then return end
+  local n = redis.call('HMGET', KEYS[12], unpack(list))
+  for i, id in ipairs(list) do
+    local c = tonumber(n[i])
+    if c and c > 0 then
+      local key = ARGV[4] .. 'fin:' .. id
+      for _ = 1, math.min(c, 1000) do redis.call('RPUSH', key, '1') end
+      redis.call('PEXPIRE', key, 60000)
+      redis.call('HDEL', KEYS[12], id)
+    end
+  end
+end
+
+if #cancelled > 0 then
+  redis.call('ZREM', KEYS[1], unpack(cancelled))
+  redis.call('SREM', KEYS[10], unpack(cancelled))
+  local z = {}
+  for _, id in ipairs(cancelled) do z[#z + 1] = now; z[#z + 1] = id end
+  redis.call('ZADD', KEYS[11], unpack(z))
+  redis.call('HINCRBY', KEYS[6], 'cancelled', #cancelled)
+  event('cancelled', cancelled)
+  wake(cancelled)
+end
+if #ok == 0 then return reply end
+
 redis.call('ZREM', KEYS[1], unpack(ok))
+if #res > 0 then redis.call('HSET', KEYS[8], unpack(res)) end
 local keep, max_age = tonumber(ARGV[1]), tonumber(ARGV[2])
 local gone = ok
 if keep > 0 then
@@ -51,13 +103,12 @@ if keep > 0 then
   end
 end
 if #gone > 0 then
-  redis.call('HDEL', KEYS[3], unpack(gone))
-  redis.call('HDEL', KEYS[2], unpack(gone))
-  redis.call('HDEL', KEYS[4], unpack(gone))
+  for _, k in ipairs({KEYS[3], KEYS[2], KEYS[4]}) do redis.call('HDEL', k, unpack(gone)) end
+  for _, k in ipairs({KEYS[8], KEYS[9]}) do  -- results, progress: often never written
+    if redis.call('EXISTS', k) == 1 then redis.call('HDEL', k, unpack(gone)) end
+  end
 end
 redis.call('HINCRBY', KEYS[6], 'completed', #ok)
-if tonumber(ARGV[3]) > 0 then
-  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[3], '*', 'k', 'completed', 'n', #ok,
-    'ids', table.concat(ok, ' ', 1, math.min(#ok, 50)))
-end
+event('completed', ok)
+wake(ok)
 return reply

@@ -3,17 +3,27 @@
   KEYS[1] jobs hash  relay:{q}:jobs      KEYS[2] run hash      relay:{q}:run
   KEYS[3] err hash   relay:{q}:err       KEYS[4] inflight zset relay:{q}:inflight
   KEYS[5] delayed    relay:{q}:delayed   KEYS[6] dead zset     relay:{q}:dead
-  KEYS[7] done zset  relay:{q}:done
+  KEYS[7] done zset  relay:{q}:done      KEYS[8] cancelled zset relay:{q}:cancelled
+  KEYS[9] results hash relay:{q}:res     KEYS[10] progress hash relay:{q}:prog
+  KEYS[11] cancel set relay:{q}:cancel
   ARGV[1] job id
   Returns: {} unknown (or trimmed) | {envelope, state, run ('' none), last error ('' none),
-           score ('' for ready: the lease deadline, run_at, dead-at or finished-at in ms)} ]]
-local env = redis.call('HGET', KEYS[1], ARGV[1])
+           score ('' for ready: the lease deadline, run_at, dead-at or finished-at in ms),
+           result record ('' none), progress ('' none), cancel asked for (0|1)} ]]
+local id = ARGV[1]
+local env = redis.call('HGET', KEYS[1], id)
 if not env then return {} end
-local run = redis.call('HGET', KEYS[2], ARGV[1]) or ''
-local err = redis.call('HGET', KEYS[3], ARGV[1]) or ''
-local states = {{4, 'inflight'}, {5, 'delayed'}, {6, 'dead'}, {7, 'completed'}}
+local run = redis.call('HGET', KEYS[2], id) or ''
+local err = redis.call('HGET', KEYS[3], id) or ''
+local res = redis.call('HGET', KEYS[9], id) or ''
+local prog = redis.call('HGET', KEYS[10], id) or ''
+local states = {{4, 'inflight'}, {5, 'delayed'}, {6, 'dead'}, {7, 'completed'}, {8, 'cancelled'}}
 for _, s in ipairs(states) do
-  local score = redis.call('ZSCORE', KEYS[s[1]], ARGV[1])
-  if score then return {env, s[2], run, err, score} end
+  local score = redis.call('ZSCORE', KEYS[s[1]], id)
+  if score then
+    local flag = 0
+    if s[1] == 4 then flag = redis.call('SISMEMBER', KEYS[11], id) end
+    return {env, s[2], run, err, score, res, prog, flag}
+  end
 end
-return {env, 'ready', run, err, ''}
+return {env, 'ready', run, err, '', res, prog, 0}

@@ -10,19 +10,28 @@
   KEYS[17] stats hash      relay:{q}:stats
   KEYS[18] events stream   relay:{q}:events
   KEYS[19] wake list       relay:{q}:wake
+  KEYS[20] progress hash   relay:{q}:prog      (dropped: a retry reports afresh)
+  KEYS[21] cancel set      relay:{q}:cancel    in-flight ids whose cancel was asked for
+  KEYS[22] cancelled zset  relay:{q}:cancelled score = cancelled at (ms)
+  KEYS[23] waiting hash    relay:{q}:waiting   id -> callers waiting for the job to finish
   ARGV[1] events stream cap (0 = no events)
-  ARGV[2..] 5 per job: id, claim token, mode, delay (ms), error text. Modes:
-    fail  = failure, retried after delay while attempts remain, else dead
-    later = relay.Retry: not a failure, the attempt is given back, retried after delay
-    dead  = non-retryable: dead at once
-  Returns: {code per job} 1 ready now | 2 delayed | 3 dead | -2 stale token, nothing changed ]]
+  ARGV[2] key prefix relay:{q}: (wake lists relay:{q}:fin:<id>, expire after 60 s)
+  ARGV[3..] 5 per job: id, claim token, mode, delay (ms), error text. Modes:
+    fail   = failure, retried after delay while attempts remain, else dead
+    later  = relay.Retry: not a failure, the attempt is given back, retried after delay
+    dead   = non-retryable: dead at once
+    cancel = the handler stopped on a cancel: cancelled
+  A job flagged for cancel ends cancelled whatever the mode: it is never retried.
+  Returns: {code per job} 1 ready now | 2 delayed | 3 dead | 4 cancelled
+         | -2 stale token, nothing changed ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local W = 5
 local reply, n = {}, 0
-local counts = {failed = 0, retried = 0, dead = 0}
-local dead_ids, retried_ids, woke = {}, {}, false
-for b = 2, #ARGV, W do
+local counts = {failed = 0, retried = 0, dead = 0, cancelled = 0}
+local dead_ids, retried_ids, cancelled_ids, woke = {}, {}, {}, false
+local flagged = redis.call('SCARD', KEYS[21]) > 0
+for b = 3, #ARGV, W do
   n = n + 1
   local id, token, mode, delay, err = ARGV[b], ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 4]
   local run = redis.call('HGET', KEYS[15], id)
@@ -30,8 +39,15 @@ for b = 2, #ARGV, W do
   if run then attempts, cur, started, crashes = string.match(run, '^(%d+) (%d+) (%d+) (%d+)$') end
   if cur ~= token or not redis.call('ZSCORE', KEYS[11], id) then
     reply[n] = -2
+  elseif mode == 'cancel' or (flagged and redis.call('SISMEMBER', KEYS[21], id) == 1) then
+    redis.call('ZREM', KEYS[11], id)
+    redis.call('SREM', KEYS[21], id)
+    redis.call('ZADD', KEYS[22], now, id)
+    counts.cancelled = counts.cancelled + 1; cancelled_ids[#cancelled_ids + 1] = id
+    reply[n] = 4
   else
     redis.call('ZREM', KEYS[11], id)
+    redis.call('HDEL', KEYS[20], id)
     local env = redis.call('HGET', KEYS[14], id) or ''
     local v, p, m1, m2 = string.byte(env, 1, 4)
     attempts = tonumber(attempts)
@@ -69,6 +85,24 @@ if tonumber(ARGV[1]) > 0 then
   if #dead_ids > 0 then
     redis.call('XADD', KEYS[18], 'MAXLEN', '~', ARGV[1], '*', 'k', 'dead', 'n', #dead_ids,
       'ids', table.concat(dead_ids, ' ', 1, math.min(#dead_ids, 50)))
+  end
+  if #cancelled_ids > 0 then
+    redis.call('XADD', KEYS[18], 'MAXLEN', '~', ARGV[1], '*', 'k', 'cancelled',
+      'n', #cancelled_ids, 'ids', table.concat(cancelled_ids, ' ', 1, math.min(#cancelled_ids, 50)))
+  end
+end
+-- Wake the callers waiting for a job that just finished (dead or cancelled).
+if redis.call('HLEN', KEYS[23]) > 0 then
+  for _, list in ipairs({dead_ids, cancelled_ids}) do
+    for _, id in ipairs(list) do
+      local c = tonumber(redis.call('HGET', KEYS[23], id))
+      if c and c > 0 then
+        local key = ARGV[2] .. 'fin:' .. id
+        for _ = 1, math.min(c, 1000) do redis.call('RPUSH', key, '1') end
+        redis.call('PEXPIRE', key, 60000)
+        redis.call('HDEL', KEYS[23], id)
+      end
+    end
   end
 end
 if woke and redis.call('LLEN', KEYS[19]) == 0 then redis.call('RPUSH', KEYS[19], '1') end

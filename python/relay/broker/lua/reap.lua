@@ -9,19 +9,26 @@
   KEYS[16] stats hash      relay:{q}:stats
   KEYS[17] events stream   relay:{q}:events
   KEYS[18] wake list       relay:{q}:wake
+  KEYS[19] progress hash   relay:{q}:prog      (dropped: the next attempt reports afresh)
+  KEYS[20] cancel set      relay:{q}:cancel    in-flight ids whose cancel was asked for
+  KEYS[21] cancelled zset  relay:{q}:cancelled score = cancelled at (ms)
+  KEYS[22] waiting hash    relay:{q}:waiting   id -> callers waiting for the job to finish
   ARGV[1] most jobs per call (≤ 1000)   ARGV[2] crash limit (lost leases before quarantine)
   ARGV[3] events stream cap (0 = no events)
+  ARGV[4] key prefix relay:{q}: (wake lists relay:{q}:fin:<id>, expire after 60 s)
   Each job goes back to the head of its ready list, or to the dead set when its attempts are
-  spent or its worker was lost crash-limit times (a crash loop). Safe from many workers at once.
-  Returns: {requeued, dead, more} more = 1 when the batch limit was hit ]]
+  spent or its worker was lost crash-limit times (a crash loop); a job flagged for cancel is
+  cancelled, never requeued. Safe from many workers at once.
+  Returns: {requeued, dead, more, cancelled} more = 1 when the batch limit was hit ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-if #ids == 0 then return {0, 0, 0} end
+if #ids == 0 then return {0, 0, 0, 0} end
 local envs = redis.call('HMGET', KEYS[13], unpack(ids))
 local runs = redis.call('HMGET', KEYS[14], unpack(ids))
 local limit = tonumber(ARGV[2])
-local requeued, dead, h, e = {}, {}, {}, {}
+local flags = redis.call('SMISMEMBER', KEYS[20], unpack(ids))
+local requeued, dead, cancelled, h, e = {}, {}, {}, {}, {}
 for i, id in ipairs(ids) do
   local a, tok, st, c = string.match(runs[i] or '', '^(%d+) (%d+) (%d+) (%d+)$')
   a, c = tonumber(a) or 0, (tonumber(c) or 0) + 1
@@ -29,7 +36,10 @@ for i, id in ipairs(ids) do
   local env = envs[i] or ''
   local v, p, m1, m2 = string.byte(env, 1, 4)
   e[#e + 1] = id
-  if v ~= 1 or p == nil or p > 9 then
+  if flags[i] == 1 then
+    e[#e + 1] = 'cancelled: its worker was lost after the cancel was asked for'
+    cancelled[#cancelled + 1] = id
+  elseif v ~= 1 or p == nil or p > 9 then
     e[#e + 1] = 'lease expired and the job record is missing or corrupt'
     dead[#dead + 1] = id
   elseif c >= limit then
@@ -47,6 +57,28 @@ end
 redis.call('ZREM', KEYS[11], unpack(ids))
 redis.call('HSET', KEYS[14], unpack(h))
 redis.call('HSET', KEYS[15], unpack(e))
+redis.call('HDEL', KEYS[19], unpack(ids))
+if #cancelled > 0 then
+  local z = {}
+  for _, id in ipairs(cancelled) do z[#z + 1] = now; z[#z + 1] = id end
+  redis.call('ZADD', KEYS[21], unpack(z))
+  redis.call('SREM', KEYS[20], unpack(cancelled))
+  redis.call('HINCRBY', KEYS[16], 'cancelled', #cancelled)
+end
+-- Wake the callers waiting for a job that just finished (dead or cancelled).
+if redis.call('HLEN', KEYS[22]) > 0 then
+  for _, list in ipairs({dead, cancelled}) do
+    for _, id in ipairs(list) do
+      local c = tonumber(redis.call('HGET', KEYS[22], id))
+      if c and c > 0 then
+        local key = ARGV[4] .. 'fin:' .. id
+        for _ = 1, math.min(c, 1000) do redis.call('RPUSH', key, '1') end
+        redis.call('PEXPIRE', key, 60000)
+        redis.call('HDEL', KEYS[22], id)
+      end
+    end
+  end
+end
 if #dead > 0 then
   local z = {}
   for _, id in ipairs(dead) do z[#z + 1] = now; z[#z + 1] = id end
@@ -63,4 +95,4 @@ if tonumber(ARGV[3]) > 0 then
 end
 local more = 0
 if #ids == tonumber(ARGV[1]) then more = 1 end
-return {#requeued, #dead, more}
+return {#requeued, #dead, more, #cancelled}
