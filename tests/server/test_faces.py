@@ -29,6 +29,8 @@ from relay import (
     QueueStats,
     RelayError,
     ReplicationTimeout,
+    Schedule,
+    ScheduleNotFound,
     SyncProducer,
 )
 from relay.browse import encode_cursor
@@ -147,6 +149,25 @@ BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("requeue_jobs", ("bad queue",), {}),
     ("delete_jobs", (Q, "completed"), {}),
     ("delete_jobs", (Q, "nope"), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", cron="61 * * * *")), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", cron="0 0 31 2 *")), {}),  # never a day
+    ("upsert_schedule", (Q, Schedule(name="s", cron="* * * * *", timezone="Mars/Base")), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", cron="* * * * *", every_ms=1000)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s")), {}),  # neither cron nor every_ms
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=0)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=1000, timezone="Europe/Paris")), {}),
+    ("upsert_schedule", (Q, Schedule(name="a/b", every_ms=1000)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=1000, priority=10)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=1000, type="x" * 256)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=1000, misfire="never")), {}),  # type: ignore[arg-type]
+    ("upsert_schedule", ("bad queue", Schedule(name="s", every_ms=1000)), {}),
+    ("get_schedule", (Q, "a b"), {}),
+    ("get_schedule", ("bad queue", "s"), {}),
+    ("schedules", ("bad:queue",), {}),
+    ("delete_schedule", (Q, ""), {}),
+    ("pause_schedule", (Q, "a:b"), {}),
+    ("resume_schedule", (Q, "{s}"), {}),
+    ("trigger_schedule", (Q, "x" * 129), {}),
 ]
 
 
@@ -178,6 +199,7 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
 ) -> None:
     ready = (await broker.enqueue(queue, "t", {"a": 1}, idempotency_key="k")).id
     dead = await _dead_job(broker, queue)
+    big_schedule = Schedule(name="big", every_ms=60_000, payload="x" * (2 << 20))
     table: list[tuple[str, tuple[Any, ...], dict[str, Any], type[RelayError]]] = [
         ("get_job", (queue, "no-such-id"), {}, JobNotFound),
         ("stats", (NOWHERE_QUEUE,), {}, JobNotFound),
@@ -204,11 +226,19 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
         ("delete_job", (queue, ready), {"state": "dead"}, JobStateConflict),
         ("promote_job", (queue, dead), {}, JobStateConflict),
         ("delete_job", (queue, dead), {"state": "delayed"}, JobStateConflict),
+        ("get_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("delete_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("pause_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("resume_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("trigger_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("trigger_schedule", (NOWHERE_QUEUE, "no-such"), {}, ScheduleNotFound),
+        ("upsert_schedule", (queue, big_schedule), {}, PayloadTooLarge),
     ]
     for name, args, kwargs, error in table:
         for face_name, face in faces.items():
             got = await error_of(face, name, *args, **kwargs)
             assert isinstance(got, error), f"{face_name}.{name}{args[:2]}: {got!r}"
+            assert not isinstance(got, ScheduleNotFound) or not isinstance(got, JobNotFound)
             if isinstance(got, JobStateConflict):  # names where the job is now
                 assert got.state == ("ready" if args[1] == ready else "dead"), got
     await broker.set_max_depth(queue, 1)
@@ -218,6 +248,7 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
     await broker.set_max_depth(queue, None)
     counts = (await broker.stats(queue)).counts  # none of the refusals wrote or moved a job
     assert (counts.ready, counts.dead) == (1, 1)
+    assert await broker.schedules(queue) == []
     for face_name, face in faces.items():  # this Redis has no replica to confirm a write
         got = await error_of(face, "enqueue", queue, "t", wait_replicas=1)
         assert isinstance(got, ReplicationTimeout), f"{face_name}.enqueue: {got!r}"
@@ -313,3 +344,45 @@ async def test_every_face_acts_on_jobs_alike(faces: Faces, broker: Broker, queue
         assert await call(face, "delete_jobs", queue, "ready", tag) == 0
     counts = (await broker.stats(queue)).counts
     assert (counts.ready, counts.delayed, counts.dead) == (0, 0, 0)
+
+
+async def test_every_face_sees_and_changes_the_same_schedules(
+    faces: Faces, broker: Broker, queue: str
+) -> None:
+    assert [await call(f, "schedules", queue) for f in faces.values()] == [[]] * 4
+    for name, face in faces.items():  # each face makes one: cron in a zone, or an interval
+        made = await call(face, "upsert_schedule", queue, _schedule_of(name))
+        assert made == await call(face, "get_schedule", queue, name)
+        assert made.next_run_at is not None and not made.paused
+    seen = {n: await call(f, "schedules", queue) for n, f in faces.items()}
+    assert [s.name for s in seen["Client"]] == sorted(faces)
+    assert all(got == seen["Producer"] for got in seen.values()), seen
+    assert seen["Producer"] == [
+        await call(faces["AsyncClient"], "get_schedule", queue, n) for n in sorted(faces)
+    ]
+    for name, face in faces.items():  # each face pauses, resumes, triggers, deletes another's
+        other = sorted(faces)[(sorted(faces).index(name) + 1) % 4]
+        paused = await call(face, "pause_schedule", queue, other)
+        assert paused.paused and paused.next_run_at is None
+        assert paused == await call(faces["SyncProducer"], "get_schedule", queue, other)
+        resumed = await call(face, "resume_schedule", queue, other)
+        assert not resumed.paused and resumed.next_run_at is not None
+        fired = await call(face, "trigger_schedule", queue, other)
+        assert not fired.duplicate
+        job = await broker.get_job(queue, fired.id)
+        assert (job.type, job.payload, job.state) == ("t", {"by": other}, "ready")
+    for name, face in faces.items():
+        assert await call(face, "delete_schedule", queue, name) is None
+        got = await error_of(faces["Client"], "get_schedule", queue, name)
+        assert isinstance(got, ScheduleNotFound), got
+    assert await broker.schedules(queue) == []
+    assert (await broker.stats(queue)).counts.ready == 4  # the triggered jobs stay
+
+
+def _schedule_of(name: str) -> Schedule:
+    """The clients' schedules are cron in a zone, the producers' intervals."""
+    if name.endswith("Client"):
+        return Schedule(
+            name=name, type="t", payload={"by": name}, cron="30 2 * * *", timezone="Europe/Paris"
+        )
+    return Schedule(name=name, type="t", payload={"by": name}, every_ms=3_600_000)
