@@ -32,18 +32,24 @@ from relay.http.calls import (
     dead_call,
     delete_dead_call,
     delete_job_call,
+    delete_schedule_call,
     drive,
     drive_async,
     enqueue_call,
     enqueue_result,
     get_job_call,
+    get_schedule_call,
     job_action_call,
     jobs_call,
+    list_schedules_call,
+    pause_schedule_call,
+    put_schedule_call,
     queue_op_call,
     rate_limit_call,
     requeue_call,
     result_waits,
     stats_call,
+    trigger_schedule_call,
 )
 from relay.http.sdk_errors import (
     ApiError,
@@ -58,8 +64,10 @@ from relay.http.sdk_errors import (
     TooManyRequests,
     Unauthorized,
     Unavailable,
+    UnknownSchedule,
 )
 from relay.job import JsonValue
+from relay.schedules.model import Schedule, ScheduleInfo
 from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 if TYPE_CHECKING:
@@ -80,6 +88,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "Unavailable",
+    "UnknownSchedule",
 ]
 
 T = TypeVar("T")
@@ -262,6 +271,38 @@ class Client(SyncFace):
         """Delete every ready, delayed or dead job (of `job_type`) for good; how many went.
         JobNotFound: no such queue."""
         return self._send(bulk_call(queue, "delete", state, job_type)).changed
+
+    def upsert_schedule(self, queue: str, schedule: Schedule) -> ScheduleInfo:
+        """Create or replace a schedule (`relay.Schedule`); its stored view, with `next_run_at`.
+        A bad cron, zone or field raises ConfigError naming it, before any I/O (nothing is
+        stored); an unchanged timing keeps the planned next tick."""
+        return self._send(put_schedule_call(queue, schedule))
+
+    def get_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """One schedule with its state; ScheduleNotFound when there is none of that name."""
+        return self._send(get_schedule_call(queue, name))
+
+    def schedules(self, queue: str) -> list[ScheduleInfo]:
+        """Every schedule of the queue with its state, sorted by name ([] when none)."""
+        return self._send(list_schedules_call(queue)).schedules
+
+    def delete_schedule(self, queue: str, name: str) -> None:
+        """Delete a schedule (the jobs it enqueued stay); ScheduleNotFound when none."""
+        self._send(delete_schedule_call(queue, name))
+
+    def pause_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """Stop the schedule's ticks; its stored view. ScheduleNotFound when none."""
+        return self._send(pause_schedule_call(queue, name, True))
+
+    def resume_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """Let the schedule tick again, from now (no catch-up); its stored view.
+        ScheduleNotFound when none."""
+        return self._send(pause_schedule_call(queue, name, False))
+
+    def trigger_schedule(self, queue: str, name: str) -> EnqueueResult:
+        """Enqueue the schedule's job now, its ticks unchanged; the job's EnqueueResult.
+        ScheduleNotFound when none."""
+        return EnqueueResult(self._send(trigger_schedule_call(queue, name)).id, False)
 
     def health(self) -> bool:
         """True when the server, Redis and relay's scripts are all up (a producer checks Redis
@@ -458,6 +499,38 @@ class AsyncClient(AsyncFace):
         """Delete every ready, delayed or dead job (of `job_type`) for good; how many went.
         JobNotFound: no such queue."""
         return (await self._send(bulk_call(queue, "delete", state, job_type))).changed
+
+    async def upsert_schedule(self, queue: str, schedule: Schedule) -> ScheduleInfo:
+        """Create or replace a schedule (`relay.Schedule`); its stored view, with `next_run_at`.
+        A bad cron, zone or field raises ConfigError naming it, before any I/O (nothing is
+        stored); an unchanged timing keeps the planned next tick."""
+        return await self._send(put_schedule_call(queue, schedule))
+
+    async def get_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """One schedule with its state; ScheduleNotFound when there is none of that name."""
+        return await self._send(get_schedule_call(queue, name))
+
+    async def schedules(self, queue: str) -> list[ScheduleInfo]:
+        """Every schedule of the queue with its state, sorted by name ([] when none)."""
+        return (await self._send(list_schedules_call(queue))).schedules
+
+    async def delete_schedule(self, queue: str, name: str) -> None:
+        """Delete a schedule (the jobs it enqueued stay); ScheduleNotFound when none."""
+        await self._send(delete_schedule_call(queue, name))
+
+    async def pause_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """Stop the schedule's ticks; its stored view. ScheduleNotFound when none."""
+        return await self._send(pause_schedule_call(queue, name, True))
+
+    async def resume_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """Let the schedule tick again, from now (no catch-up); its stored view.
+        ScheduleNotFound when none."""
+        return await self._send(pause_schedule_call(queue, name, False))
+
+    async def trigger_schedule(self, queue: str, name: str) -> EnqueueResult:
+        """Enqueue the schedule's job now, its ticks unchanged; the job's EnqueueResult.
+        ScheduleNotFound when none."""
+        return EnqueueResult((await self._send(trigger_schedule_call(queue, name))).id, False)
 
     async def health(self) -> bool:
         """True when the server, Redis and relay's scripts are all up (a producer checks Redis

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -71,6 +72,8 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._all_processes: CollectorRegistry | None = None
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queues = QueueCollector()
         self.registry.register(self.queues)
         self.http_requests = Counter(
@@ -95,12 +98,33 @@ class Metrics:
         )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one HTTP request and its latency."""
-        self.http_requests.labels(route, method, str(status)).inc()
-        self.http_latency.labels(route, method).observe(seconds)
+        """Count one HTTP request and its latency (the labelled series looked up once each:
+        routes are templates, so the set is bounded)."""
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                self.http_requests.labels(route, method, str(status)),
+                self.http_latency.labels(route, method),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self, stats: Sequence[QueueStats] | None = None, redis_up: bool = True) -> bytes:
-        """The Prometheus text exposition, after refreshing the queue snapshot when given."""
+        """The Prometheus text exposition, after refreshing the queue snapshot when given.
+
+        Under `relay server --workers N` (PROMETHEUS_MULTIPROC_DIR set for the children), the
+        HTTP figures are the sum over every server process, whichever one answers."""
         if stats is not None:
             self.queues.update(stats, redis_up)
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed())
+
+    def _exposed(self) -> CollectorRegistry:
+        path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not path:
+            return self.registry
+        if self._all_processes is None:
+            self._all_processes = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self._all_processes, path)  # type: ignore[no-untyped-call]
+            self._all_processes.register(self.queues)
+        return self._all_processes

@@ -11,6 +11,7 @@ from relay.browse import JobPage
 from relay.config import BrokerSettings
 from relay.faces import AsyncFace
 from relay.job import JsonValue
+from relay.schedules.model import Schedule, ScheduleInfo
 from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
@@ -149,6 +150,38 @@ class Producer(AsyncFace):
         """Delete every ready, delayed or dead job (of `job_type`) for good; how many went.
         JobNotFound: no such queue."""
         return await self.perform(calls.delete_jobs(self.settings, queue, state, job_type))
+
+    async def upsert_schedule(self, queue: str, schedule: Schedule) -> ScheduleInfo:
+        """Create or replace a schedule (`relay.Schedule`); its stored view, with `next_run_at`.
+        A bad cron, zone or field raises ConfigError naming it, before any I/O (nothing is
+        stored); an unchanged timing keeps the planned next tick."""
+        return await self.perform(calls.upsert_schedule(self.settings, queue, schedule))
+
+    async def get_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """One schedule with its state; ScheduleNotFound when there is none of that name."""
+        return await self.perform(calls.get_schedule(self.settings, queue, name))
+
+    async def schedules(self, queue: str) -> list[ScheduleInfo]:
+        """Every schedule of the queue with its state, sorted by name ([] when none)."""
+        return await self.perform(calls.schedules(self.settings, queue))
+
+    async def delete_schedule(self, queue: str, name: str) -> None:
+        """Delete a schedule (the jobs it enqueued stay); ScheduleNotFound when none."""
+        await self.perform(calls.delete_schedule(self.settings, queue, name))
+
+    async def pause_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """Stop the schedule's ticks; its stored view. ScheduleNotFound when none."""
+        return await self.perform(calls.pause_schedule(self.settings, queue, name))
+
+    async def resume_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """Let the schedule tick again, from now (no catch-up); its stored view.
+        ScheduleNotFound when none."""
+        return await self.perform(calls.resume_schedule(self.settings, queue, name))
+
+    async def trigger_schedule(self, queue: str, name: str) -> EnqueueResult:
+        """Enqueue the schedule's job now, its ticks unchanged; the job's EnqueueResult.
+        ScheduleNotFound when none."""
+        return await self.perform(calls.trigger_schedule(self.settings, queue, name))
 
     @property
     def settings(self) -> BrokerSettings:

@@ -36,6 +36,17 @@ def result_record(value: object, limit: int) -> tuple[bytes, str | None]:
     return b"=" + data, None
 
 
+def raw_record(data: bytes, limit: int) -> bytes:
+    """The record to store for a result that arrives as JSON text (an HTTP worker's ack):
+    b"" for null, the text itself within `limit`, else why it was not kept."""
+    if data.strip() == b"null":
+        return b""
+    if len(data) > limit:
+        why = f"the result of {len(data)} bytes is over the limit of {limit} bytes; not kept"
+        return b"!" + why.encode()
+    return b"=" + data
+
+
 def read_record(raw: bytes) -> tuple[JsonValue, str | None]:
     """(result, result_error) from a stored record."""
     if not raw:

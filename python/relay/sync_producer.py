@@ -31,6 +31,7 @@ from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationT
 from relay.faces import SyncFace
 from relay.job import JsonValue
 from relay.keys import QUEUES_KEY
+from relay.schedules.model import Schedule, ScheduleInfo
 from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
@@ -171,6 +172,38 @@ class SyncProducer(SyncFace):
         """Delete every ready, delayed or dead job (of `job_type`) for good; how many went.
         JobNotFound: no such queue."""
         return self.perform(calls.delete_jobs(self.settings, queue, state, job_type))
+
+    def upsert_schedule(self, queue: str, schedule: Schedule) -> ScheduleInfo:
+        """Create or replace a schedule (`relay.Schedule`); its stored view, with `next_run_at`.
+        A bad cron, zone or field raises ConfigError naming it, before any I/O (nothing is
+        stored); an unchanged timing keeps the planned next tick."""
+        return self.perform(calls.upsert_schedule(self.settings, queue, schedule))
+
+    def get_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """One schedule with its state; ScheduleNotFound when there is none of that name."""
+        return self.perform(calls.get_schedule(self.settings, queue, name))
+
+    def schedules(self, queue: str) -> list[ScheduleInfo]:
+        """Every schedule of the queue with its state, sorted by name ([] when none)."""
+        return self.perform(calls.schedules(self.settings, queue))
+
+    def delete_schedule(self, queue: str, name: str) -> None:
+        """Delete a schedule (the jobs it enqueued stay); ScheduleNotFound when none."""
+        self.perform(calls.delete_schedule(self.settings, queue, name))
+
+    def pause_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """Stop the schedule's ticks; its stored view. ScheduleNotFound when none."""
+        return self.perform(calls.pause_schedule(self.settings, queue, name))
+
+    def resume_schedule(self, queue: str, name: str) -> ScheduleInfo:
+        """Let the schedule tick again, from now (no catch-up); its stored view.
+        ScheduleNotFound when none."""
+        return self.perform(calls.resume_schedule(self.settings, queue, name))
+
+    def trigger_schedule(self, queue: str, name: str) -> EnqueueResult:
+        """Enqueue the schedule's job now, its ticks unchanged; the job's EnqueueResult.
+        ScheduleNotFound when none."""
+        return self.perform(calls.trigger_schedule(self.settings, queue, name))
 
     def health(self) -> bool:
         """True when Redis answers and has relay's scripts (over HTTP: the server too)."""

@@ -57,3 +57,16 @@ def _number(value: object) -> float | None:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+@schemathesis.hook
+def map_case(context: HookContext, case: Case[Any]) -> Case[Any]:
+    """Keep claim long-polls short: a valid `wait_ms` (≤ 30 s) becomes at most 50 ms, so each
+    example answers well within the request timeout (tests/server/test_work.py covers long
+    waits). Out-of-range values are left as they are, to be refused."""
+    body = case.body
+    if isinstance(body, dict):
+        n = _number(body.get("wait_ms"))
+        if n is not None and 50 < n <= 30_000 and not isinstance(body["wait_ms"], bool):
+            body["wait_ms"] = 50
+    return case

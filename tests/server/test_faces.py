@@ -32,6 +32,8 @@ from relay import (
     QueueFull,
     QueueStats,
     ReplicationTimeout,
+    Schedule,
+    ScheduleNotFound,
     SyncProducer,
 )
 from relay.broker.ops import keysets
@@ -172,6 +174,25 @@ BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("result", (Q, "id"), {"timeout": True}),
     ("cancel", ("bad queue", "id"), {}),
     ("cancel", (Q, ""), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", cron="61 * * * *")), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", cron="0 0 31 2 *")), {}),  # never a day
+    ("upsert_schedule", (Q, Schedule(name="s", cron="* * * * *", timezone="Mars/Base")), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", cron="* * * * *", every_ms=1000)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s")), {}),  # neither cron nor every_ms
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=0)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=1000, timezone="Europe/Paris")), {}),
+    ("upsert_schedule", (Q, Schedule(name="a/b", every_ms=1000)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=1000, priority=10)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=1000, type="x" * 256)), {}),
+    ("upsert_schedule", (Q, Schedule(name="s", every_ms=1000, misfire="never")), {}),  # type: ignore[arg-type]
+    ("upsert_schedule", ("bad queue", Schedule(name="s", every_ms=1000)), {}),
+    ("get_schedule", (Q, "a b"), {}),
+    ("get_schedule", ("bad queue", "s"), {}),
+    ("schedules", ("bad:queue",), {}),
+    ("delete_schedule", (Q, ""), {}),
+    ("pause_schedule", (Q, "a:b"), {}),
+    ("resume_schedule", (Q, "{s}"), {}),
+    ("trigger_schedule", (Q, "x" * 129), {}),
 ]
 
 
@@ -219,6 +240,7 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
     completed = await _completed_job(broker, queue)
     dead = await _dead_job(broker, queue)
     cancelled = await _cancelled_job(broker, queue)
+    big_schedule = Schedule(name="big", every_ms=60_000, payload="x" * (2 << 20))
     table: list[tuple[str, tuple[Any, ...], dict[str, Any], type[Exception]]] = [
         ("get_job", (queue, "no-such-id"), {}, JobNotFound),
         ("stats", (NOWHERE_QUEUE,), {}, JobNotFound),
@@ -258,11 +280,19 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
         ("cancel", (NOWHERE_QUEUE, "no-such-id"), {}, JobNotFound),
         ("cancel", (queue, completed), {}, JobFinished),
         ("cancel", (queue, dead), {}, JobFinished),
+        ("get_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("delete_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("pause_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("resume_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("trigger_schedule", (queue, "no-such"), {}, ScheduleNotFound),
+        ("trigger_schedule", (NOWHERE_QUEUE, "no-such"), {}, ScheduleNotFound),
+        ("upsert_schedule", (queue, big_schedule), {}, PayloadTooLarge),
     ]
     for name, args, kwargs, error in table:
         for face_name, face in faces.items():
             got = await error_of(face, name, *args, **kwargs)
             assert isinstance(got, error), f"{face_name}.{name}{args[:2]}: {got!r}"
+            assert not isinstance(got, ScheduleNotFound) or not isinstance(got, JobNotFound)
             if isinstance(got, JobStateConflict):  # names where the job is now
                 assert got.state == ("ready" if args[1] == ready else "dead"), got
             if isinstance(got, JobFailed):
@@ -274,6 +304,7 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
     await broker.set_max_depth(queue, None)
     counts = (await broker.stats(queue)).counts  # none of the refusals wrote or moved a job
     assert (counts.ready, counts.dead, counts.cancelled) == (1, 1, 1)
+    assert await broker.schedules(queue) == []
     for face_name, face in faces.items():  # this Redis has no replica to confirm a write
         got = await error_of(face, "enqueue", queue, "t", wait_replicas=1)
         assert isinstance(got, ReplicationTimeout), f"{face_name}.enqueue: {got!r}"
@@ -446,3 +477,45 @@ async def test_an_http_wait_outlasts_the_clients_own_timeout(
                 await call(face, "result", queue, ready, timeout=3)
     finally:
         await _close(made)
+
+
+async def test_every_face_sees_and_changes_the_same_schedules(
+    faces: Faces, broker: Broker, queue: str
+) -> None:
+    assert [await call(f, "schedules", queue) for f in faces.values()] == [[]] * 4
+    for name, face in faces.items():  # each face makes one: cron in a zone, or an interval
+        made = await call(face, "upsert_schedule", queue, _schedule_of(name))
+        assert made == await call(face, "get_schedule", queue, name)
+        assert made.next_run_at is not None and not made.paused
+    seen = {n: await call(f, "schedules", queue) for n, f in faces.items()}
+    assert [s.name for s in seen["Client"]] == sorted(faces)
+    assert all(got == seen["Producer"] for got in seen.values()), seen
+    assert seen["Producer"] == [
+        await call(faces["AsyncClient"], "get_schedule", queue, n) for n in sorted(faces)
+    ]
+    for name, face in faces.items():  # each face pauses, resumes, triggers, deletes another's
+        other = sorted(faces)[(sorted(faces).index(name) + 1) % 4]
+        paused = await call(face, "pause_schedule", queue, other)
+        assert paused.paused and paused.next_run_at is None
+        assert paused == await call(faces["SyncProducer"], "get_schedule", queue, other)
+        resumed = await call(face, "resume_schedule", queue, other)
+        assert not resumed.paused and resumed.next_run_at is not None
+        fired = await call(face, "trigger_schedule", queue, other)
+        assert not fired.duplicate
+        job = await broker.get_job(queue, fired.id)
+        assert (job.type, job.payload, job.state) == ("t", {"by": other}, "ready")
+    for name, face in faces.items():
+        assert await call(face, "delete_schedule", queue, name) is None
+        got = await error_of(faces["Client"], "get_schedule", queue, name)
+        assert isinstance(got, ScheduleNotFound), got
+    assert await broker.schedules(queue) == []
+    assert (await broker.stats(queue)).counts.ready == 4  # the triggered jobs stay
+
+
+def _schedule_of(name: str) -> Schedule:
+    """The clients' schedules are cron in a zone, the producers' intervals."""
+    if name.endswith("Client"):
+        return Schedule(
+            name=name, type="t", payload={"by": name}, cron="30 2 * * *", timezone="Europe/Paris"
+        )
+    return Schedule(name=name, type="t", payload={"by": name}, every_ms=3_600_000)

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import ClientResponse
 
 from relay import Broker, JobSpec
+from relay.http.feed import FEED
 from relay.http.sse import decode_cursor
 from tests.server.conftest import Client, MakeClient
 
@@ -191,3 +192,31 @@ async def test_head_cannot_hold_a_subscriber_slot(make_client: MakeClient) -> No
     stream = await client.get("/api/events")
     assert stream.status == 200
     stream.close()
+
+
+async def test_subscribers_share_one_read_of_the_job_events_per_poll(
+    fast: Client, broker: Broker, queue: str
+) -> None:
+    """One read of the streams per poll for the whole process, however many subscribers; each
+    still gets every event, and one resuming from long ago catches up on its own."""
+    await broker.enqueue(queue, "t")
+    subs = [await fast.get("/api/events") for _ in range(8)]
+    for s in subs:
+        await events_until(s, 1, "stats")
+    old_id = next(e.id for e in await events_until(subs[0], 1, "stats") if e.id)
+    feed = fast.app[FEED]
+    r = await broker.enqueue(queue, "t", {"x": 1})
+    reads_before = feed.reads
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for s in subs:
+        got = await events_until(s, 1, "job")
+        job = next(e.json() for e in got if e.event == "job" and e.json()["queue"] == queue)
+        assert job["ids"] == [r.id]
+    polls = (loop.time() - start) / FAST["sse_poll"] + 1
+    assert feed.reads - reads_before <= 2 * polls  # at most 2 a poll (fresh for half), not 8
+    late = await fast.get("/api/events", headers={"Last-Event-ID": old_id})
+    got = await events_until(late, 1, "job")
+    assert next(e.json() for e in got if e.event == "job")["ids"] == [r.id]
+    for s in [*subs, late]:
+        s.close()

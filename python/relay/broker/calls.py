@@ -19,9 +19,12 @@ from relay.errors import JobNotFound, RelayError
 from relay.job import JsonValue
 from relay.keys import QUEUES_KEY, validate_queue_name
 from relay.results import check_wait_ms
+from relay.schedules import steps as schedule_steps
+from relay.schedules.model import Schedule, ScheduleInfo
 from relay.wire import (
     CancelOutcome,
     DeadPage,
+    EnqueueResult,
     JobInfo,
     QueueStats,
     check_dead_page,
@@ -173,6 +176,36 @@ def delete_jobs(
     s: BrokerSettings, queue: str, state: str, job_type: str | None = None
 ) -> Steps[int]:
     return (yield from _bulk(s, queue, "delete", state, job_type))
+
+
+def upsert_schedule(s: BrokerSettings, queue: str, schedule: Schedule) -> Steps[ScheduleInfo]:
+    """Create or replace; the stored view (over HTTP, 201 or 200 says which: not answered)."""
+    info, _ = yield from schedule_steps.upsert(s, queue, schedule)
+    return info
+
+
+def get_schedule(s: BrokerSettings, queue: str, name: str) -> Steps[ScheduleInfo]:
+    return (yield from schedule_steps.get(s, queue, name))
+
+
+def schedules(s: BrokerSettings, queue: str) -> Steps[list[ScheduleInfo]]:
+    return (yield from schedule_steps.listing(s, queue))
+
+
+def delete_schedule(s: BrokerSettings, queue: str, name: str) -> Steps[None]:
+    yield from schedule_steps.delete(s, queue, name)
+
+
+def pause_schedule(s: BrokerSettings, queue: str, name: str) -> Steps[ScheduleInfo]:
+    return (yield from schedule_steps.set_paused(s, queue, name, True))
+
+
+def resume_schedule(s: BrokerSettings, queue: str, name: str) -> Steps[ScheduleInfo]:
+    return (yield from schedule_steps.set_paused(s, queue, name, False))
+
+
+def trigger_schedule(s: BrokerSettings, queue: str, name: str) -> Steps[EnqueueResult]:
+    return (yield from schedule_steps.trigger(s, queue, name))
 
 
 def health(s: BrokerSettings) -> Steps[bool]:

@@ -98,7 +98,7 @@ class Demo:
         relay = [sys.executable, "-m", "relay"]
         self.server = spawn(
             "server",
-            [*relay, "server", "--host", HOST, "--port", str(port)],
+            [*relay, "server", "--host", HOST, "--port", str(port), "--workers", "1"],
             self.workdir / "server.log",
             env,
         )

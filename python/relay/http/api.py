@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from relay.broker.health import check_health
 from relay.errors import RedisUnavailable
 from relay.http.auth import too_many
+from relay.http.coalesce import COALESCER
 from relay.http.errors import Problem
 from relay.http.models import (
     BatchRequest,
@@ -88,15 +90,36 @@ def _spec(job: EnqueueRequest, where: str) -> JobSpec:
             raise Problem(
                 400, f"invalid body: {name} must be printable ASCII - at `{where}.{name}`"
             )
-    options = JobOptions(
-        priority=int(job.priority),
-        max_attempts=int(job.max_attempts),
-        timeout_ms=int(job.timeout_ms),
-        delay_ms=int(job.delay_ms),
-        run_at_ms=None if job.run_at is None else round(job.run_at * 1000),
-        idempotency_key=job.idempotency_key,
+    options = _options(
+        int(job.priority),
+        int(job.max_attempts),
+        int(job.timeout_ms),
+        int(job.delay_ms),
+        None if job.run_at is None else round(job.run_at * 1000),
+        job.idempotency_key,
     )
     return JobSpec(type=job.type, payload=bytes(job.payload), options=options)
+
+
+@lru_cache(maxsize=4096)
+def _options(
+    priority: int,
+    max_attempts: int,
+    timeout_ms: int,
+    delay_ms: int,
+    run_at_ms: int | None,
+    idempotency_key: str | None,
+) -> JobOptions:
+    """JobOptions, built (and validated) once per distinct set: the jobs of a batch, and most
+    single enqueues, share theirs (frozen, so sharing is safe)."""
+    return JobOptions(
+        priority=priority,
+        max_attempts=max_attempts,
+        timeout_ms=timeout_ms,
+        delay_ms=delay_ms,
+        run_at_ms=run_at_ms,
+        idempotency_key=idempotency_key,
+    )
 
 
 def _throttle(request: web.Request, st: AppState, queue: str) -> None:
@@ -129,7 +152,7 @@ async def enqueue(request: web.Request) -> web.Response:
     _throttle(request, st, queue)
     replicas = _wait_replicas(request)
     spec = _spec(await decode_body(request, EnqueueRequest), "$")
-    [result] = await st.broker.enqueue_many(queue, [spec], wait_replicas=replicas)
+    result = await request.app[COALESCER].enqueue(queue, spec, replicas)  # group commit
     location = f"/api/queues/{quote(queue, safe='')}/jobs/{quote(result.id, safe='')}"
     return reply(
         EnqueueResponse(id=result.id, duplicate=result.duplicate),

@@ -15,10 +15,12 @@ from aiohttp.typedefs import Handler
 from relay.broker import Broker
 from relay.broker.health import check_health
 from relay.errors import RelayError
-from relay.http import routes
+from relay.http import routes, work
 from relay.http.api import TOKEN_KEY
 from relay.http.auth import check_same_origin
+from relay.http.coalesce import COALESCER, Coalescer
 from relay.http.errors import Problem, error_response, from_http_exception, from_relay_error
+from relay.http.feed import FEED, EventFeed
 from relay.http.openapi import build_openapi
 from relay.http.settings import ServerSettings
 from relay.http.state import STATE, AppState
@@ -69,6 +71,9 @@ def create_app(
         middlewares=[_observe, _errors, _guard],
     )
     app[STATE] = st
+    work.install(app, settings)
+    app[COALESCER] = Coalescer(st.broker, settings.coalesce)
+    app[FEED] = EventFeed(st.broker.redis, settings.sse_poll)
     doc = build_openapi(auth=st.auth.enabled)
     app[OPENAPI] = msgspec.json.encode(doc)
     routes.install(app)

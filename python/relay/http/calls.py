@@ -41,7 +41,7 @@ from relay.http.sdk_errors import error_from_response
 from relay.job import JsonValue, check_job_type
 from relay.keys import validate_queue_name
 from relay.results import FINISHED, MAX_WAIT_MS, check_timeout, check_wait_ms, outcome
-from relay.schedules.model import Schedule, ScheduleInfo
+from relay.schedules.model import Schedule, ScheduleInfo, check_schedule_name
 from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
 
 T = TypeVar("T")
@@ -297,7 +297,8 @@ class ClientOptions:
 
 
 def _schedule_path(queue: str, name: str, tail: str = "") -> str:
-    return f"{queue_path(queue)}/schedules/{quote_segment(name)}{tail}"
+    """The schedule's path, for a valid queue and name (ConfigError, before any I/O, if not)."""
+    return f"{queue_path(queue)}/schedules/{quote_segment(check_schedule_name(name))}{tail}"
 
 
 def put_schedule_call(queue: str, schedule: Schedule) -> Call[ScheduleInfo]:

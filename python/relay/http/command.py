@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from aiohttp import web
-
 from relay.config import redact_url, redis_url_from_env
 from relay.errors import ConfigError
-from relay.http.app import AccessLogger, create_app
+from relay.http.processes import Serve, default_workers, serve, serve_many
 from relay.http.settings import ServerSettings, is_loopback, tokens_from_env
 
 HELP = "Run the HTTP API, the live event stream, /metrics and the dashboard."
@@ -48,6 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sse-max-clients", type=int, default=d.sse_max_clients, help="event stream cap"
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes sharing the port with SO_REUSEPORT (default: one per CPU)",
+    )
+    parser.add_argument(
+        "--no-coalesce",
+        action="store_true",
+        help="one Redis call per single-job enqueue (no group commit; for comparisons)",
+    )
+    parser.add_argument(
         "--allow-origin",
         action="append",
         default=[],
@@ -70,25 +79,27 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         producer_burst=args.producer_burst,
         sse_max_clients=args.sse_max_clients,
         allowed_origins=tuple(args.allow_origin),
+        coalesce=not args.no_coalesce,
     )
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     url = redis_url_from_env(args.redis)
-    app = create_app(redis_url=url, settings=settings)
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     log.info(
-        "relay server listening on http://%s:%d (Redis %s, auth %s)",
+        "relay server listening on http://%s:%d (Redis %s, auth %s, %d process%s)",
         args.host,
         args.port,
         redact_url(url),
         f"on, {len(settings.tokens)} token(s)" if settings.tokens else "off",
+        workers,
+        "" if workers == 1 else "es",
     )
-    web.run_app(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log_class=AccessLogger,
-        print=None,
-    )
-    return 0
+    level = logging.getLogger().getEffectiveLevel()
+    if workers == 1:
+        serve(Serve(args.host, args.port, url, settings, level, reuse_port=False))
+        return 0
+    return serve_many(Serve(args.host, args.port, url, settings, level), workers)

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from relay.browse import Changed, JobPage
-from relay.http import api, browse, lifecycle, schedules, sse
+from relay.http import api, browse, lifecycle, schedules, sse, work
 from relay.http.models import (
     BatchRequest,
     BatchResponse,
@@ -25,6 +25,14 @@ from relay.http.models import (
     ScheduleList,
     ScheduleRequest,
     Triggered,
+)
+from relay.http.work_models import (
+    AckRequest,
+    ClaimRequest,
+    ClaimResponse,
+    ExtendRequest,
+    NackRequest,
+    OutcomeResponse,
 )
 from relay.job import JobInfo
 from relay.schedules.model import ScheduleInfo
@@ -134,6 +142,18 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/queues/{queue}/schedules/{name}/resume", schedules.resume_schedule,
           "resumeSchedule", "Let the schedule tick again, from now (no catch-up)",
           {200: ScheduleInfo}, WRITE, tag="schedules"),
+    Route("POST", "/api/queues/{queue}/claim", work.claim, "claimJobs",
+          "Lease up to `max` jobs; with `wait_ms`, a long-poll that answers when one is ready",
+          {200: ClaimResponse}, WITH_BODY, ClaimRequest, tag="workers"),
+    Route("POST", "/api/queues/{queue}/ack", work.ack, "ackJobs",
+          "Complete held jobs: one outcome per job (`ok`, `stale`, `not_found`)",
+          {200: OutcomeResponse}, WITH_BODY, AckRequest, tag="workers"),
+    Route("POST", "/api/queues/{queue}/nack", work.nack, "nackJobs",
+          "Fail held jobs: retried after a backoff while attempts remain, else dead",
+          {200: OutcomeResponse}, WITH_BODY, NackRequest, tag="workers"),
+    Route("POST", "/api/queues/{queue}/extend", work.extend, "extendLeases",
+          "Push the leases of held jobs to Redis now + `lease_ms`",
+          {200: OutcomeResponse}, WITH_BODY, ExtendRequest, tag="workers"),
     Route("GET", "/api/events", sse.events, "events",
           "Server-Sent Events: `stats` every second, `job` lifecycle events, resumable with "
           "Last-Event-ID", {200: None}, (401, 503), media="text/event-stream", tag="live"),

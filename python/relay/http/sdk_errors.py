@@ -17,10 +17,12 @@ from relay.errors import (
     RedisUnavailable,
     RelayError,
     ReplicationTimeout,
+    ScheduleNotFound,
 )
 from relay.http.models import ErrorBody
 
 _REPLICAS = re.compile(r"^(\d+) of (\d+) replicas confirmed ")
+_NO_SCHEDULE = re.compile(r"^no schedule '.*' in queue ")  # relay.schedules.engine's message
 
 
 class ApiError(RelayError):
@@ -48,6 +50,11 @@ class Forbidden(ApiError):
 
 class NotFound(ApiError, JobNotFound):
     """404: no such queue, job or route."""
+
+
+class UnknownSchedule(ApiError, ScheduleNotFound):
+    """404 for a schedule: the queue has no schedule of that name (not a JobNotFound, as on
+    the Redis faces)."""
 
 
 class Conflict(ApiError, IdempotencyConflict):
@@ -147,6 +154,8 @@ def error_from_response(status: int, body: bytes, retry_after: str | None) -> Ap
         kind = QueueIsFull
     if status == 409 and code == "state_conflict":
         kind = StateConflict
+    if status == 404 and _NO_SCHEDULE.search(message):
+        kind = UnknownSchedule
     if status == 503 and _REPLICAS.search(message):
         kind = ReplicasBehind
     wait = float(retry_after) if retry_after and retry_after.isdigit() else None

@@ -40,6 +40,8 @@ class ServerSettings:
     sse_interval: float = 1.0  # seconds between stats snapshots
     sse_poll: float = 0.2  # seconds between reads of the event streams
     sse_keepalive: float = 15.0  # seconds between keep-alive comments
+    coalesce: bool = True  # group commit of concurrent single-job enqueues (coalesce.py)
+    claim_waiters: int = 256  # HTTP claims long-polling at once, one Redis connection each
     allowed_origins: tuple[str, ...] = ()  # extra origins (e.g. behind a proxy) for POST/PUT/DELETE
     static_dir: Path = field(default=STATIC_DIR)
 
@@ -48,6 +50,8 @@ class ServerSettings:
             raise ConfigError("max_body must be at least 1024 bytes")
         if self.producer_rate < 0 or (self.producer_rate > 0 and self.producer_burst < 1):
             raise ConfigError("producer_rate must be >= 0 and producer_burst >= 1")
+        if self.claim_waiters < 1:
+            raise ConfigError("claim_waiters must be >= 1")
         if self.sse_max_clients < 1:
             raise ConfigError("sse_max_clients must be >= 1")
         for name in ("sse_interval", "sse_poll", "sse_keepalive"):

@@ -12,6 +12,7 @@ from aiohttp import web
 from relay.broker.events import START, event_tips, positions_from, read_events
 from relay.errors import RedisUnavailable
 from relay.http.errors import Problem
+from relay.http.feed import FEED, EventFeed
 from relay.http.models import JobEvent, StatsEvent
 from relay.http.state import AppState, state
 
@@ -41,7 +42,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     st.subscribers += 1
     try:
         cursor = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
-        stream = _Stream(st, decode_cursor(cursor))
+        stream = _Stream(st, request.app[FEED], decode_cursor(cursor))
         await stream.open()  # reads Redis before any byte is sent: errors are still JSON
         resp = web.StreamResponse(
             headers={
@@ -66,17 +67,19 @@ class _Stream:
     client cut off mid-read resumes from the read before and gets duplicates, never a gap.
     """
 
-    def __init__(self, st: AppState, resume_ms: int | None) -> None:
+    def __init__(self, st: AppState, feed: EventFeed, resume_ms: int | None) -> None:
         self.st = st
         self.resume_ms = resume_ms
         self.positions: dict[str, str] = {}
         self.cursor = 0
         self.snapshot: StatsEvent | None = None
+        self.feed = feed
 
     async def open(self) -> None:
         redis = self.st.broker.redis
         self.snapshot = await self.st.hub.snapshot()
         names = [q.name for q in self.snapshot.queues]
+        await self.feed.adopt(names)
         if self.resume_ms is None:  # a fresh subscriber starts from now
             self.cursor, self.positions = await event_tips(redis, names)
         else:
@@ -102,6 +105,7 @@ class _Stream:
             now = loop.time()
             if now >= next_stats:
                 self.snapshot = await self.st.hub.snapshot()
+                await self.feed.adopt(q.name for q in self.snapshot.queues)
                 self._adopt(self.snapshot)
                 await self._send(resp, "stats", msgspec.json.encode(self.snapshot), with_id=True)
                 next_stats = max(next_stats + s.sse_interval, now + s.sse_interval / 2)
@@ -113,14 +117,25 @@ class _Stream:
                 await asyncio.wait_for(self.st.closing.wait(), wait)
 
     async def _job_events(self, resp: web.StreamResponse) -> None:
-        batch = await read_events(self.st.broker.redis, self.positions)
-        self.cursor = max(self.cursor, batch.resume_ms)
-        for i, ev in enumerate(batch.events):
+        # The process's shared read (EventFeed); only queues this subscriber is behind on (an
+        # old Last-Event-ID) are read from Redis by the subscriber itself.
+        await self.feed.refresh()
+        covered = {q: p for q, p in self.positions.items() if self.feed.covers(q, p)}
+        behind = {q: p for q, p in self.positions.items() if q not in covered}
+        batch = self.feed.after(covered)
+        events, resume = batch.events, batch.resume_ms if covered else None
+        if behind:
+            own = await read_events(self.st.broker.redis, behind)
+            events = events + own.events
+            resume = own.resume_ms if resume is None else min(resume, own.resume_ms)
+        if resume is not None:
+            self.cursor = max(self.cursor, resume)
+        for i, ev in enumerate(events):
             self.positions[ev.queue] = ev.stream_id
             job = JobEvent(queue=ev.queue, kind=ev.kind, ids=ev.ids, n=ev.n, ts=ev.ms / 1000)
             if ev.progress:
                 job.progress = msgspec.Raw(ev.progress.encode())
-            last = i == len(batch.events) - 1
+            last = i == len(events) - 1
             await self._send(resp, "job", msgspec.json.encode(job), with_id=last)
 
     async def _send(

@@ -11,11 +11,11 @@ import msgspec
 
 from relay.broker.ops import Command, Eval, Steps, enqueue_args, enqueue_reply, keysets
 from relay.config import BrokerSettings
-from relay.errors import ConfigError, ScheduleNotFound
+from relay.errors import ConfigError, PayloadTooLarge, ScheduleNotFound
 from relay.job import JobOptions
 from relay.keys import QUEUES_KEY, QueueKeys
 from relay.schedules import engine
-from relay.schedules.model import Schedule, ScheduleInfo, info
+from relay.schedules.model import Schedule, ScheduleInfo, check_schedule_name, info
 from relay.wire import EnqueueResult, JobSpec
 
 PAGE = 500  # HSCAN COUNT hint when listing
@@ -33,6 +33,12 @@ def upsert(
     """Create or replace a schedule: (its stored view, whether it was created)."""
     k = QueueKeys.for_queue(queue)
     schedule.validated()
+    size = len(schedule.payload_bytes())  # its jobs could never be enqueued: as over HTTP
+    if size > s.max_payload_bytes:
+        raise PayloadTooLarge(
+            f"payload of {size} bytes is over the limit of {s.max_payload_bytes} bytes; "
+            "nothing was written"
+        )
     now = redis_ms((yield Command("time", ("TIME",))))
     args = engine.upsert_args(schedule, now, if_match)
     yield Command("register", ("SADD", QUEUES_KEY, queue))
@@ -48,6 +54,7 @@ def upsert(
 def get_row(s: BrokerSettings, queue: str, name: str) -> Steps[engine.Row]:
     """One stored schedule (view, definition, SHA1); ScheduleNotFound when none."""
     keys = engine.read_keys(QueueKeys.for_queue(queue))
+    check_schedule_name(name)  # before any I/O, as over HTTP
     reply = yield Eval("list_schedules", keys, engine.list_args(name))
     return engine.get_reply(queue, name, reply)
 
@@ -71,6 +78,7 @@ def listing(s: BrokerSettings, queue: str) -> Steps[list[ScheduleInfo]]:
 
 def delete(s: BrokerSettings, queue: str, name: str) -> Steps[None]:
     keys = engine.read_keys(QueueKeys.for_queue(queue))
+    check_schedule_name(name)
     args = engine.delete_args(name)
     engine.delete_reply(queue, name, (yield Eval("delete_schedule", keys, args)))
 
