@@ -1,7 +1,7 @@
 // The job browser's part of the HTTP API: a page of any state, and the actions each allows.
 // Kept apart from api.ts so the browser's types and parsers live in one place.
 
-import { type Api, type JobState } from "./api";
+import { type Api, type JobState, isObject, num, numOrNull } from "./api";
 
 export const BROWSE_STATES: ReadonlyArray<readonly [JobState, string]> = [
   ["ready", "Ready"],
@@ -36,18 +36,6 @@ export interface JobPage {
 }
 
 export type BulkAction = "promote" | "requeue" | "delete";
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function num(v: unknown): number {
-  return typeof v === "number" && Number.isFinite(v) ? v : 0;
-}
-
-function numOrNull(v: unknown): number | null {
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
-}
 
 function str(v: unknown): string {
   return typeof v === "string" ? v : "";
