@@ -6,7 +6,8 @@
   KEYS[13] run hash        relay:{q}:run       id -> "attempts token started_ms crashes"
   KEYS[14] paused flag     relay:{q}:paused
   KEYS[15] bucket hash     relay:{q}:bucket    rate (tokens/s), burst, tokens, ts (ms)
-  KEYS[16] stats hash      relay:{q}:stats     field tokens = last claim token issued
+  KEYS[16] stats hash      relay:{q}:stats     field tokens = last claim token issued (never
+                                                below Redis TIME ms x 1024: see the claim below)
   KEYS[17] events stream   relay:{q}:events
   KEYS[18] wake list       relay:{q}:wake
   ARGV[1] max jobs (1..1000)   ARGV[2] lease (ms)   ARGV[3] events stream cap (0 = no events)
@@ -53,7 +54,11 @@ if #ids == 0 then return {1, now} end
 
 local envs = redis.call('HMGET', KEYS[12], unpack(ids))
 local runs = redis.call('HMGET', KEYS[13], unpack(ids))
-local base = redis.call('HINCRBY', KEYS[16], 'tokens', #ids) - #ids
+-- Claim tokens never repeat, even after a failover to a replica that missed the last claims:
+-- the counter is floored at Redis TIME (ms) x 1024, so a new master's tokens start above any
+-- token the old one issued (up to 1024 claims per ms; below 2^53 until the year 2248).
+local base = math.max(tonumber(redis.call('HGET', KEYS[16], 'tokens')) or 0, now * 1024)
+redis.call('HSET', KEYS[16], 'tokens', string.format('%d', base + #ids))
 local deadline = now + tonumber(ARGV[2])
 local reply, z, h = {1, now}, {}, {}
 for i, id in ipairs(ids) do
@@ -65,7 +70,8 @@ for i, id in ipairs(ids) do
   attempts = attempts + 1
   local token = base + i
   z[#z + 1] = deadline; z[#z + 1] = id
-  h[#h + 1] = id; h[#h + 1] = attempts .. ' ' .. token .. ' ' .. now .. ' ' .. crashes
+  h[#h + 1] = id
+  h[#h + 1] = attempts .. ' ' .. string.format('%d', token) .. ' ' .. now .. ' ' .. crashes
   reply[#reply + 1] = id; reply[#reply + 1] = envs[i] or ''
   reply[#reply + 1] = attempts; reply[#reply + 1] = token
 end
