@@ -136,3 +136,48 @@ def test_an_html_payload_is_shown_as_text(
     assert by_id(browser, "browse-drawer").locator("img, script").count() == 0
     assert page.evaluate("window.__pwned") is None
     assert console_errors == []
+
+
+def test_a_running_job_shows_its_worker_and_is_cancelled_from_the_inflight_tab(
+    page: Page, server: Server, worker: Proc, console_errors: list[str]
+) -> None:
+    q = "e2e-browse-run"  # served by the worker
+    job = server.enqueue(q, "long")  # waits a minute, or until it is cancelled
+    wait_for(lambda: server.job_state(q, job) == "inflight", 15, "the worker to claim the job")
+    browser = open_queue(page, server, q)
+    by_id(browser, "browse-tab-inflight").click()
+    row = by_id(browser, f"browse-row-{job}")
+    held_by = f"relay-worker-{worker.proc.pid}-"
+    expect(by_id(row, f"browse-worker-{job}")).to_contain_text(held_by)
+    row.click()
+    drawer = by_id(browser, "browse-drawer")
+    expect(by_id(drawer, "browse-drawer-worker")).to_contain_text(held_by)
+    by_id(row, f"browse-cancel-{job}").click()
+    expect(by_id(row, f"browse-cancelling-{job}")).to_be_visible()
+    # Its worker learns of it from its next heartbeat (a third of the 30 s lease at most).
+    expect(row).to_have_count(0, timeout=20_000)
+    assert server.job_state(q, job) == "cancelled"
+    by_id(browser, "browse-tab-cancelled").click()
+    expect(by_id(browser, f"browse-row-{job}")).to_be_visible()
+    assert console_errors == []
+
+
+def test_the_cancelled_tab_counts_and_pages_newest_first(
+    page: Page, server: Server, console_errors: list[str]
+) -> None:
+    q = "e2e-browse-cancelled"  # no worker serves it
+    ids = enqueue_many(server, q, [{"type": "gone", "payload": {"n": i}} for i in range(60)])
+    for job in ids:
+        assert server.api("POST", f"/api/queues/{q}/jobs/{job}/cancel")["state"] == "cancelled"
+    browser = open_queue(page, server, q)
+    expect(by_id(browser, "browse-count-cancelled")).to_have_attribute("data-value", "60")
+    by_id(browser, "browse-tab-cancelled").click()
+    table = by_id(browser, "browse-table")
+    expect(table.locator("tbody tr")).to_have_count(50)
+    first_page = row_ids(browser)
+    by_id(browser, "browse-next").click()
+    expect(by_id(browser, "browse-page")).to_have_text("Page 2")
+    expect(table.locator("tbody tr")).to_have_count(10)
+    assert sorted(first_page + row_ids(browser)) == sorted(ids)
+    expect(by_id(browser, "browse-next")).to_be_disabled()
+    assert console_errors == []
