@@ -181,3 +181,29 @@ def test_the_cancelled_tab_counts_and_pages_newest_first(
     assert sorted(first_page + row_ids(browser)) == sorted(ids)
     expect(by_id(browser, "browse-next")).to_be_disabled()
     assert console_errors == []
+
+
+def test_a_cancel_refused_with_409_shows_the_error(
+    page: Page, server: Server, console_errors: list[str]
+) -> None:
+    """The job finishes between the listing and the click: the row's refresh is held back (the
+    page's clock is paused, so its timers wait) and the click meets the 409."""
+    q = "e2e-browse-cancel-409"  # no worker serves it: the test claims and acks by hand
+    job = server.enqueue(q, "t")
+    [held] = server.api("POST", f"/api/queues/{q}/claim", {"lease_ms": 60_000})["jobs"]
+    page.clock.install()
+    browser = open_queue(page, server, q)
+    by_id(browser, "browse-tab-inflight").click()
+    row = by_id(browser, f"browse-row-{job}")
+    expect(by_id(row, f"browse-worker-{job}")).to_contain_text("http:127.0.0.1")
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+    ack = {"jobs": [{"id": job, "token": held["token"]}]}
+    acked = server.api("POST", f"/api/queues/{q}/ack", ack)["jobs"]
+    assert acked[0]["outcome"] == "ok"
+    by_id(row, f"browse-cancel-{job}").click()
+    expect(by_id(page, "toasts")).to_contain_text("Cancel failed")
+    expect(by_id(page, "toasts")).to_contain_text("completed")
+    expect(by_id(row, f"browse-cancel-{job}")).to_be_enabled()
+    page.clock.resume()
+    expect(row).to_have_count(0)  # the refresh, let go, takes it off the in-flight tab
+    assert [e for e in console_errors if "409" not in e] == []
