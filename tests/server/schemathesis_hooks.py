@@ -30,9 +30,11 @@ def filter_case(context: HookContext, case: Case[Any]) -> bool:
     n = _number((case.query or {}).get("wait_replicas"))
     if (n is not None and 0 < n <= 16) or _never_meets(case.body):
         return False
-    # A lookup of a job that exists may block up to `wait_ms` (60 s) by design: keep it short.
+    # A lookup of a job that exists may block up to `wait_ms` (60 s) by design, and a claim
+    # from an empty queue up to its body's `wait_ms` (30 s): keep both short.
     w = _number((case.query or {}).get("wait_ms"))
-    if w is not None and w > 100:
+    body_w = _number(case.body.get("wait_ms")) if isinstance(case.body, dict) else None
+    if (w is not None and w > 100) or (body_w is not None and body_w > 100):
         return False
     # A listing cursor is opaque: only a next_cursor the API returned is valid, anything else
     # is 400 by design (tests/server/test_browse_api.py checks that answer).
