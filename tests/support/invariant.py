@@ -14,6 +14,9 @@ async def states_of(redis: Any, queue: str) -> dict[str, list[str]]:
     ready: list[str] = []
     for key in k.ready_all():
         ready += [i.decode() for i in await redis.lrange(key, 0, -1)]
+    for g in await redis.zrange(k.groups, 0, -1):  # grouped ready jobs (decision 0053)
+        for p in range(10):
+            ready += [i.decode() for i in await redis.lrange(k.group_ready(p, g.decode()), 0, -1)]
     zs = {}
     for name, key in (
         ("delayed", k.delayed),
@@ -43,6 +46,31 @@ async def check_invariant(redis: Any, queue: str) -> dict[str, list[str]]:
     for name, key in (("result", k.results), ("progress", k.progress)):
         extra = {i.decode() for i in await redis.hkeys(key)} - records
         assert not extra, f"{name} records without a job: {sorted(extra)[:10]}"
+    await check_groups(redis, queue, states)
     flags = {i.decode() for i in await redis.smembers(k.cancel)}
     assert flags <= set(states["inflight"]), f"cancel flags off flight: {sorted(flags)[:10]}"
     return states
+
+
+async def check_groups(redis: Any, queue: str, states: dict[str, list[str]]) -> None:
+    """Group counters reconcile (T22): each group's in-flight count is its share of the
+    in-flight ledger, the ledger is part of the in-flight set, and each group's backlog score
+    is the length of its ready lists."""
+    k = QueueKeys.for_queue(queue)
+    ledger = {i.decode(): g.decode() for i, g in (await redis.hgetall(k.group_inflight)).items()}
+    off = set(ledger) - set(states["inflight"])
+    assert not off, f"group ledger entries off flight: {sorted(off)[:10]}"
+    per = Counter(ledger.values())
+    total = 0
+    for raw, score in await redis.zrange(k.groups, 0, -1, withscores=True):
+        g = raw.decode()
+        n = int(await redis.hget(k.group(g), "n") or 0)
+        assert n == per.pop(g, 0), f"group {g!r}: counter {n}, ledger {per.get(g, 0)}"
+        lengths = 0
+        for p in range(10):
+            lengths += await redis.llen(k.group_ready(p, g))
+        assert lengths == int(score), f"group {g!r}: backlog {score}, lists {lengths}"
+        total += lengths
+    assert not per, f"in-flight groups missing from the index: {dict(per)}"
+    gready = int(await redis.hget(k.stats, "gready") or 0)
+    assert gready == total, f"stats gready {gready}, grouped ready {total}"

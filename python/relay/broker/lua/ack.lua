@@ -16,6 +16,8 @@
   ARGV[3] events stream cap (0 = no events)     ARGV[4] key prefix relay:{q}: (wake lists
   relay:{q}:fin:<id>, one token per waiter, expire after 60 s)
   ARGV[5..] 3 per job: id, claim token, result record ('' = no result)
+  Grouped jobs (docs/decisions/0053-fair-groups.md): relay:{q}:gin, g:<g>, gq:<p>:<g>,
+  gring:<p>, groups, grp and wake, derived from ARGV[4].
   A job flagged for cancel ends cancelled, not completed (the cancel was acknowledged first).
   Returns: {code per job} 1 acked | 2 already acked with this token (a resend), nothing changed
          | 3 cancelled (flagged; result dropped) | -2 stale: lease lost or token superseded, or
@@ -45,6 +47,52 @@ for i, id in ipairs(ids) do
   end
 end
 if #ok == 0 and #cancelled == 0 then return reply end
+
+-- Groups (docs/decisions/0053-fair-groups.md): jobs leaving flight free their group's slots
+-- (relay:{q}:gin is the ledger, relay:{q}:g:<g> field n the count); a group parked at its cap
+-- goes back into the rings of the priorities where it has jobs. Returns whether one did.
+local function grelease(pre, list)
+  if #list == 0 or redis.call('EXISTS', pre .. 'gin') == 0 then return false end
+  local gs = redis.call('HMGET', pre .. 'gin', unpack(list))
+  local per, order, gone = {}, {}, {}
+  for i, g in ipairs(gs) do
+    if g then
+      if not per[g] then per[g] = 0; order[#order + 1] = g end
+      per[g] = per[g] + 1; gone[#gone + 1] = list[i]
+    end
+  end
+  if #gone == 0 then return false end
+  redis.call('HDEL', pre .. 'gin', unpack(gone))
+  local back = false
+  for _, g in ipairs(order) do
+    local gk = pre .. 'g:' .. g
+    local n = redis.call('HINCRBY', gk, 'n', -per[g])
+    local s = redis.call('HMGET', gk, 'park', 'cap', 'w', 'rate')
+    if s[1] == 'cap' and (not s[2] or n < tonumber(s[2])) then
+      redis.call('HDEL', gk, 'park')
+      for p = 0, 9 do
+        local ring = pre .. 'gring:' .. p
+        if redis.call('LLEN', pre .. 'gq:' .. p .. ':' .. g) > 0 and not redis.call('ZSCORE', ring, g) then
+          local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+          redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+          back = true
+        end
+      end
+    elseif n <= 0 and not (s[1] or s[2] or s[3] or s[4]) and
+        (tonumber(redis.call('ZSCORE', pre .. 'groups', g)) or 0) <= 0 then
+      redis.call('ZREM', pre .. 'groups', g)  -- nothing left of the group: forget it
+      redis.call('DEL', gk)
+    end
+  end
+  return back
+end
+local freed = {}
+for _, list in ipairs({ok, cancelled}) do
+  for _, id in ipairs(list) do freed[#freed + 1] = id end
+end
+if grelease(ARGV[4], freed) and redis.call('LLEN', ARGV[4] .. 'wake') == 0 then
+  redis.call('RPUSH', ARGV[4] .. 'wake', '1')
+end
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -107,6 +155,8 @@ if #gone > 0 then
   for _, k in ipairs({KEYS[8], KEYS[9]}) do  -- results, progress: often never written
     if redis.call('EXISTS', k) == 1 then redis.call('HDEL', k, unpack(gone)) end
   end
+  local grp = ARGV[4] .. 'grp'  -- groups of grouped jobs (docs/decisions/0053)
+  if redis.call('EXISTS', grp) == 1 then redis.call('HDEL', grp, unpack(gone)) end
 end
 redis.call('HINCRBY', KEYS[6], 'completed', #ok)
 event('completed', ok)
