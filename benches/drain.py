@@ -3,6 +3,7 @@
     .venv/bin/python -m benches.drain                  # 20k no-op jobs, 500 latency samples
     .venv/bin/python -m benches.drain --jobs 50000 --concurrency 256 --runs 3
     .venv/bin/python -m benches.drain --type result100   # handlers return ~100 B results
+    .venv/bin/python -m benches.drain --groups 1000 --samples 0   # grouped vs ungrouped
 
 A private redis-server is started (or --redis is used). Drain: the queue is paused, N jobs with
 a ~100-byte payload are enqueued, one worker process is started and left to go idle, then the
@@ -90,14 +91,17 @@ async def blocked_on_wake(r: aredis.Redis) -> bool:
 
 
 async def drain(
-    url: str, jobs: int, concurrency: int, job_type: str, run: int
+    url: str, jobs: int, concurrency: int, job_type: str, run: int, groups: int = 0
 ) -> tuple[float, float, float]:
     """(jobs/s, worker CPU µs per job, Redis CPU µs per job)."""
-    queue = f"drain-{run}-{os.getpid()}"
+    queue = f"drain-{run}-{groups}-{os.getpid()}"
     broker = Broker.from_url(url)
     r = broker.redis
     await broker.pause(queue)
-    specs = [JobSpec.of(job_type, PAYLOAD) for _ in range(jobs)]
+    if groups:
+        specs = [JobSpec.of(job_type, PAYLOAD, group=f"g{i % groups}") for i in range(jobs)]
+    else:
+        specs = [JobSpec.of(job_type, PAYLOAD) for _ in range(jobs)]
     await broker.enqueue_many(queue, specs)
     worker = start_worker(url, queue, concurrency)
     try:
@@ -163,6 +167,28 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
+async def compare_groups(url: str, args: argparse.Namespace) -> None:
+    """Drain the same jobs over `args.groups` groups, interleaved with the ungrouped runs."""
+    plain, grouped = [], []
+    for i in range(args.runs):
+        plain.append(await drain(url, args.jobs, args.concurrency, args.type, 100 + i))
+        grouped.append(
+            await drain(url, args.jobs, args.concurrency, args.type, 100 + i, args.groups)
+        )
+    p, g = (statistics.median(r[0] for r in runs) for runs in (plain, grouped))
+    cpu = [
+        (statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs))
+        for runs in (plain, grouped)
+    ]
+    print(
+        f"drain {args.jobs} {args.type} jobs over {args.groups} groups: "
+        + ", ".join(f"{r[0]:,.0f}" for r in grouped)
+        + f" jobs/s (median {g:,.0f}); without groups, same run: median {p:,.0f} jobs/s; "
+        f"ratio {g / p:.0%}; CPU per job: worker {cpu[1][0]:.1f} µs (without groups "
+        f"{cpu[0][0]:.1f}), redis {cpu[1][1]:.1f} µs (without groups {cpu[0][1]:.1f})"
+    )
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--redis", help="use this Redis instead of a private one")
@@ -171,6 +197,7 @@ async def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--type", default="noop", choices=["noop", "noop_sync", "result100"])
     ap.add_argument("--samples", type=int, default=500)
+    ap.add_argument("--groups", type=int, default=0, help="also drain over this many groups")
     args = ap.parse_args()
     server = None if args.redis else RedisServer().start()
     url = args.redis or (server.url if server else "")
@@ -186,6 +213,8 @@ async def main() -> None:
             f"{statistics.median(r[1] for r in runs):.1f} µs, redis "
             f"{statistics.median(r[2] for r in runs):.1f} µs"
         )
+        if args.groups:
+            await compare_groups(url, args)
         if args.samples:
             lat = await latency(url, args.samples)
             print(

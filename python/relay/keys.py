@@ -163,8 +163,8 @@ class QueueKeys:
         return self._k(f"gq:{priority}:{group}")
 
     def group(self, group: str) -> str:
-        """One group's hash: its limits (w, cap, rate, burst), bucket (tokens, ts), in-flight
-        count (n) and why it is out of the rings (park = cap | rate)."""
+        """A group with limits: its hash of limits (w, cap, rate, burst), bucket (tokens, ts)
+        and why it is out of the rings (park = cap | rate)."""
         return self._k(f"g:{group}")
 
     def group_ring(self, priority: int) -> str:
@@ -176,8 +176,18 @@ class QueueKeys:
 
     @property
     def groups(self) -> str:
-        """Live groups (backlog, in flight or limits set), scored by ready backlog."""
+        """Groups with ready jobs, scored by how many (the backlog)."""
         return self._k("groups")
+
+    @property
+    def group_counts(self) -> str:
+        """group -> jobs in flight (groups with none are absent)."""
+        return self._k("gn")
+
+    @property
+    def group_conf(self) -> str:
+        """The groups with limits (each has a hash `group(name)`)."""
+        return self._k("gconf")
 
     @property
     def group_due(self) -> str:
@@ -230,6 +240,8 @@ class QueueKeys:
             self.schedules_runs,
             *self.group_rings(),
             self.groups,
+            self.group_counts,
+            self.group_conf,
             self.group_due,
             self.group_of,
             self.group_inflight,

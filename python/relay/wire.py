@@ -127,11 +127,16 @@ class GroupStats(msgspec.Struct, frozen=True, kw_only=True):
     limited_until: float | None = None
 
 
-class GroupPage(msgspec.Struct, frozen=True):
-    """Groups of a queue, largest backlog first; `total` counts every live group."""
+class GroupPage(msgspec.Struct, frozen=True, kw_only=True):
+    """Groups of a queue, largest backlog first (then most in flight): those with ready jobs
+    or jobs in flight (`total` counts them), then groups with limits and nothing to do
+    (`limited` counts every group with limits)."""
 
     groups: list[GroupStats]
     total: int
+    limited: int
+    sampled: bool = False  # over 10,000 jobs in flight: in_flight of groups without limits
+    # counts those among the first 10,000 (a lower bound)
 
 
 MAX_WEIGHT = 1000

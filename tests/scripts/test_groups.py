@@ -35,7 +35,7 @@ async def claim_groups(broker: Broker, queue: str, n: int) -> list[str | None]:
     for _ in range(n):
         got = await broker.claim(queue, 1, 30_000)
         assert len(got.jobs) == 1
-        g = await broker.redis.hget(k.group_inflight, got.jobs[0].id)
+        g = await broker.redis.hget(k.group_of, got.jobs[0].id)
         out.append(g.decode() if g else None)
     return out
 
@@ -55,7 +55,7 @@ async def test_a_batch_claim_spans_the_groups(broker: Broker, queue: str) -> Non
     await add(broker, queue, "b", 50)
     got = await broker.claim(queue, 10, 30_000)
     k = QueueKeys.for_queue(queue)
-    gs = [(await broker.redis.hget(k.group_inflight, j.id)).decode() for j in got.jobs]
+    gs = [(await broker.redis.hget(k.group_of, j.id)).decode() for j in got.jobs]
     assert gs == list("ababababab")
     page = await broker.groups(queue)
     rows = sorted((g.name, g.backlog, g.in_flight) for g in page.groups)
@@ -96,7 +96,7 @@ async def test_cap_holds_a_group_and_ack_lets_it_go_on(broker: Broker, queue: st
     assert info.in_flight == 2 and info.backlog == 8 and info.capped
     assert (await broker.claim(queue, 100, 30_000)).jobs == []
     k = QueueKeys.for_queue(queue)
-    mine = [j for j in got.jobs if await broker.redis.hget(k.group_inflight, j.id) == b"a"]
+    mine = [j for j in got.jobs if await broker.redis.hget(k.group_of, j.id) == b"a"]
     assert await broker.ack(queue, [(mine[0].id, mine[0].token)]) == [True]
     assert (await broker.group(queue, "a")).capped is False
     again = await broker.claim(queue, 100, 30_000)
@@ -199,7 +199,7 @@ async def test_small_groups_finish_before_the_big_one_runs_ten_percent(
     big = small = 0
     while small < 2000:
         got = await broker.claim(queue, 10, 60_000)
-        gs = await broker.redis.hmget(k.group_inflight, [j.id for j in got.jobs])
+        gs = await broker.redis.hmget(k.group_of, [j.id for j in got.jobs])
         big += sum(1 for g in gs if g == b"big")
         small += sum(1 for g in gs if g != b"big")
         await broker.ack(queue, [(j.id, j.token) for j in got.jobs])

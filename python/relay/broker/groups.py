@@ -29,7 +29,7 @@ _FIELDS = 9  # per group in list_groups' reply
 
 def _keys(queue: str) -> tuple[list[str], str]:
     k = keysets(queue).keys
-    return [k.groups, k.group_due], k.prefix
+    return [k.groups, k.group_counts, k.group_conf, k.group_due, k.inflight, k.group_of], k.prefix
 
 
 def put_group(s: BrokerSettings, queue: str, group: str, limits: GroupLimits) -> Steps[None]:
@@ -41,7 +41,7 @@ def put_group(s: BrokerSettings, queue: str, group: str, limits: GroupLimits) ->
     burst = "" if limits.burst is None else limits.burst
     cap = "" if limits.max_inflight is None else limits.max_inflight
     args = [k.prefix, group, limits.weight, cap, rate, burst]
-    yield Eval("set_group", [k.groups, k.group_due, k.wake], args)
+    yield Eval("set_group", [k.group_conf, k.group_due, k.wake, k.group_counts], args)
 
 
 def _text(v: Any) -> str:
@@ -71,7 +71,7 @@ def group_stats(s: BrokerSettings, queue: str, group: str) -> Steps[GroupStats]:
     validate_group_name(group)
     keys, prefix = _keys(queue)
     r = yield Eval("list_groups", keys, [prefix, 1, group])
-    return _row(r[1 : 1 + _FIELDS])
+    return _row(r[4 : 4 + _FIELDS])
 
 
 def group_page(s: BrokerSettings, queue: str, limit: int = 100) -> Steps[GroupPage]:
@@ -79,8 +79,11 @@ def group_page(s: BrokerSettings, queue: str, limit: int = 100) -> Steps[GroupPa
     check_group_page(limit)
     keys, prefix = _keys(queue)
     r = yield Eval("list_groups", keys, [prefix, limit, ""])
-    rows = [_row(r[i : i + _FIELDS]) for i in range(1, len(r), _FIELDS)]
-    return GroupPage(groups=rows, total=int(r[0]))
+    rows = [_row(r[i : i + _FIELDS]) for i in range(4, len(r), _FIELDS)]
+    rows.sort(key=lambda g: (-g.backlog, -g.in_flight, g.name))
+    return GroupPage(
+        groups=rows, total=int(r[0]) + int(r[1]), limited=int(r[2]), sampled=bool(int(r[3]))
+    )
 
 
 class GroupMethods:

@@ -45,8 +45,8 @@ ARITY: dict[str, int] = {
     "due_schedules": 2,
     "fire_schedules": 19,
     # fair scheduling across groups (docs/decisions/0053-fair-groups.md)
-    "set_group": 3,
-    "list_groups": 2,
+    "set_group": 4,
+    "list_groups": 6,
 }
 
 

@@ -16,8 +16,8 @@
   ARGV[3] events stream cap (0 = no events)     ARGV[4] key prefix relay:{q}: (wake lists
   relay:{q}:fin:<id>, one token per waiter, expire after 60 s)
   ARGV[5..] 3 per job: id, claim token, result record ('' = no result)
-  Grouped jobs (docs/decisions/0053-fair-groups.md): relay:{q}:gin, g:<g>, gq:<p>:<g>,
-  gring:<p>, groups, grp and wake, derived from ARGV[4].
+  Grouped jobs (docs/decisions/0053-fair-groups.md): relay:{q}:gin, gn, gconf, g:<g>, gq:<p>:<g>,
+  gring:<p>, grp and wake, derived from ARGV[4].
   A job flagged for cancel ends cancelled, not completed (the cancel was acknowledged first).
   Returns: {code per job} 1 acked | 2 already acked with this token (a resend), nothing changed
          | 3 cancelled (flagged; result dropped) | -2 stale: lease lost or token superseded, or
@@ -49,7 +49,7 @@ end
 if #ok == 0 and #cancelled == 0 then return reply end
 
 -- Groups (docs/decisions/0053-fair-groups.md): jobs leaving flight free their group's slots
--- (relay:{q}:gin is the ledger, relay:{q}:g:<g> field n the count); a group parked at its cap
+-- (relay:{q}:gin is the ledger, gn the counts); a group with limits (gconf) parked at its cap
 -- goes back into the rings of the priorities where it has jobs. Returns whether one did.
 local function grelease(pre, list)
   if #list == 0 or redis.call('EXISTS', pre .. 'gin') == 0 then return false end
@@ -63,13 +63,19 @@ local function grelease(pre, list)
   end
   if #gone == 0 then return false end
   redis.call('HDEL', pre .. 'gin', unpack(gone))
-  local back = false
-  for _, g in ipairs(order) do
-    local gk = pre .. 'g:' .. g
-    local n = redis.call('HINCRBY', gk, 'n', -per[g])
-    local s = redis.call('HMGET', gk, 'park', 'cap', 'w', 'rate')
-    if s[1] == 'cap' and (not s[2] or n < tonumber(s[2])) then
-      redis.call('HDEL', gk, 'park')
+  local cur, set, del, n = redis.call('HMGET', pre .. 'gn', unpack(order)), {}, {}, {}
+  for i, g in ipairs(order) do
+    n[g] = (tonumber(cur[i]) or 0) - per[g]
+    if n[g] > 0 then set[#set + 1] = g; set[#set + 1] = n[g] else del[#del + 1] = g end
+  end
+  if #set > 0 then redis.call('HSET', pre .. 'gn', unpack(set)) end
+  if #del > 0 then redis.call('HDEL', pre .. 'gn', unpack(del)) end
+  if redis.call('EXISTS', pre .. 'gconf') == 0 then return false end
+  local back, limited = false, redis.call('SMISMEMBER', pre .. 'gconf', unpack(order))
+  for i, g in ipairs(order) do
+    local s = limited[i] == 1 and redis.call('HMGET', pre .. 'g:' .. g, 'park', 'cap') or {}
+    if s[1] == 'cap' and (not s[2] or n[g] < tonumber(s[2])) then
+      redis.call('HDEL', pre .. 'g:' .. g, 'park')
       for p = 0, 9 do
         local ring = pre .. 'gring:' .. p
         if redis.call('LLEN', pre .. 'gq:' .. p .. ':' .. g) > 0 and not redis.call('ZSCORE', ring, g) then
@@ -78,10 +84,6 @@ local function grelease(pre, list)
           back = true
         end
       end
-    elseif n <= 0 and not (s[1] or s[2] or s[3] or s[4]) and
-        (tonumber(redis.call('ZSCORE', pre .. 'groups', g)) or 0) <= 0 then
-      redis.call('ZREM', pre .. 'groups', g)  -- nothing left of the group: forget it
-      redis.call('DEL', gk)
     end
   end
   return back

@@ -46,7 +46,9 @@ if redis.call('ZREM', KEYS[11], id) == 0 then
     local pre = ARGV[5]
     removed = redis.call('LREM', pre .. 'gq:' .. p .. ':' .. g, 1, id)
     if removed > 0 then
-      redis.call('ZINCRBY', pre .. 'groups', -1, g)
+      if tonumber(redis.call('ZINCRBY', pre .. 'groups', -1, g)) <= 0 then
+        redis.call('ZREM', pre .. 'groups', g)
+      end
       redis.call('HINCRBY', KEYS[22], 'gready', -1)
       if redis.call('EXISTS', pre .. 'gq:' .. p .. ':' .. g) == 0 then
         redis.call('ZREM', pre .. 'gring:' .. p, g)

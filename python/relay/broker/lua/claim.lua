@@ -14,9 +14,11 @@
   ARGV[1] max jobs (1..1000)   ARGV[2] lease (ms)   ARGV[3] events stream cap (0 = no events)
   ARGV[4] key prefix relay:{q}: for the group keys derived from it:
     gring:<p> zset  groups with claimable jobs at priority p, scored by turn (lowest = next)
-    gq:<p>:<g> list a group's ready jobs   g:<g> hash limits w cap rate burst, bucket tokens ts,
-    in flight n, park = cap | rate   gdue zset rate-parked groups by next token (ms)
-    gin hash id -> group while in flight   gturn hash round-robin state   groups zset backlog
+    gq:<p>:<g> list a group's ready jobs   groups zset ready backlog per group (> 0 only)
+    gconf set groups with limits   g:<g> hash (those only) w cap rate burst, bucket tokens ts,
+    park = cap | rate   gdue zset rate-parked groups by next token (ms)
+    gn hash limited group -> jobs in flight (> 0)   gin hash id -> limited group in flight
+    gturn hash round-robin state
   Ungrouped jobs (the ready lists) take one turn among the groups of their priority.
   Returns: {1, now_ms, id, envelope, attempts, token, ...} claimed jobs ({1, now_ms}: none)
          | {-1} paused | {-6, wait_ms} rate limited: the next token is due in wait_ms (the
@@ -78,88 +80,136 @@ if rate then
   want = granted
 end
 
-local ids, gof = {}, {}
+local ids, gof, taken = {}, {}, 0  -- taken: grouped jobs claimed
+-- Jobs of groups with limits are counted: gin (id -> group) and gn (group -> in flight), so
+-- their cap holds; other groups' jobs cost no bookkeeping in flight (decision 0053).
+local claimed = {}  -- limited group -> jobs claimed by this call (gn is written at the end)
 local function park(g, why, at)
   redis.call('HSET', pre .. 'g:' .. g, 'park', why)
   for k = 1, 10 do redis.call('ZREM', R[k], g) end
   if at then redis.call('ZADD', due, at, g) end
 end
--- One turn of group g at ring k: up to weight - served jobs, within its cap and its bucket.
--- Returns the jobs it has served in this turn so far, and whether its turn is over.
-local function visit(k, g, served)
-  local gk = pre .. 'g:' .. g
-  local c = redis.call('HMGET', gk, 'w', 'cap', 'rate', 'burst', 'tokens', 'ts', 'n')
-  local w, cap, grate, n = tonumber(c[1]) or 1, tonumber(c[2]), tonumber(c[3]), tonumber(c[7]) or 0
-  if served >= w then
-    local tail = redis.call('ZRANGE', R[k], -1, -1, 'WITHSCORES')
-    redis.call('ZADD', R[k], tonumber(tail[2]) + 1, g)
-    return 0, true
+-- One turn of group g at priority p: up to weight - served jobs (any number when g is alone),
+-- within its cap and bucket (only a group in gconf has limits). Returns the jobs served in
+-- this turn so far and what becomes of g: 'rotate' (its turn is over), 'drop' (no jobs left
+-- at p), 'park' (capped or out of tokens) or 'stay' (the batch is full mid-turn).
+local function visit(p, g, served, limited, alone)
+  local w, cap, grate, c = 1
+  if limited then
+    c = redis.call('HMGET', pre .. 'g:' .. g, 'w', 'cap', 'rate', 'burst', 'tokens', 'ts')
+    w, cap, grate = tonumber(c[1]) or 1, tonumber(c[2]), tonumber(c[3])
   end
-  if cap and n >= cap then park(g, 'cap'); return 0, true end
+  if alone then w = want end
+  if served >= w then return 0, 'rotate' end
+  local n = claimed[g] or 0
+  if cap then n = n + (tonumber(redis.call('HGET', pre .. 'gn', g)) or 0) end
+  if cap and n >= cap then park(g, 'cap'); return 0, 'park' end
   local take = math.min(w - served, want - #ids)
   if cap then take = math.min(take, cap - n) end
-  local gtok, glast, gburst
+  local gtok, glast
   if grate then  -- the group's bucket: the same arithmetic as the queue's
-    gburst = tonumber(c[4])
+    local gburst = tonumber(c[4])
     gtok, glast = tonumber(c[5]) or gburst, tonumber(c[6]) or now
     gtok = math.min(gburst, gtok + (math.max(0, now - glast) * grate) / 1000.0)
     take = math.min(take, math.floor(gtok))
     if take < 1 then
-      redis.call('HSET', gk, 'tokens', string.format('%.17g', gtok), 'ts', math.max(glast, now))
+      redis.call('HSET', pre .. 'g:' .. g, 'tokens', string.format('%.17g', gtok), 'ts', math.max(glast, now))
       park(g, 'rate', now + math.ceil(((1.0 - gtok) * 1000.0) / grate))
-      return 0, true
+      return 0, 'park'
     end
   end
-  local lk = pre .. 'gq:' .. (10 - k) .. ':' .. g
-  local got = redis.call('LPOP', lk, take) or {}
-  for _, id in ipairs(got) do ids[#ids + 1] = id; gof[#ids] = g end
-  if #got > 0 then
-    n = redis.call('HINCRBY', gk, 'n', #got)
-    redis.call('ZINCRBY', pre .. 'groups', -#got, g)
-    redis.call('HINCRBY', KEYS[16], 'gready', -#got)
-  end
-  served = served + #got
+  local got = redis.call('LPOP', pre .. 'gq:' .. p .. ':' .. g, take) or {}
+  for _, id in ipairs(got) do ids[#ids + 1] = id; gof[#ids] = limited and g end
+  if limited then claimed[g] = (claimed[g] or 0) + #got end
+  taken, served, n = taken + #got, served + #got, n + #got
   if grate then
     gtok = gtok - #got
-    redis.call('HSET', gk, 'tokens', string.format('%.17g', gtok), 'ts', math.max(glast, now))
+    redis.call('HSET', pre .. 'g:' .. g, 'tokens', string.format('%.17g', gtok), 'ts', math.max(glast, now))
   end
-  if redis.call('LLEN', lk) == 0 then redis.call('ZREM', R[k], g); return 0, true end
-  if cap and n >= cap then park(g, 'cap'); return 0, true end
+  if #got < take then return 0, 'drop' end
+  if cap and n >= cap then park(g, 'cap'); return 0, 'park' end
   if grate and gtok < 1 then
-    park(g, 'rate', now + math.ceil(((1.0 - gtok) * 1000.0) / grate)); return 0, true
+    park(g, 'rate', now + math.ceil(((1.0 - gtok) * 1000.0) / grate)); return 0, 'park'
   end
-  if served >= w then
-    local tail = redis.call('ZRANGE', R[k], -1, -1, 'WITHSCORES')
-    redis.call('ZADD', R[k], tonumber(tail[2]) + 1, g)
-    return 0, true
-  end
-  return served, false  -- the batch is full mid-turn: the group keeps the head
+  if served >= w then return 0, 'rotate' end
+  return served, 'stay'
 end
--- Priority k with groups: turns round its ring; the ungrouped list is one more member.
+-- Priority k with groups: turns round its ring. The ring's order is fixed (a group joins at
+-- the end) and a cursor goes round it: gturn c<p> = "<cursor> <served> <group>", the score
+-- of the last group whose turn ended, and how far the turn of the next one (<group>) went.
+-- The next turns are read in one ZRANGE after the cursor (wrapping round), with their backlog
+-- and whether they have limits; when that is the whole ring it is visited round and round.
+-- Nothing is written per turn but the LPOP: drained groups leave in one ZREM.
 local function fair(k)
   local p = 10 - k
-  local turn = pre .. 'gturn'
+  local turn, backlog = pre .. 'gturn', pre .. 'groups'
   local plain = redis.call('LLEN', KEYS[k])
   local st = redis.call('HMGET', turn, 'c' .. p, 'u' .. p)
-  local served, cur = string.match(st[1] or '', '^(%d+) (.*)$')
-  served, cur = tonumber(served) or 0, cur or ''
+  local at, served, cur = string.match(st[1] or '', '^(%S+) (%d+) (.*)$')
+  at, served, cur = tonumber(at) or 0, tonumber(served) or 0, cur or ''
   local u = tonumber(st[2]) or 0
+  local heads, sc, hi, whole, dropped, size = {}, {}, 1, false, {}, 0
+  local lim, bl, dec = {}, {}, {}  -- per group: has limits, backlog at the read, taken since
+  local function flush()
+    if #dropped > 0 then redis.call('ZREM', R[k], unpack(dropped)); dropped = {} end
+    local keep, gone = {}, {}
+    for g, d in pairs(dec) do
+      local left = bl[g] - d
+      if left > 0 then keep[#keep + 1] = left; keep[#keep + 1] = g else gone[#gone + 1] = g end
+    end
+    if #keep > 0 then redis.call('ZADD', backlog, unpack(keep)) end
+    if #gone > 0 then redis.call('ZREM', backlog, unpack(gone)) end
+    dec = {}
+  end
+  local function read()
+    flush()
+    local ask = want - #ids
+    local r = redis.call('ZRANGE', R[k], '(' .. at, '+inf', 'BYSCORE', 'LIMIT', 0, ask, 'WITHSCORES')
+    if #r < 2 * ask then  -- wrap round to the ring's start
+      local more = redis.call('ZRANGE', R[k], '-inf', at, 'BYSCORE', 'LIMIT', 0, ask - #r / 2, 'WITHSCORES')
+      for _, x in ipairs(more) do r[#r + 1] = x end
+    end
+    heads, sc, hi = {}, {}, 1
+    for i = 1, #r, 2 do heads[#heads + 1] = r[i]; sc[r[i]] = tonumber(r[i + 1]) end
+    whole = #heads < ask
+    if #heads == 0 then return end
+    local s, c = redis.call('ZMSCORE', backlog, unpack(heads)), {}
+    if redis.call('EXISTS', pre .. 'gconf') == 1 then
+      c = redis.call('SMISMEMBER', pre .. 'gconf', unpack(heads))
+    end
+    for i, g in ipairs(heads) do bl[g] = tonumber(s[i]) or 0; lim[g] = c[i] == 1 end
+    size = whole and #heads or (plain > 0 and redis.call('ZCARD', R[k]) or 0)
+  end
   while #ids < want do
-    local head = redis.call('ZRANGE', R[k], 0, 0)
-    if plain > 0 and (#head == 0 or u >= redis.call('ZCARD', R[k])) then
-      local got = redis.call('LPOP', KEYS[k], #head == 0 and want - #ids or 1) or {}
+    if hi > #heads then
+      if whole and #heads > 0 then hi = 1 else read() end  -- round again, or read on
+    end
+    if whole then size = #heads end
+    if plain > 0 and (#heads == 0 or u >= size) then
+      local got = redis.call('LPOP', KEYS[k], #heads == 0 and want - #ids or 1) or {}
       for _, id in ipairs(got) do ids[#ids + 1] = id end
       plain, u = #got > 0 and plain - #got or 0, 0
-    elseif #head == 0 then
+    elseif #heads == 0 then
       break
     else
-      if head[1] ~= cur then cur, served = head[1], 0 end
-      local over
-      served, over = visit(k, cur, served)
-      if over then u = u + 1 end
+      local g = heads[hi]
+      if g ~= cur then cur, served = g, 0 end
+      local before, what = #ids, nil
+      served, what = visit(p, g, served, lim[g], whole and #heads == 1 and plain == 0)
+      dec[g] = (dec[g] or 0) + #ids - before
+      if what == 'stay' then break end
+      if what == 'rotate' and bl[g] - dec[g] <= 0 then what = 'drop' end  -- nothing left
+      u, at = u + 1, sc[g]
+      if what == 'rotate' then
+        hi = hi + 1
+      else
+        if what == 'drop' then dropped[#dropped + 1] = g end
+        table.remove(heads, hi)
+      end
     end
   end
-  redis.call('HSET', turn, 'c' .. p, served .. ' ' .. cur, 'u' .. p, u)
+  flush()
+  redis.call('HSET', turn, 'c' .. p, string.format('%.17g', at) .. ' ' .. served .. ' ' .. cur, 'u' .. p, u)
 end
 
 if grouped then
@@ -171,6 +221,16 @@ if grouped then
       local got = redis.call('LPOP', KEYS[k], want - #ids)
       if got then for _, id in ipairs(got) do ids[#ids + 1] = id end end
     end
+  end
+  if taken > 0 then redis.call('HINCRBY', KEYS[16], 'gready', -taken) end
+  local names, counts = {}, {}
+  for g, c in pairs(claimed) do
+    if c > 0 then names[#names + 1] = g; counts[#counts + 1] = c end
+  end
+  if #names > 0 then
+    local cur, h = redis.call('HMGET', pre .. 'gn', unpack(names)), {}
+    for i, g in ipairs(names) do h[#h + 1] = g; h[#h + 1] = (tonumber(cur[i]) or 0) + counts[i] end
+    redis.call('HSET', pre .. 'gn', unpack(h))
   end
   if granted and #ids < granted then  -- caps and group limits left tokens unused: give back
     redis.call('HSET', KEYS[15], 'tokens', string.format('%.17g', tokens + granted - #ids))

@@ -23,11 +23,12 @@
     cancel = the handler stopped on a cancel: cancelled
   A job flagged for cancel ends cancelled whatever the mode: it is never retried.
   Grouped jobs (docs/decisions/0053-fair-groups.md): a retry now goes back to its group's list;
-  relay:{q}:gin, g:<g>, gq:<p>:<g>, gring:<p>, groups and stats derived from ARGV[2].
+  relay:{q}:grp, gin, gn, gconf, g:<g>, gq:<p>:<g>, gring:<p>, groups and stats derived
+  from ARGV[2].
   Returns: {code per job} 1 ready now | 2 delayed | 3 dead | 4 cancelled
          | -2 stale token, nothing changed ]]
 -- Groups (docs/decisions/0053-fair-groups.md): jobs leaving flight free their group's slots
--- (relay:{q}:gin is the ledger, relay:{q}:g:<g> field n the count); a group parked at its cap
+-- (relay:{q}:gin is the ledger, gn the counts); a group with limits (gconf) parked at its cap
 -- goes back into the rings of the priorities where it has jobs. Returns whether one did.
 local function grelease(pre, list)
   if #list == 0 or redis.call('EXISTS', pre .. 'gin') == 0 then return false end
@@ -41,13 +42,19 @@ local function grelease(pre, list)
   end
   if #gone == 0 then return false end
   redis.call('HDEL', pre .. 'gin', unpack(gone))
-  local back = false
-  for _, g in ipairs(order) do
-    local gk = pre .. 'g:' .. g
-    local n = redis.call('HINCRBY', gk, 'n', -per[g])
-    local s = redis.call('HMGET', gk, 'park', 'cap', 'w', 'rate')
-    if s[1] == 'cap' and (not s[2] or n < tonumber(s[2])) then
-      redis.call('HDEL', gk, 'park')
+  local cur, set, del, n = redis.call('HMGET', pre .. 'gn', unpack(order)), {}, {}, {}
+  for i, g in ipairs(order) do
+    n[g] = (tonumber(cur[i]) or 0) - per[g]
+    if n[g] > 0 then set[#set + 1] = g; set[#set + 1] = n[g] else del[#del + 1] = g end
+  end
+  if #set > 0 then redis.call('HSET', pre .. 'gn', unpack(set)) end
+  if #del > 0 then redis.call('HDEL', pre .. 'gn', unpack(del)) end
+  if redis.call('EXISTS', pre .. 'gconf') == 0 then return false end
+  local back, limited = false, redis.call('SMISMEMBER', pre .. 'gconf', unpack(order))
+  for i, g in ipairs(order) do
+    local s = limited[i] == 1 and redis.call('HMGET', pre .. 'g:' .. g, 'park', 'cap') or {}
+    if s[1] == 'cap' and (not s[2] or n[g] < tonumber(s[2])) then
+      redis.call('HDEL', pre .. 'g:' .. g, 'park')
       for p = 0, 9 do
         local ring = pre .. 'gring:' .. p
         if redis.call('LLEN', pre .. 'gq:' .. p .. ':' .. g) > 0 and not redis.call('ZSCORE', ring, g) then
@@ -56,10 +63,6 @@ local function grelease(pre, list)
           back = true
         end
       end
-    elseif n <= 0 and not (s[1] or s[2] or s[3] or s[4]) and
-        (tonumber(redis.call('ZSCORE', pre .. 'groups', g)) or 0) <= 0 then
-      redis.call('ZREM', pre .. 'groups', g)  -- nothing left of the group: forget it
-      redis.call('DEL', gk)
     end
   end
   return back
@@ -78,11 +81,11 @@ local function gpush(pre, g, p, id, head)
     end
   end
 end
-local gof = {}
-if redis.call('EXISTS', ARGV[2] .. 'gin') == 1 then
+local gof = {}  -- the group of each grouped job (relay:{q}:grp), where a retry goes back
+if redis.call('EXISTS', ARGV[2] .. 'grp') == 1 then
   local ids = {}
   for b = 3, #ARGV, 5 do ids[#ids + 1] = ARGV[b] end
-  local gs = redis.call('HMGET', ARGV[2] .. 'gin', unpack(ids))
+  local gs = redis.call('HMGET', ARGV[2] .. 'grp', unpack(ids))
   for i, id in ipairs(ids) do gof[id] = gs[i] or nil end
 end
 local left = {}  -- jobs this call takes out of flight
