@@ -14,8 +14,9 @@
             idempotency key ('' = none), payload fingerprint, group ('' = none)
   A grouped job (docs/decisions/0053-fair-groups.md) is recorded in relay:{q}:grp (id -> group)
   and, when ready, goes to its group's list relay:{q}:gq:<p>:<group>; the group joins the
-  ring relay:{q}:gring:<p> unless it is parked (relay:{q}:g:<group> field park), and its
-  backlog is counted in relay:{q}:groups and the stats field gready.
+  ring relay:{q}:gring:<p> unless it is parked (a group with limits, relay:{q}:gconf, whose
+  hash g:<group> has field park), and its backlog is counted in relay:{q}:groups and the stats
+  field gready.
   Returns: {1, id, dup, ...} one pair per job, dup 0 = new | 1 = repeat (id is the first job's)
          | {-3, index, existing id} key reused with another payload: nothing written
          | {-4, depth, max_depth} queue full: nothing written
@@ -47,7 +48,7 @@ if max_depth > 0 then
   if depth + count > max_depth then return {-4, depth, max_depth} end
 end
 
-local reply, ready, delayed, fresh, grouped = {1}, {}, {}, {}, {}
+local reply, ready, delayed, fresh, grouped, gof = {1}, {}, {}, {}, {}, {}
 for i = 0, count - 1 do
   local b = 4 + i * W
   local id, env, ikey = ARGV[b], ARGV[b + 1], ARGV[b + 4]
@@ -65,7 +66,7 @@ for i = 0, count - 1 do
     reply[#reply + 1] = id; reply[#reply + 1] = 0
     fresh[#fresh + 1] = id
     local g = ARGV[b + 6]
-    if g ~= '' then redis.call('HSET', ARGV[1] .. 'grp', id, g) end
+    if g ~= '' then gof[#gof + 1] = id; gof[#gof + 1] = g end
     local run_at = tonumber(ARGV[b + 3])
     if run_at < 0 then run_at = now + tonumber(ARGV[b + 2]) end
     if run_at > now then
@@ -88,21 +89,38 @@ for p, ids in pairs(ready) do
   redis.call('RPUSH', KEYS[10 - p], unpack(ids))
   nready = nready + #ids
 end
--- Grouped ready jobs: onto their group's list, the group into its priority's ring.
+-- Grouped jobs: their group recorded; ready ones onto their group's list. A list that was
+-- empty puts its group at the end of its priority's ring (ZADD NX), unless the group is parked.
 local pre = ARGV[1]
-for _, gl in ipairs(grouped) do
-  local p, g, ids = unpack(grouped[gl])
-  redis.call('RPUSH', pre .. 'gq:' .. p .. ':' .. g, unpack(ids))
-  redis.call('ZINCRBY', pre .. 'groups', #ids, g)
-  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
-    local ring = pre .. 'gring:' .. p
-    if not redis.call('ZSCORE', ring, g) then
-      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
-      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+if #gof > 0 then redis.call('HSET', pre .. 'grp', unpack(gof)) end
+if #grouped > 0 then
+  local joins, added, names = {}, {}, {}
+  local limits = redis.call('EXISTS', pre .. 'gconf') == 1
+  for _, gl in ipairs(grouped) do
+    local p, g, ids = unpack(grouped[gl])
+    local len = redis.call('RPUSH', pre .. 'gq:' .. p .. ':' .. g, unpack(ids))
+    if len == #ids and not (limits and redis.call('HGET', pre .. 'g:' .. g, 'park')) then
+      joins[p] = joins[p] or {}
+      table.insert(joins[p], g)
     end
+    if not added[g] then added[g] = 0; names[#names + 1] = g end
+    added[g] = added[g] + #ids
+    nready = nready + #ids
   end
-  redis.call('HINCRBY', KEYS[14], 'gready', #ids)
-  nready = nready + #ids
+  for p, list in pairs(joins) do
+    local ring = pre .. 'gring:' .. p
+    local tail = tonumber(redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')[2]) or 0
+    local z = {}
+    for i, g in ipairs(list) do z[#z + 1] = tail + i; z[#z + 1] = g end
+    redis.call('ZADD', ring, 'NX', unpack(z))
+  end
+  local cur, z, n = redis.call('ZMSCORE', pre .. 'groups', unpack(names)), {}, 0
+  for i, g in ipairs(names) do
+    z[#z + 1] = (tonumber(cur[i]) or 0) + added[g]; z[#z + 1] = g
+    n = n + added[g]
+  end
+  redis.call('ZADD', pre .. 'groups', unpack(z))
+  redis.call('HINCRBY', KEYS[14], 'gready', n)
 end
 -- A delayed job that is due before every other one wakes an idle worker, whose promoter then
 -- sleeps until exactly its run_at (instead of finding it at its next poll, up to 1 s late).
