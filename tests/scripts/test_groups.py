@@ -94,6 +94,7 @@ async def test_cap_holds_a_group_and_ack_lets_it_go_on(broker: Broker, queue: st
     assert len(got.jobs) == 5  # 2 of a (its cap), all 3 of b: a capped group blocks no one
     info = await broker.group(queue, "a")
     assert info.in_flight == 2 and info.backlog == 8 and info.capped
+    assert (await broker.stats(queue)).counts.ready == 8
     assert (await broker.claim(queue, 100, 30_000)).jobs == []
     k = QueueKeys.for_queue(queue)
     mine = [j for j in got.jobs if await broker.redis.hget(k.group_of, j.id) == b"a"]
