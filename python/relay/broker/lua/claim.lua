@@ -30,10 +30,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local want = tonumber(ARGV[1])
 local pre = ARGV[4]
 local R, due = {}, pre .. 'gdue'
-for k = 1, 10 do R[k] = pre .. 'gring:' .. (10 - k) end
-local grouped = redis.call('EXISTS', due, unpack(R)) > 0
+-- Grouped jobs ready (the backlog index) or groups waiting for a token: the rings have a say.
+local grouped = redis.call('EXISTS', pre .. 'groups', due) > 0
 -- Nothing ready (an idle queue): one EXISTS answers it, not ten LPOPs.
 if not grouped and redis.call('EXISTS', unpack(KEYS, 1, 10)) == 0 then return {1, now} end
+if grouped then for k = 1, 10 do R[k] = pre .. 'gring:' .. (10 - k) end end
 
 local function ring_add(k, g)
   if not redis.call('ZSCORE', R[k], g) then
