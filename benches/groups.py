@@ -23,7 +23,6 @@ import time
 
 from relay import Broker, BrokerSettings, JobSpec
 from relay.keys import QueueKeys
-from relay.wire import GroupLimits
 from tests.support.redis_server import RedisServer
 
 SETTINGS = BrokerSettings(events_cap=0, keep_completed=0)
