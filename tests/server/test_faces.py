@@ -266,7 +266,6 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
         ("resume", (NOWHERE_QUEUE,), {}, JobNotFound),
         ("set_rate_limit", (NOWHERE_QUEUE, 5, 5), {}, JobNotFound),
         ("clear_rate_limit", (NOWHERE_QUEUE,), {}, JobNotFound),
-        ("set_group", (NOWHERE_QUEUE, "g"), {"max_inflight": 2}, JobNotFound),
         ("group", (NOWHERE_QUEUE, "g"), {}, JobNotFound),
         ("groups", (NOWHERE_QUEUE,), {}, JobNotFound),
         ("requeue", (NOWHERE_QUEUE,), {}, JobNotFound),

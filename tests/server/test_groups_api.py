@@ -101,6 +101,12 @@ async def test_a_bad_group_name_in_the_path_is_400(
     assert "limit" in _message(await _json(resp, 400))
 
 
-async def test_unknown_queue_is_404(client: Client) -> None:
-    resp = await client.put("/api/queues/nowhere-groups/groups/g", json={"weight": 2})
+async def test_limits_may_be_set_before_the_queue_exists(
+    client: Client, broker: Broker, queue: str
+) -> None:
+    resp = await client.get(f"/api/queues/{queue}/groups")
     assert (await _json(resp, 404))["error"]["code"] == "not_found"
+    got = await _json(await client.put(f"/api/queues/{queue}/groups/g", json={"weight": 2}), 200)
+    assert got["limits"]["weight"] == 2 and queue in await broker.queues()
+    page = await _json(await client.get(f"/api/queues/{queue}/groups"), 200)
+    assert [g["name"] for g in page["groups"]] == ["g"] and page["limited"] == 1

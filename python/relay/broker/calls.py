@@ -141,8 +141,7 @@ def set_group(
     limits = check_group_limits(
         GroupLimits(weight=weight, max_inflight=max_inflight, rate=rate, burst=burst)
     )
-    validate_group_name(group)
-    yield from group_ops.put_group(s, (yield from known(s, queue)), group, limits)
+    yield from group_ops.put_group(s, validate_queue_name(queue), group, limits)
     return (yield from group_ops.group_stats(s, queue, group))
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from relay.broker.ops import Eval, Steps, keysets
+from relay.broker.ops import Command, Eval, Steps, keysets
 from relay.config import BrokerSettings
-from relay.keys import validate_group_name
+from relay.keys import QUEUES_KEY, validate_group_name
 from relay.wire import (
     GroupLimits,
     GroupPage,
@@ -33,10 +33,12 @@ def _keys(queue: str) -> tuple[list[str], str]:
 
 
 def put_group(s: BrokerSettings, queue: str, group: str, limits: GroupLimits) -> Steps[None]:
-    """Set a group's weight, cap and bucket; a limit left out (None) is removed."""
+    """Set a group's weight, cap and bucket; a limit left out (None) is removed. The queue
+    need not exist yet (limits are best set before the traffic): it is registered."""
     validate_group_name(group)
     check_group_limits(limits)
     k = keysets(queue).keys
+    yield Command("register", ("SADD", QUEUES_KEY, queue))
     rate = "" if limits.rate is None else repr(float(limits.rate))
     burst = "" if limits.burst is None else limits.burst
     cap = "" if limits.max_inflight is None else limits.max_inflight

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from relay.http.api import decode_body, known_queue, reply
+from relay.http.api import decode_body, known_queue, queue_param, reply
 from relay.http.errors import Problem
 from relay.http.models import GroupRequest, GroupsQuery
 from relay.http.state import state
@@ -27,8 +27,8 @@ def limits(body: GroupRequest) -> GroupLimits:
 
 
 async def put_group(request: web.Request) -> web.Response:
-    """PUT /api/queues/{queue}/groups/{group}"""
-    queue, group = await known_queue(request), _group(request)
+    """PUT /api/queues/{queue}/groups/{group} (the queue need not exist yet)"""
+    queue, group = queue_param(request), _group(request)
     body = await decode_body(request, GroupRequest)
     broker = state(request).broker
     await broker.set_group(queue, group, limits(body))

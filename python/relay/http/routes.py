@@ -124,7 +124,8 @@ ROUTES: tuple[Route, ...] = (
           "The queue's groups, largest ready backlog first: backlog, in flight, limits",
           {200: GroupPage}, query=GroupsQuery, tag="groups"),
     Route("PUT", "/api/queues/{queue}/groups/{group}", groups.put_group, "setGroup",
-          "Set a group's weight, max_inflight and token bucket (a limit left out is removed)",
+          "Set a group's weight, max_inflight and token bucket (a limit left out is removed; "
+          "the queue need not exist yet)",
           {200: GroupStats}, WITH_BODY, GroupRequest, tag="groups"),
     Route("GET", "/api/queues/{queue}/groups/{group}", groups.get_group, "getGroup",
           "One group: backlog, in flight, limits", {200: GroupStats}, tag="groups"),
