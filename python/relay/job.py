@@ -223,6 +223,7 @@ class JobInfo(msgspec.Struct, frozen=True, kw_only=True):
     result_error: str | None = None  # why a completed job's result was not kept
     progress: JsonValue = None  # the last progress its handler reported
     cancel_requested: bool = False  # in flight, and its cancel was asked for
+    group: str | None = None  # fair scheduling's group (decision 0053)
 
 
 class EnqueueResult(msgspec.Struct, frozen=True):

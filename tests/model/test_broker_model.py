@@ -249,7 +249,7 @@ class BrokerMachine(RuleBasedStateMachine):
         for jid in self.model.ids("dead"):
             m = self.model.jobs[jid]
             m.state, m.attempts, m.crashes = "ready", 0, 0
-            m.lane = None  # requeue_dead pushes to the plain lists (decision 0053: known gap)
+            m.lane = m.group  # back to its group (relay:{q}:grp)
         self.model.totals["requeued"] += n
 
     @precondition(lambda self: self.model.ids("dead"))

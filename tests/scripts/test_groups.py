@@ -206,3 +206,23 @@ async def test_small_groups_finish_before_the_big_one_runs_ten_percent(
         await broker.ack(queue, [(j.id, j.token) for j in got.jobs])
     assert big < 5000, f"the big group ran {big} jobs before the small ones were done"
     assert big <= 110
+
+
+async def test_requeued_and_promoted_jobs_go_back_to_their_group(
+    broker: Broker, queue: str
+) -> None:
+    k = QueueKeys.for_queue(queue)
+    await add(broker, queue, "a", 2)
+    delayed = (await broker.enqueue(queue, "t", group="a", delay_ms=60_000)).id
+    got = await broker.claim(queue, 10, 30_000)
+    dead = [Nack(j.id, j.token, NackMode.DEAD, 0, "x") for j in got.jobs]
+    await broker.nack(queue, dead)
+    assert await broker.requeue_dead(queue, dead[0].id) == 1  # one by id
+    assert await broker.requeue_dead(queue) == 1  # all
+    await broker.promote_job(queue, delayed)  # the browser's "run now"
+    assert await broker.redis.llen(k.group_ready(5, "a")) == 3
+    assert await broker.redis.llen(k.ready(5)) == 0
+    assert (await broker.group(queue, "a")).backlog == 3
+    assert (await broker.get_job(queue, delayed)).group == "a"
+    assert (await broker.enqueue(queue, "t")).id  # and an ungrouped one says so
+    await state(broker, queue)

@@ -69,6 +69,8 @@ export interface Job {
   progress: JsonValue;
   /** in flight, and its cancel was asked for */
   cancel_requested: boolean;
+  /** fair scheduling's group, if it has one */
+  group: string | null;
 }
 
 export interface DeadPage {
@@ -238,6 +240,7 @@ export function parseJob(v: unknown): Job | null {
     result_error: strOrNull(v["result_error"]),
     progress: (v["progress"] ?? null) as JsonValue,
     cancel_requested: v["cancel_requested"] === true,
+    group: strOrNull(v["group"]),
   };
 }
 

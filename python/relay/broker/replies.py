@@ -53,6 +53,7 @@ def job_info(
     res: bytes = b"",
     prog: bytes = b"",
     flag: int = 0,
+    group: bytes = b"",
 ) -> JobInfo:
     """A stored job as a JobInfo; a record that does not decode is reported, not hidden."""
     attempts, _, started_ms, _ = parse_run(run)
@@ -97,6 +98,7 @@ def job_info(
         result_error=result_error,
         progress=progress,
         cancel_requested=bool(flag),
+        group=_text(group) if group else None,
     )
 
 
