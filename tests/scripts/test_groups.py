@@ -226,3 +226,14 @@ async def test_requeued_and_promoted_jobs_go_back_to_their_group(
     assert (await broker.get_job(queue, delayed)).group == "a"
     assert (await broker.enqueue(queue, "t")).id  # and an ungrouped one says so
     await state(broker, queue)
+
+
+async def test_deleting_a_dead_grouped_job_deletes_its_group_record(
+    broker: Broker, queue: str
+) -> None:
+    await add(broker, queue, "a", 2)
+    got = await broker.claim(queue, 10, 30_000)
+    await broker.nack(queue, [Nack(j.id, j.token, NackMode.DEAD, 0, "x") for j in got.jobs])
+    await broker.delete_dead(queue, got.jobs[0].id)
+    assert await broker.delete_jobs(queue, "dead") == 1
+    assert not await broker.redis.exists(QueueKeys.for_queue(queue).group_of)
