@@ -237,3 +237,21 @@ async def test_deleting_a_dead_grouped_job_deletes_its_group_record(
     await broker.delete_dead(queue, got.jobs[0].id)
     assert await broker.delete_jobs(queue, "dead") == 1
     assert not await broker.redis.exists(QueueKeys.for_queue(queue).group_of)
+
+
+async def test_the_queue_limiter_gives_back_tokens_a_capped_group_left(
+    broker: Broker, queue: str
+) -> None:
+    await broker.set_group(queue, "a", GroupLimits(max_inflight=1))
+    await add(broker, queue, "a", 10)
+    await broker.set_rate_limit(queue, 0.001, 5)  # no refill to speak of during the test
+    first = await broker.claim(queue, 10, 30_000)
+    assert len(first.jobs) == 1  # the cap, not the bucket
+    await broker.ack(queue, [(first.jobs[0].id, first.jobs[0].token)])
+    for _ in range(4):  # the 4 tokens the cap left unused were given back
+        got = await broker.claim(queue, 10, 30_000)
+        assert len(got.jobs) == 1
+        await broker.ack(queue, [(got.jobs[0].id, got.jobs[0].token)])
+    limited = await broker.claim(queue, 10, 30_000)
+    assert limited.jobs == [] and limited.wait_ms > 0
+    await state(broker, queue)
