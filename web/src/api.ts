@@ -69,6 +69,10 @@ export interface Job {
   progress: JsonValue;
   /** in flight, and its cancel was asked for */
   cancel_requested: boolean;
+  /** in flight: when the lease runs out (unix seconds) */
+  lease_deadline: number | null;
+  /** in flight: the worker holding it (null: claimed before workers were named) */
+  worker: string | null;
   /** fair scheduling's group, if it has one */
   group: string | null;
 }
@@ -240,6 +244,8 @@ export function parseJob(v: unknown): Job | null {
     result_error: strOrNull(v["result_error"]),
     progress: (v["progress"] ?? null) as JsonValue,
     cancel_requested: v["cancel_requested"] === true,
+    lease_deadline: numOrNull(v["lease_deadline"]),
+    worker: strOrNull(v["worker"]),
     group: strOrNull(v["group"]),
   };
 }

@@ -4,15 +4,17 @@
   KEYS[1..10] ready lists  relay:{q}:ready:9 .. relay:{q}:ready:0
   KEYS[11] inflight zset   relay:{q}:inflight  score = lease deadline (ms, Redis TIME)
   KEYS[12] jobs hash       relay:{q}:jobs      id -> envelope
-  KEYS[13] run hash        relay:{q}:run       id -> "attempts token started_ms crashes"
+  KEYS[13] run hash        relay:{q}:run       id -> "attempts token started_ms crashes[ worker]"
   KEYS[14] paused flag     relay:{q}:paused
   KEYS[15] bucket hash     relay:{q}:bucket    rate (tokens/s), burst, tokens, ts (ms)
-  KEYS[16] stats hash      relay:{q}:stats     field tokens = last claim token issued;
-                           gready = grouped ready jobs
+  KEYS[16] stats hash      relay:{q}:stats     field tokens = last claim token issued (never
+                                                below Redis TIME ms x 1024: see the claim below);
+                                                gready = grouped ready jobs
   KEYS[17] events stream   relay:{q}:events
   KEYS[18] wake list       relay:{q}:wake
   ARGV[1] max jobs (1..1000)   ARGV[2] lease (ms)   ARGV[3] events stream cap (0 = no events)
-  ARGV[4] key prefix relay:{q}: for the group keys derived from it:
+  ARGV[4] worker identity ('' or absent: none), kept as the run record's last field
+  Group keys, derived from the queue's prefix relay:{q}: (KEYS[12] without its "jobs"):
     gring:<p> zset  groups with claimable jobs at priority p, scored by turn (lowest = next)
     gq:<p>:<g> list a group's ready jobs   groups zset ready backlog per group (> 0 only)
     gconf set groups with limits   g:<g> hash (those only) w cap rate burst, bucket tokens ts,
@@ -28,7 +30,7 @@ if redis.call('EXISTS', KEYS[14]) == 1 then return {-1} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local want = tonumber(ARGV[1])
-local pre = ARGV[4]
+local pre = string.sub(KEYS[12], 1, -5)  -- relay:{q}:
 local R, due = {}, pre .. 'gdue'
 -- Grouped jobs ready (the backlog index) or groups waiting for a token: the rings have a say.
 local grouped = redis.call('EXISTS', pre .. 'groups', due) > 0
@@ -254,19 +256,25 @@ end
 
 local envs = redis.call('HMGET', KEYS[12], unpack(ids))
 local runs = redis.call('HMGET', KEYS[13], unpack(ids))
-local base = redis.call('HINCRBY', KEYS[16], 'tokens', #ids) - #ids
+-- Claim tokens never repeat, even after a failover to a replica that missed the last claims:
+-- the counter is floored at Redis TIME (ms) x 1024, so a new master's tokens start above any
+-- token the old one issued (up to 1024 claims per ms; below 2^53 until the year 2248).
+local base = math.max(tonumber(redis.call('HGET', KEYS[16], 'tokens')) or 0, now * 1024)
+redis.call('HSET', KEYS[16], 'tokens', string.format('%d', base + #ids))
 local deadline = now + tonumber(ARGV[2])
 local reply, z, h, gh = {1, now}, {}, {}, {}
+local who = (ARGV[4] and ARGV[4] ~= '') and (' ' .. ARGV[4]) or ''
 for i, id in ipairs(ids) do
   local attempts, crashes = 0, 0
   if runs[i] then
-    local a, _, _, c = string.match(runs[i], '^(%d+) (%d+) (%d+) (%d+)$')
+    local a, _, _, c = string.match(runs[i], '^(%d+) (%d+) (%d+) (%d+)')
     attempts, crashes = tonumber(a) or 0, tonumber(c) or 0
   end
   attempts = attempts + 1
   local token = base + i
   z[#z + 1] = deadline; z[#z + 1] = id
-  h[#h + 1] = id; h[#h + 1] = attempts .. ' ' .. token .. ' ' .. now .. ' ' .. crashes
+  h[#h + 1] = id
+  h[#h + 1] = attempts .. ' ' .. string.format('%d', token) .. ' ' .. now .. ' ' .. crashes .. who
   reply[#reply + 1] = id; reply[#reply + 1] = envs[i] or ''
   reply[#reply + 1] = attempts; reply[#reply + 1] = token
   if gof[i] then gh[#gh + 1] = id; gh[#gh + 1] = gof[i] end
