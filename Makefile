@@ -101,6 +101,7 @@ bench: build redis
 	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=min,median,ops \
 	  --benchmark-sort=name --benchmark-autosave
 	$(PY) benches/report.py
+	$(PY) -m benches.groups
 
 # The side-by-side race with the peers (benches/peers/README.md); writes its table into
 # docs/benchmarks.md, between the race:begin/race:end lines.

@@ -5,6 +5,7 @@
     .venv/bin/python -m benches.drain --type result100   # handlers return ~100 B results
     .venv/bin/python -m benches.drain --jobs 100000 --samples 0 --runs 5 \
         --types noop,result100 --baseline REV   # interleaved, with REV's worker as the baseline
+    .venv/bin/python -m benches.drain --groups 1000 --samples 0   # grouped vs ungrouped
 
 A private redis-server is started (or --redis is used). Drain: the queue is paused, N jobs with
 a ~100-byte payload are enqueued, one worker process is started and left to go idle, then the
@@ -98,14 +99,23 @@ async def blocked_on_wake(r: aredis.Redis) -> bool:
 
 
 async def drain(
-    url: str, jobs: int, concurrency: int, job_type: str, run: int, code: Path | None = None
+    url: str,
+    jobs: int,
+    concurrency: int,
+    job_type: str,
+    run: int,
+    code: Path | None = None,
+    groups: int = 0,
 ) -> tuple[float, float, float]:
     """(jobs/s, worker CPU µs per job, Redis CPU µs per job)."""
-    queue = f"drain-{job_type}-{run}-{os.getpid()}-{id(code)}"
+    queue = f"drain-{job_type}-{run}-{groups}-{os.getpid()}-{id(code)}"
     broker = Broker.from_url(url)
     r = broker.redis
     await broker.pause(queue)
-    specs = [JobSpec.of(job_type, PAYLOAD) for _ in range(jobs)]
+    if groups:
+        specs = [JobSpec.of(job_type, PAYLOAD, group=f"g{i % groups}") for i in range(jobs)]
+    else:
+        specs = [JobSpec.of(job_type, PAYLOAD) for _ in range(jobs)]
     await broker.enqueue_many(queue, specs)
     worker = start_worker(url, queue, concurrency, code)
     try:
@@ -202,6 +212,28 @@ async def drain_lines(url: str, lines: list[Line], args: argparse.Namespace) -> 
         )
 
 
+async def compare_groups(url: str, args: argparse.Namespace) -> None:
+    """Drain the same jobs over `args.groups` groups, interleaved with the ungrouped runs."""
+    plain, grouped = [], []
+    for i in range(args.runs):
+        plain.append(await drain(url, args.jobs, args.concurrency, args.type, 100 + i))
+        grouped.append(
+            await drain(url, args.jobs, args.concurrency, args.type, 100 + i, None, args.groups)
+        )
+    p, g = (statistics.median(r[0] for r in runs) for runs in (plain, grouped))
+    cpu = [
+        (statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs))
+        for runs in (plain, grouped)
+    ]
+    print(
+        f"drain {args.jobs} {args.type} jobs over {args.groups} groups: "
+        + ", ".join(f"{r[0]:,.0f}" for r in grouped)
+        + f" jobs/s (median {g:,.0f}); without groups, same run: median {p:,.0f} jobs/s; "
+        f"ratio {g / p:.0%}; CPU per job: worker {cpu[1][0]:.1f} µs (without groups "
+        f"{cpu[0][0]:.1f}), redis {cpu[1][1]:.1f} µs (without groups {cpu[0][1]:.1f})"
+    )
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--redis", help="use this Redis instead of a private one")
@@ -217,6 +249,7 @@ async def main() -> None:
         "this tree's Rust extension)",
     )
     ap.add_argument("--samples", type=int, default=500)
+    ap.add_argument("--groups", type=int, default=0, help="also drain over this many groups")
     args = ap.parse_args()
     wanted = args.types.split(",") if args.types else [args.type]
     if bad := [t for t in wanted if t not in types]:
@@ -230,6 +263,8 @@ async def main() -> None:
                 old = checkout(args.baseline, Path(tmp))
                 lines.insert(0, (f"noop@{args.baseline[:10]}", "noop", old))
             await drain_lines(url, lines, args)
+        if args.groups:
+            await compare_groups(url, args)
         if args.samples:
             lat = await latency(url, args.samples)
             print(

@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "jobs": "relay.browse_cli:jobs",
     "promote": "relay.browse_cli:promote",
     "schedules": "relay.schedules.command",
+    "groups": "relay.groups_cli:groups",
+    "group": "relay.groups_cli:group",
 }
 
 

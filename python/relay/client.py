@@ -39,6 +39,8 @@ from relay.http.calls import (
     enqueue_result,
     get_job_call,
     get_schedule_call,
+    group_call,
+    groups_call,
     job_action_call,
     jobs_call,
     list_schedules_call,
@@ -48,6 +50,7 @@ from relay.http.calls import (
     rate_limit_call,
     requeue_call,
     result_waits,
+    set_group_call,
     stats_call,
     trigger_schedule_call,
 )
@@ -68,7 +71,16 @@ from relay.http.sdk_errors import (
 )
 from relay.job import JsonValue
 from relay.schedules.model import Schedule, ScheduleInfo
-from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+from relay.wire import (
+    CancelOutcome,
+    DeadPage,
+    EnqueueResult,
+    GroupPage,
+    GroupStats,
+    JobInfo,
+    JobSpec,
+    QueueStats,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -230,6 +242,28 @@ class Client(SyncFace):
     def resume(self, queue: str) -> QueueStats:
         """Let claims from the queue go on; its stats."""
         return self._send(queue_op_call("POST", queue, "resume"))
+
+    def set_group(
+        self,
+        queue: str,
+        group: str,
+        weight: int = 1,
+        max_inflight: int | None = None,
+        rate: float | None = None,
+        burst: int | None = None,
+    ) -> GroupStats:
+        """Set a group's share and limits (fair scheduling): `weight` jobs per turn among the
+        groups of a priority, at most `max_inflight` in flight, a token bucket of `rate` jobs/s
+        with bursts of `burst`. A limit left out (None) is removed. The group's stats."""
+        return self._send(set_group_call(queue, group, weight, max_inflight, rate, burst))
+
+    def group(self, queue: str, group: str) -> GroupStats:
+        """One group of the queue: ready backlog, jobs in flight and limits."""
+        return self._send(group_call(queue, group))
+
+    def groups(self, queue: str, limit: int = 100) -> GroupPage:
+        """The queue's groups, largest ready backlog first (at most `limit`)."""
+        return self._send(groups_call(queue, limit))
 
     def set_rate_limit(self, queue: str, rate: float, burst: int) -> QueueStats:
         """Limit claims to `rate` jobs/s with bursts of `burst`; the queue's stats."""
@@ -458,6 +492,28 @@ class AsyncClient(AsyncFace):
     async def resume(self, queue: str) -> QueueStats:
         """Let claims from the queue go on; its stats."""
         return await self._send(queue_op_call("POST", queue, "resume"))
+
+    async def set_group(
+        self,
+        queue: str,
+        group: str,
+        weight: int = 1,
+        max_inflight: int | None = None,
+        rate: float | None = None,
+        burst: int | None = None,
+    ) -> GroupStats:
+        """Set a group's share and limits (fair scheduling): `weight` jobs per turn among the
+        groups of a priority, at most `max_inflight` in flight, a token bucket of `rate` jobs/s
+        with bursts of `burst`. A limit left out (None) is removed. The group's stats."""
+        return await self._send(set_group_call(queue, group, weight, max_inflight, rate, burst))
+
+    async def group(self, queue: str, group: str) -> GroupStats:
+        """One group of the queue: ready backlog, jobs in flight and limits."""
+        return await self._send(group_call(queue, group))
+
+    async def groups(self, queue: str, limit: int = 100) -> GroupPage:
+        """The queue's groups, largest ready backlog first (at most `limit`)."""
+        return await self._send(groups_call(queue, limit))
 
     async def set_rate_limit(self, queue: str, rate: float, burst: int) -> QueueStats:
         """Limit claims to `rate` jobs/s with bursts of `burst`; the queue's stats."""

@@ -13,6 +13,7 @@ import msgspec
 
 from relay import _core
 from relay.errors import ConfigError, JobCancelled
+from relay.keys import validate_group_name
 
 DEFAULT_PRIORITY = 5
 DEFAULT_MAX_ATTEMPTS = 5
@@ -60,6 +61,7 @@ class JobOptions:
     delay_ms: int = 0
     run_at_ms: int | None = None  # absolute unix ms; wins over delay_ms
     idempotency_key: str | None = None
+    group: str | None = None  # fair scheduling across groups (tenants), decision 0053
 
     def __post_init__(self) -> None:
         _check_int("priority", self.priority, 0, 9)
@@ -73,6 +75,8 @@ class JobOptions:
             not isinstance(key, str) or not key or len(key.encode()) > MAX_IDEMPOTENCY_KEY_LEN
         ):
             raise ConfigError(f"idempotency_key must be 1-{MAX_IDEMPOTENCY_KEY_LEN} bytes")
+        if self.group is not None:
+            validate_group_name(self.group)
 
 
 def _check_int(name: str, value: object, lo: int, hi: int) -> None:
@@ -237,6 +241,7 @@ class JobInfo(msgspec.Struct, frozen=True, kw_only=True):
     cancel_requested: bool = False  # in flight, and its cancel was asked for
     lease_deadline: float | None = None  # in flight: when the lease runs out (unix seconds)
     worker: str | None = None  # in flight: the worker holding it (its name when it claimed)
+    group: str | None = None  # fair scheduling's group (decision 0053)
 
 
 class EnqueueResult(msgspec.Struct, frozen=True):

@@ -12,6 +12,20 @@ QUEUES_KEY = "relay:queues"  # global registry, never touched by a per-queue scr
 _VALID = re.compile(r"[A-Za-z0-9._\-/@+=~!$%^&*()\[\]<>?|#]{1,128}")
 
 
+MAX_GROUP_LEN = 128
+_GROUP = re.compile(r"[\x20-\x7e]{1,128}")
+
+
+def validate_group_name(group: object, field: str = "group") -> str:
+    """Return `group` if it is a valid group name (1-128 printable ASCII characters), else
+    raise ConfigError naming `field`."""
+    if not isinstance(group, str) or not _GROUP.fullmatch(group):
+        raise ConfigError(
+            f"{field}: a group name is 1-{MAX_GROUP_LEN} printable ASCII characters, got {group!r}"
+        )
+    return group
+
+
 def validate_queue_name(queue: str) -> str:
     """Return `queue` if it is a valid queue name, else raise ConfigError."""
     if not isinstance(queue, str) or not _VALID.fullmatch(queue):
@@ -141,6 +155,61 @@ class QueueKeys:
         """Each schedule's last run: name -> "<last_run_at ms> <last job id>"."""
         return self._k("sched:runs")
 
+    # -- fair scheduling across groups (docs/decisions/0053-fair-groups.md). The Lua scripts
+    # derive the per-group names below from the queue's prefix, as they do idem:<key>.
+
+    def group_ready(self, priority: int, group: str) -> str:
+        """The FIFO list of one group's ready jobs at one priority."""
+        return self._k(f"gq:{priority}:{group}")
+
+    def group(self, group: str) -> str:
+        """A group with limits: its hash of limits (w, cap, rate, burst), bucket (tokens, ts)
+        and why it is out of the rings (park = cap | rate)."""
+        return self._k(f"g:{group}")
+
+    def group_ring(self, priority: int) -> str:
+        """The groups with claimable ready jobs at one priority, scored by turn (a zset)."""
+        return self._k(f"gring:{priority}")
+
+    def group_rings(self) -> list[str]:
+        return [self.group_ring(p) for p in range(PRIORITIES - 1, -1, -1)]
+
+    @property
+    def groups(self) -> str:
+        """Groups with ready jobs, scored by how many (the backlog)."""
+        return self._k("groups")
+
+    @property
+    def group_counts(self) -> str:
+        """group -> jobs in flight (groups with none are absent)."""
+        return self._k("gn")
+
+    @property
+    def group_conf(self) -> str:
+        """The groups with limits (each has a hash `group(name)`)."""
+        return self._k("gconf")
+
+    @property
+    def group_due(self) -> str:
+        """Rate-limited groups out of the rings, scored by their next token (ms)."""
+        return self._k("gdue")
+
+    @property
+    def group_of(self) -> str:
+        """id -> group of every grouped job (deleted with the job's records)."""
+        return self._k("grp")
+
+    @property
+    def group_inflight(self) -> str:
+        """id -> group of every grouped job in flight: the ledger the counters reconcile with."""
+        return self._k("gin")
+
+    @property
+    def group_turn(self) -> str:
+        """Round-robin state per priority: c<p> = "<served> <group>" of the ring's head,
+        u<p> = group turns since the ungrouped jobs' last turn."""
+        return self._k("gturn")
+
     def idem(self, key: str) -> str:
         return self._k(f"idem:{key}")
 
@@ -169,4 +238,12 @@ class QueueKeys:
             self.schedules,
             self.schedules_due,
             self.schedules_runs,
+            *self.group_rings(),
+            self.groups,
+            self.group_counts,
+            self.group_conf,
+            self.group_due,
+            self.group_of,
+            self.group_inflight,
+            self.group_turn,
         ]

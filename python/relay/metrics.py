@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from relay.wire import QueueStats
+from relay.wire import GroupPage, QueueStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -23,6 +23,7 @@ _TOTALS = (
     "requeued",
     "cancelled",
 )
+TOP_GROUPS = 10  # groups per queue exposed by name (bounded label cardinality, decision 0053)
 
 
 class QueueCollector(Collector):
@@ -34,10 +35,17 @@ class QueueCollector(Collector):
 
     def __init__(self) -> None:
         self._stats: Sequence[QueueStats] = ()
+        self._groups: dict[str, GroupPage] = {}
         self._redis_up = True
 
-    def update(self, stats: Sequence[QueueStats], redis_up: bool = True) -> None:
+    def update(
+        self,
+        stats: Sequence[QueueStats],
+        redis_up: bool = True,
+        groups: dict[str, GroupPage] | None = None,
+    ) -> None:
         self._stats = stats
+        self._groups = groups or {}
         self._redis_up = redis_up
 
     def collect(self) -> Iterator[Metric]:
@@ -65,6 +73,36 @@ class QueueCollector(Collector):
         yield depth
         yield paused
         yield from totals.values()
+        yield from self._group_metrics()
+
+    def _group_metrics(self) -> Iterator[Metric]:
+        """Per queue: how many groups have jobs or limits, and the busiest TOP_GROUPS groups'
+        backlog and jobs in flight by name: never one series per tenant."""
+        count = GaugeMetricFamily(
+            "relay_groups",
+            "Groups per queue: with jobs (ready or in flight), with limits.",
+            labels=["queue", "kind"],
+        )
+        labels = ["queue", "group"]
+        backlog = GaugeMetricFamily(
+            "relay_group_backlog",
+            f"Ready jobs of the {TOP_GROUPS} groups with the largest backlog, per queue.",
+            labels=labels,
+        )
+        flying = GaugeMetricFamily(
+            "relay_group_in_flight",
+            f"Jobs in flight of the same {TOP_GROUPS} groups per queue.",
+            labels=labels,
+        )
+        for queue, page in self._groups.items():
+            count.add_metric([queue, "active"], page.total)
+            count.add_metric([queue, "limited"], page.limited)
+            for g in page.groups[:TOP_GROUPS]:
+                backlog.add_metric([queue, g.name], g.backlog)
+                flying.add_metric([queue, g.name], g.in_flight)
+        yield count
+        yield backlog
+        yield flying
 
 
 class Metrics:
@@ -110,13 +148,18 @@ class Metrics:
         series[0].inc()
         series[1].observe(seconds)
 
-    def render(self, stats: Sequence[QueueStats] | None = None, redis_up: bool = True) -> bytes:
+    def render(
+        self,
+        stats: Sequence[QueueStats] | None = None,
+        redis_up: bool = True,
+        groups: dict[str, GroupPage] | None = None,
+    ) -> bytes:
         """The Prometheus text exposition, after refreshing the queue snapshot when given.
 
         Under `relay server --workers N` (PROMETHEUS_MULTIPROC_DIR set for the children), the
         HTTP figures are the sum over every server process, whichever one answers."""
         if stats is not None:
-            self.queues.update(stats, redis_up)
+            self.queues.update(stats, redis_up, groups)
         return generate_latest(self._exposed())
 
     def _exposed(self) -> CollectorRegistry:

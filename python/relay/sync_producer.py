@@ -32,7 +32,16 @@ from relay.faces import SyncFace
 from relay.job import JsonValue
 from relay.keys import QUEUES_KEY
 from relay.schedules.model import Schedule, ScheduleInfo
-from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+from relay.wire import (
+    CancelOutcome,
+    DeadPage,
+    EnqueueResult,
+    GroupPage,
+    GroupStats,
+    JobInfo,
+    JobSpec,
+    QueueStats,
+)
 
 T = TypeVar("T")
 
@@ -131,6 +140,30 @@ class SyncProducer(SyncFace):
     def resume(self, queue: str) -> QueueStats:
         """Let claims from the queue go on; its stats."""
         return self.perform(calls.resume(self.settings, queue))
+
+    def set_group(
+        self,
+        queue: str,
+        group: str,
+        weight: int = 1,
+        max_inflight: int | None = None,
+        rate: float | None = None,
+        burst: int | None = None,
+    ) -> GroupStats:
+        """Set a group's share and limits (fair scheduling): `weight` jobs per turn among the
+        groups of a priority, at most `max_inflight` in flight, a token bucket of `rate` jobs/s
+        with bursts of `burst`. A limit left out (None) is removed. The group's stats."""
+        return self.perform(
+            calls.set_group(self.settings, queue, group, weight, max_inflight, rate, burst)
+        )
+
+    def group(self, queue: str, group: str) -> GroupStats:
+        """One group of the queue: ready backlog, jobs in flight and limits."""
+        return self.perform(calls.group(self.settings, queue, group))
+
+    def groups(self, queue: str, limit: int = 100) -> GroupPage:
+        """The queue's groups, largest ready backlog first (at most `limit`)."""
+        return self.perform(calls.groups(self.settings, queue, limit))
 
     def set_rate_limit(self, queue: str, rate: float, burst: int) -> QueueStats:
         """Limit claims to `rate` jobs/s with bursts of `burst`; the queue's stats."""

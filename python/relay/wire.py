@@ -21,12 +21,16 @@ __all__ = [
     "Counts",
     "DeadPage",
     "EnqueueResult",
+    "GroupLimits",
+    "GroupPage",
+    "GroupStats",
     "JobInfo",
     "JobSpec",
     "QueueStats",
     "RateLimit",
     "Totals",
     "check_dead_page",
+    "check_group_limits",
     "check_rate_limit",
     "check_wait_replicas",
 ]
@@ -98,6 +102,74 @@ class QueueStats(msgspec.Struct, frozen=True):
     paused: bool
     rate_limit: RateLimit | None
     max_depth: int | None
+
+
+class GroupLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """One group's share and limits (decision 0053): its weight in the round-robin (jobs per
+    turn), its concurrency cap and its token bucket (`rate` jobs/s, bursts of `burst`)."""
+
+    weight: int = 1
+    max_inflight: int | None = None
+    rate: float | None = None
+    burst: int | None = None
+
+
+class GroupStats(msgspec.Struct, frozen=True, kw_only=True):
+    """One group of a queue: its ready backlog, jobs in flight and limits. `capped`: at its
+    cap, out of the turns until a job finishes; `limited_until` (unix s): out of the turns
+    until its next token."""
+
+    name: str
+    backlog: int
+    in_flight: int
+    limits: GroupLimits
+    capped: bool = False
+    limited_until: float | None = None
+
+
+class GroupPage(msgspec.Struct, frozen=True, kw_only=True):
+    """Groups of a queue, largest backlog first (then most in flight): those with ready jobs
+    or jobs in flight (`total` counts them), then groups with limits and nothing to do
+    (`limited` counts every group with limits)."""
+
+    groups: list[GroupStats]
+    total: int
+    limited: int
+    sampled: bool = False  # over 10,000 jobs in flight: in_flight of groups without limits
+    # counts those among the first 10,000 (a lower bound)
+
+
+MAX_WEIGHT = 1000
+MAX_GROUP_INFLIGHT = 1_000_000
+MAX_GROUP_PAGE = 1000
+
+
+def check_group_limits(limits: GroupLimits) -> GroupLimits:
+    """`limits` when every value is in range, else ConfigError naming the field."""
+    w, cap, rate, burst = limits.weight, limits.max_inflight, limits.rate, limits.burst
+    if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_WEIGHT:
+        raise ConfigError(f"weight must be an integer from 1 to {MAX_WEIGHT}, got {w!r}")
+    if cap is not None and (
+        isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MAX_GROUP_INFLIGHT
+    ):
+        raise ConfigError(
+            f"max_inflight must be an integer from 1 to {MAX_GROUP_INFLIGHT}, got {cap!r}"
+        )
+    if (rate is None) != (burst is None):
+        raise ConfigError("rate and burst go together: set both or neither")
+    if rate is not None and burst is not None:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1e6:
+            raise ConfigError(f"rate must be in (0, 1e6] jobs/s, got {rate!r}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= 1_000_000:
+            raise ConfigError(f"burst must be an integer from 1 to 1e6, got {burst!r}")
+    return limits
+
+
+def check_group_page(limit: int) -> int:
+    """`limit` when it is 1..1000, else ConfigError."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_GROUP_PAGE:
+        raise ConfigError(f"limit must be 1..{MAX_GROUP_PAGE}, got {limit!r}")
+    return limit
 
 
 class CancelOutcome(msgspec.Struct, frozen=True):

@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from relay import Broker, BrokerSettings, JobSpec, Nack, NackMode
 from relay.broker import Code, NackOutcome
 from relay.errors import JobFinished
+from relay.wire import GroupLimits
 from tests.support.invariant import check_invariant
 
 LONG = os.environ.get("RELAY_LONG") == "1"
@@ -25,6 +26,9 @@ SHORT_LEASE_MS, WAIT_S = 40, 0.06  # a short lease has expired after WAIT_S; a l
 LONG_LEASE_MS, DELAY_MS, CRASH_LIMIT = 60_000, 40, 3
 _queues = itertools.count()
 _RETRY_MODES = [NackMode.FAIL, NackMode.LATER, NackMode.DEAD]  # CANCEL: the cancel rule
+# Groups (decision 0053): "a" is capped at 2 in flight, "b" has weight 2, "c" no limits.
+CAPS = {"a": 2}
+GROUPS = [None, "a", "b", "c"]
 
 
 @dataclass
@@ -36,6 +40,9 @@ class ModelJob:
     crashes: int = 0
     token: int = 0
     short_lease: bool = False
+    group: str | None = None
+    lane: str | None = None  # the group list it is in (None: the plain lists)
+    counted: bool = False  # in flight and counted against its group's cap
 
 
 @dataclass
@@ -78,28 +85,48 @@ class BrokerMachine(RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         self.model = Model()
+        self.run(self.broker.set_group(self.queue, "a", GroupLimits(max_inflight=CAPS["a"])))
+        self.run(self.broker.set_group(self.queue, "b", GroupLimits(weight=2)))
+
+    def counted(self, group: str) -> int:
+        return sum(
+            1
+            for j in self.model.jobs.values()
+            if j.state == "inflight" and j.counted and j.group == group
+        )
+
+    def room(self, lane: str | None) -> float:
+        """How many more jobs of `lane` a claim may take (its cap minus those counted)."""
+        if lane not in CAPS:
+            return float("inf")
+        return max(0, CAPS[lane] - self.counted(lane))
 
     @rule(
         specs=st.lists(
-            st.tuples(st.integers(0, 9), st.integers(1, 6), st.booleans()), min_size=1, max_size=4
+            st.tuples(st.integers(0, 9), st.integers(1, 6), st.booleans(), st.sampled_from(GROUPS)),
+            min_size=1,
+            max_size=4,
         )
     )
-    def enqueue(self, specs: list[tuple[int, int, bool]]) -> None:
+    def enqueue(self, specs: list[tuple[int, int, bool, str | None]]) -> None:
         # Ids of our own, in enqueue order: Redis breaks ties between equal scores (leases
         # claimed, jobs delayed or dead in the same ms) by id, and so do the draws below
         # (sorted ids); generated ids are random within a ms, which made the same choices pick
         # different jobs from one run to the next (hypothesis: FlakyStrategyDefinition).
         batch = [
             dataclasses.replace(
-                JobSpec.of("t", None, priority=p, max_attempts=m, delay_ms=DELAY_MS if d else 0),
+                JobSpec.of(
+                    "t", None, priority=p, max_attempts=m, delay_ms=DELAY_MS if d else 0, group=g
+                ),
                 id=f"job-{next(self._ids):06d}",
             )
-            for p, m, d in specs
+            for p, m, d, g in specs
         ]
         results = self.run(self.broker.enqueue_many(self.queue, batch))
-        for r, (p, m, d) in zip(results, specs, strict=True):
+        for r, (p, m, d, g) in zip(results, specs, strict=True):
             assert not r.duplicate
-            self.model.jobs[r.id] = ModelJob(p, m, state="delayed" if d else "ready")
+            state = "delayed" if d else "ready"
+            self.model.jobs[r.id] = ModelJob(p, m, state=state, group=g, lane=g)
         self.model.totals["enqueued"] += len(specs)
 
     @rule(n=st.integers(1, 6), short=st.booleans())
@@ -108,11 +135,20 @@ class BrokerMachine(RuleBasedStateMachine):
         got = self.run(self.broker.claim(self.queue, n, lease))
         ready = self.model.ids("ready")
         claimed = [j.id for j in got.jobs]
-        assert len(claimed) == min(n, len(ready)) and set(claimed) <= ready
-        rest = ready - set(claimed)
-        if claimed and rest:  # strict priority: nothing left behind outranks what was taken
-            low = min(self.model.jobs[i].priority for i in claimed)
-            assert max(self.model.jobs[i].priority for i in rest) <= low
+        jobs = self.model.jobs
+        lanes = {jobs[i].lane for i in ready}
+        room = {lane: self.room(lane) for lane in lanes}
+        claimable = sum(
+            min(room[lane], sum(1 for i in ready if jobs[i].lane == lane)) for lane in lanes
+        )
+        assert len(claimed) == min(n, claimable) and set(claimed) <= ready
+        took = {lane: sum(1 for i in claimed if jobs[i].lane == lane) for lane in lanes}
+        assert all(took[lane] <= room[lane] for lane in lanes), "a cap was exceeded"
+        # Strict priority: nothing left behind that could have been taken outranks what was.
+        rest = [i for i in ready - set(claimed) if took[jobs[i].lane] < room[jobs[i].lane]]
+        if claimed and rest:
+            low = min(jobs[i].priority for i in claimed)
+            assert max(jobs[i].priority for i in rest) <= low
         for job in got.jobs:
             m = self.model.jobs[job.id]
             assert job.token > m.token, "tokens only grow"
@@ -122,6 +158,7 @@ class BrokerMachine(RuleBasedStateMachine):
                 job.token,
                 short,
             )
+            m.counted = m.lane in CAPS
             assert job.attempts == m.attempts
 
     @precondition(lambda self: self.model.ids("inflight") or self.model.stale)
@@ -158,6 +195,7 @@ class BrokerMachine(RuleBasedStateMachine):
             self.model.totals["dead"] += 1
         else:
             m.state = "delayed" if delayed else "ready"
+            m.lane = m.group  # a retry goes back to its group (relay:{q}:grp)
             want = NackOutcome.DELAYED if delayed else NackOutcome.READY
             self.model.totals["retried"] += 1
         assert out == want
@@ -190,6 +228,7 @@ class BrokerMachine(RuleBasedStateMachine):
                 m.state, want_dead = "dead", want_dead + 1
             else:
                 m.state, want_requeued = "ready", want_requeued + 1
+                m.lane = m.group
         assert (requeued, dead) == (want_requeued, want_dead)
         self.model.totals["reaped"] += requeued
         self.model.totals["dead"] += dead
@@ -201,6 +240,7 @@ class BrokerMachine(RuleBasedStateMachine):
         assert moved == len(self.model.ids("delayed"))
         for jid in self.model.ids("delayed"):
             self.model.jobs[jid].state = "ready"
+            self.model.jobs[jid].lane = self.model.jobs[jid].group
 
     @rule()
     def requeue_all_dead(self) -> None:
@@ -209,6 +249,7 @@ class BrokerMachine(RuleBasedStateMachine):
         for jid in self.model.ids("dead"):
             m = self.model.jobs[jid]
             m.state, m.attempts, m.crashes = "ready", 0, 0
+            m.lane = m.group  # back to its group (relay:{q}:grp)
         self.model.totals["requeued"] += n
 
     @precondition(lambda self: self.model.ids("dead"))

@@ -135,6 +135,23 @@ BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("set_rate_limit", (Q, 1.5, 0), {}),
     ("set_rate_limit", (Q, float("nan"), 1), {}),
     ("clear_rate_limit", ("bad queue",), {}),
+    # groups (decision 0053)
+    ("enqueue", (Q, "t"), {"group": ""}),
+    ("enqueue", (Q, "t"), {"group": "x" * 129}),
+    ("enqueue", (Q, "t"), {"group": "tab\there"}),
+    ("enqueue", (Q, "t"), {"group": "caf\u00e9"}),
+    ("set_group", (Q, ""), {}),
+    ("set_group", ("bad queue", "g"), {}),
+    ("set_group", (Q, "g"), {"weight": 0}),
+    ("set_group", (Q, "g"), {"weight": 1001}),
+    ("set_group", (Q, "g"), {"max_inflight": 0}),
+    ("set_group", (Q, "g"), {"max_inflight": True}),
+    ("set_group", (Q, "g"), {"rate": 5.0}),
+    ("set_group", (Q, "g"), {"rate": 0, "burst": 1}),
+    ("set_group", (Q, "g"), {"rate": 1, "burst": 0}),
+    ("group", (Q, "x" * 129), {}),
+    ("groups", (Q,), {"limit": 0}),
+    ("groups", (Q,), {"limit": 1001}),
     ("list_jobs", ("bad queue", "ready"), {}),
     ("list_jobs", (Q, "nope"), {}),
     ("list_jobs", (Q, "running"), {}),
@@ -249,6 +266,8 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
         ("resume", (NOWHERE_QUEUE,), {}, JobNotFound),
         ("set_rate_limit", (NOWHERE_QUEUE, 5, 5), {}, JobNotFound),
         ("clear_rate_limit", (NOWHERE_QUEUE,), {}, JobNotFound),
+        ("group", (NOWHERE_QUEUE, "g"), {}, JobNotFound),
+        ("groups", (NOWHERE_QUEUE,), {}, JobNotFound),
         ("requeue", (NOWHERE_QUEUE,), {}, JobNotFound),
         ("requeue", (queue, "no-such-id"), {}, JobNotFound),
         ("delete_dead", (queue, "no-such-id"), {}, JobNotFound),
@@ -325,6 +344,16 @@ async def test_every_face_answers_each_call_alike(faces: Faces, broker: Broker, 
         limited = await call(face, "set_rate_limit", queue, 2.5, 3)
         assert limited.rate_limit is not None and limited.rate_limit.burst == 3
         assert (await call(face, "clear_rate_limit", queue)).rate_limit is None
+        g = await call(face, "set_group", queue, f"{face_name} / tenant", max_inflight=2)
+        assert (g.name, g.limits.max_inflight, g.limits.weight) == (f"{face_name} / tenant", 2, 1)
+        r = await call(face, "enqueue", queue, "t", group=f"{face_name} / tenant")
+        assert (await call(face, "group", queue, f"{face_name} / tenant")).backlog == 1
+        assert f"{face_name} / tenant" in [
+            x.name for x in (await call(face, "groups", queue)).groups
+        ]
+        assert (
+            await call(face, "set_group", queue, f"{face_name} / tenant")
+        ).limits.max_inflight is None
         assert queue in [q.name for q in await call(face, "queues")]
         assert (await call(face, "dead_jobs", queue, limit=1)).total == 1
         assert await call(face, "health") is True

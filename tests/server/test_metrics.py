@@ -63,3 +63,20 @@ def test_metrics_live_on_a_registry_of_their_own() -> None:
     a.observe_request("/x", "GET", 200, 0.01)
     assert b"relay_http_requests_total" in a.render([])
     assert 'route="/x"' not in b.render([]).decode()
+
+
+async def test_group_gauges_name_only_the_busiest_groups(
+    client: Client, broker: Broker, queue: str
+) -> None:
+    specs = [JobSpec.of("t", i, group=f"tenant{g}") for g in range(15) for i in range(g + 1)]
+    await broker.enqueue_many(queue, specs)
+    got = _samples(await (await client.get("/metrics")).text())
+    q = ("queue", queue)
+    named = {
+        dict(labels)["group"]: value
+        for (name, labels), value in got.items()
+        if name == "relay_group_backlog" and q in labels
+    }
+    assert named == {f"tenant{g}": g + 1 for g in range(5, 15)}  # the top 10, by backlog
+    assert got[("relay_groups", frozenset({q, ("kind", "active")}))] == 15
+    assert got[("relay_group_in_flight", frozenset({q, ("group", "tenant14")}))] == 0

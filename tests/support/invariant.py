@@ -14,6 +14,8 @@ async def states_of(redis: Any, queue: str) -> dict[str, list[str]]:
     ready: list[str] = []
     for key in k.ready_all():
         ready += [i.decode() for i in await redis.lrange(key, 0, -1)]
+    for key in await group_lists(redis, queue):  # grouped ready jobs (decision 0053)
+        ready += [i.decode() for i in await redis.lrange(key, 0, -1)]
     zs = {}
     for name, key in (
         ("delayed", k.delayed),
@@ -43,6 +45,33 @@ async def check_invariant(redis: Any, queue: str) -> dict[str, list[str]]:
     for name, key in (("result", k.results), ("progress", k.progress)):
         extra = {i.decode() for i in await redis.hkeys(key)} - records
         assert not extra, f"{name} records without a job: {sorted(extra)[:10]}"
+    await check_groups(redis, queue, states)
     flags = {i.decode() for i in await redis.smembers(k.cancel)}
     assert flags <= set(states["inflight"]), f"cancel flags off flight: {sorted(flags)[:10]}"
     return states
+
+
+async def group_lists(redis: Any, queue: str) -> list[str]:
+    """Every group's ready list, found by SCAN (not through the index it checks)."""
+    pattern = QueueKeys.for_queue(queue).group_ready(0, "*").replace(":0:*", ":*")
+    return sorted({k.decode() async for k in redis.scan_iter(match=pattern, count=1000)})
+
+
+async def check_groups(redis: Any, queue: str, states: dict[str, list[str]]) -> None:
+    """Group counters reconcile (T22): each group's in-flight count is its share of the
+    in-flight ledger, the ledger is part of the in-flight set, and each group's backlog score
+    is the length of its ready lists."""
+    k = QueueKeys.for_queue(queue)
+    ledger = {i.decode(): g.decode() for i, g in (await redis.hgetall(k.group_inflight)).items()}
+    off = set(ledger) - set(states["inflight"])
+    assert not off, f"group ledger entries off flight: {sorted(off)[:10]}"
+    counts = {g.decode(): int(n) for g, n in (await redis.hgetall(k.group_counts)).items()}
+    assert counts == dict(Counter(ledger.values())), f"in flight {counts} vs ledger"
+    backlog: Counter[str] = Counter()
+    prefix = len(k.group_ready(0, ""))
+    for key in await group_lists(redis, queue):
+        backlog[key[prefix:]] += await redis.llen(key)
+    index = {g.decode(): int(n) for g, n in await redis.zrange(k.groups, 0, -1, withscores=True)}
+    assert index == dict(backlog), f"backlog index {index} vs lists {dict(backlog)}"
+    gready = int(await redis.hget(k.stats, "gready") or 0)
+    assert gready == sum(backlog.values()), f"stats gready {gready}, grouped ready {backlog}"

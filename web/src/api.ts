@@ -73,6 +73,8 @@ export interface Job {
   lease_deadline: number | null;
   /** in flight: the worker holding it (null: claimed before workers were named) */
   worker: string | null;
+  /** fair scheduling's group, if it has one */
+  group: string | null;
 }
 
 export interface DeadPage {
@@ -119,6 +121,25 @@ export interface Schedule {
   next_run_at: number | null;
   last_run_at: number | null;
   last_job_id: string | null;
+}
+
+/** One group of a queue (fair scheduling): its ready backlog, jobs in flight and limits. */
+export interface Group {
+  name: string;
+  backlog: number;
+  in_flight: number;
+  weight: number;
+  max_inflight: number | null;
+  rate: number | null;
+  burst: number | null;
+  capped: boolean;
+  limited_until: number | null;
+}
+
+export interface GroupPage {
+  groups: Group[];
+  total: number;
+  limited: number;
 }
 
 export interface ErrorBody {
@@ -225,6 +246,7 @@ export function parseJob(v: unknown): Job | null {
     cancel_requested: v["cancel_requested"] === true,
     lease_deadline: numOrNull(v["lease_deadline"]),
     worker: strOrNull(v["worker"]),
+    group: strOrNull(v["group"]),
   };
 }
 
@@ -264,6 +286,33 @@ export function parseScheduleList(v: unknown): Schedule[] {
     }
   }
   return out;
+}
+
+export function parseGroup(v: unknown): Group | null {
+  if (!isObject(v) || typeof v["name"] !== "string") return null;
+  const lim = isObject(v["limits"]) ? v["limits"] : {};
+  return {
+    name: v["name"],
+    backlog: num(v["backlog"]),
+    in_flight: num(v["in_flight"]),
+    weight: numOrNull(lim["weight"]) ?? 1,
+    max_inflight: numOrNull(lim["max_inflight"]),
+    rate: numOrNull(lim["rate"]),
+    burst: numOrNull(lim["burst"]),
+    capped: v["capped"] === true,
+    limited_until: numOrNull(v["limited_until"]),
+  };
+}
+
+export function parseGroupPage(v: unknown): GroupPage {
+  const groups: Group[] = [];
+  if (isObject(v) && Array.isArray(v["groups"])) {
+    for (const g of v["groups"]) {
+      const parsed = parseGroup(g);
+      if (parsed) groups.push(parsed);
+    }
+  }
+  return { groups, total: isObject(v) ? num(v["total"]) : 0, limited: isObject(v) ? num(v["limited"]) : 0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,6 +429,10 @@ export class Api {
 
   async clearRateLimit(queue: string): Promise<QueueStats | null> {
     return parseQueueStats(await this.request("DELETE", `/api/queues/${q(queue)}/rate-limit`));
+  }
+
+  async groups(queue: string, limit = 50): Promise<GroupPage> {
+    return parseGroupPage(await this.request("GET", `/api/queues/${q(queue)}/groups?limit=${limit}`));
   }
 
   async schedules(queue: string): Promise<Schedule[]> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventsUrl, parseDeadPage, parseJobEvent, parseQueueList, parseStatsEvent } from "../src/api";
+import { eventsUrl, parseDeadPage, parseGroupPage, parseJobEvent, parseQueueList, parseStatsEvent } from "../src/api";
 
 const stats = {
   name: "default",
@@ -37,7 +37,7 @@ test("dead page", () => {
     id: "j1", queue: "q", type: "t", payload: { a: 1 }, priority: 5, state: "dead", attempts: 5,
     max_attempts: 5, timeout_ms: 1000, idempotency_key: null, last_error: "boom", created_at: 1,
     started_at: 2, finished_at: 3, run_at: null, result: null, result_error: null, progress: null,
-    cancel_requested: false, lease_deadline: null, worker: null,
+    cancel_requested: false, lease_deadline: null, worker: null, group: null,
   };
   assert.deepEqual(parseDeadPage({ jobs: [job], next_cursor: "c2" }), { jobs: [job], next_cursor: "c2" });
   assert.deepEqual(parseDeadPage({ jobs: [], next_cursor: null }), { jobs: [], next_cursor: null });
@@ -53,6 +53,21 @@ test("a job's result, progress and cancel flag; the new event kinds", () => {
   for (const kind of ["progress", "cancelling", "cancelled"]) {
     assert.equal(parseJobEvent({ queue: "q", kind, ids: ["a"], ts: 1 })?.kind, kind);
   }
+});
+
+test("a job's group and a page of groups", () => {
+  const [job] = parseDeadPage({ jobs: [{ id: "j", state: "dead", group: "acme" }] }).jobs;
+  assert.equal(job?.group, "acme");
+  const page = parseGroupPage({
+    groups: [{ name: "acme", backlog: 5, in_flight: 2, limits: { weight: 2, max_inflight: 4, rate: null, burst: null }, capped: true, limited_until: null }, { backlog: 1 }],
+    total: 1,
+    limited: 1,
+  });
+  assert.deepEqual(page, {
+    groups: [{ name: "acme", backlog: 5, in_flight: 2, weight: 2, max_inflight: 4, rate: null, burst: null, capped: true, limited_until: null }],
+    total: 1,
+    limited: 1,
+  });
 });
 
 test("the SSE token rides in the query, encoded", () => {

@@ -22,6 +22,7 @@ from relay.broker.connection import (
     relay_error,
     retrying,
 )
+from relay.broker.groups import GroupMethods
 from relay.broker.ops import (
     QueueKeySets,
     check_replicas,
@@ -58,7 +59,7 @@ T = TypeVar("T")
 _ACKED = (Code.OK, Code.ALREADY, Code.CANCEL)
 
 
-class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
+class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods, GroupMethods):
     """Queue operations on one Redis (or Redis Cluster); each is one atomic Lua script."""
 
     def __init__(self, client: Any, settings: BrokerSettings | None = None) -> None:
@@ -240,7 +241,8 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
 
     async def promote(self, queue: str) -> Promoted:
         """Move due delayed jobs to ready (at most batch_limit per call)."""
-        r = await self._run("promote", self._ks(queue).promote, [self.settings.batch_limit])
+        ks = self._ks(queue)
+        r = await self._run("promote", ks.promote, [self.settings.batch_limit, ks.keys.prefix])
         return Promoted(moved=int(r[0]), wait_ms=int(r[1]), tick_ms=int(r[2]))
 
     async def wait_for_work(self, queues: Sequence[str], timeout_s: float) -> str | None:

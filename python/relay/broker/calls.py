@@ -9,6 +9,7 @@ job raises JobNotFound (the HTTP 404), and the calls that change a queue return 
 
 from __future__ import annotations
 
+from relay.broker import groups as group_ops
 from relay.broker import lifecycle, ops
 from relay.broker.browse import list_reply, list_step
 from relay.broker.browse_plans import bulk_plan, check_bulk, one_plan
@@ -17,7 +18,7 @@ from relay.browse import DEFAULT_LIMIT, JobPage, check_job_id
 from relay.config import BrokerSettings
 from relay.errors import JobNotFound, RelayError
 from relay.job import JsonValue
-from relay.keys import QUEUES_KEY, validate_queue_name
+from relay.keys import QUEUES_KEY, validate_group_name, validate_queue_name
 from relay.results import check_wait_ms
 from relay.schedules import steps as schedule_steps
 from relay.schedules.model import Schedule, ScheduleInfo
@@ -25,9 +26,14 @@ from relay.wire import (
     CancelOutcome,
     DeadPage,
     EnqueueResult,
+    GroupLimits,
+    GroupPage,
+    GroupStats,
     JobInfo,
     QueueStats,
     check_dead_page,
+    check_group_limits,
+    check_group_page,
     check_rate_limit,
 )
 
@@ -121,6 +127,32 @@ def set_rate_limit(s: BrokerSettings, queue: str, rate: float, burst: int) -> St
     check_rate_limit(rate, burst)
     yield from ops.put_rate_limit(s, (yield from known(s, queue)), rate, burst)
     return (yield from ops.queue_stats(s, queue))
+
+
+def set_group(
+    s: BrokerSettings,
+    queue: str,
+    group: str,
+    weight: int = 1,
+    max_inflight: int | None = None,
+    rate: float | None = None,
+    burst: int | None = None,
+) -> Steps[GroupStats]:
+    limits = check_group_limits(
+        GroupLimits(weight=weight, max_inflight=max_inflight, rate=rate, burst=burst)
+    )
+    yield from group_ops.put_group(s, validate_queue_name(queue), group, limits)
+    return (yield from group_ops.group_stats(s, queue, group))
+
+
+def group(s: BrokerSettings, queue: str, group: str) -> Steps[GroupStats]:
+    validate_group_name(group)
+    return (yield from group_ops.group_stats(s, (yield from known(s, queue)), group))
+
+
+def groups(s: BrokerSettings, queue: str, limit: int = 100) -> Steps[GroupPage]:
+    check_group_page(limit)
+    return (yield from group_ops.group_page(s, (yield from known(s, queue)), limit))
 
 
 def clear_rate_limit(s: BrokerSettings, queue: str) -> Steps[QueueStats]:

@@ -185,6 +185,7 @@ def enqueue_args(s: BrokerSettings, prefix: str, specs: Sequence[JobSpec]) -> li
             -1 if o.run_at_ms is None else o.run_at_ms,
             key,
             fingerprint(spec.type, spec.payload) if key else "",
+            o.group or "",
         ]
     return args
 
@@ -192,7 +193,7 @@ def enqueue_args(s: BrokerSettings, prefix: str, specs: Sequence[JobSpec]) -> li
 def own_ids(args: Sequence[object], specs: Sequence[JobSpec]) -> set[str]:
     """The ids `enqueue_args` generated (not the callers' fixed ones): when a resend finds one
     of these already there, it is this call's own first landing, not a duplicate."""
-    return {str(args[i]) for i in range(3, len(args), 6)} - {s.id for s in specs if s.id}
+    return {str(args[i]) for i in range(3, len(args), 7)} - {s.id for s in specs if s.id}
 
 
 def enqueue_reply(

@@ -62,6 +62,7 @@ def job_info(
     res: bytes = b"",
     prog: bytes = b"",
     flag: int = 0,
+    group: bytes = b"",
 ) -> JobInfo:
     """A stored job as a JobInfo; a record that does not decode is reported, not hidden."""
     attempts, _, started_ms, _ = parse_run(run)
@@ -108,6 +109,7 @@ def job_info(
         cancel_requested=bool(flag),
         lease_deadline=at if st is JobState.INFLIGHT else None,
         worker=run_worker(run) if st is JobState.INFLIGHT else None,
+        group=_text(group) if group else None,
     )
 
 

@@ -44,6 +44,9 @@ ARITY: dict[str, int] = {
     "list_schedules": 3,
     "due_schedules": 2,
     "fire_schedules": 19,
+    # fair scheduling across groups (docs/decisions/0053-fair-groups.md)
+    "set_group": 4,
+    "list_groups": 6,
 }
 
 

@@ -13,12 +13,17 @@ from dataclasses import dataclass
 
 from relay.broker import Broker, JobSpec
 from relay.job import JsonValue
+from relay.wire import GroupLimits
 
 QUEUES = ("emails", "thumbnails", "reports")
 POISON_RATE = 0.04  # jobs that fail on every attempt and end in the dead set
 MAX_ATTEMPTS = 3  # so a doomed job is dead within seconds
 DELAYED_RATE = 0.1  # jobs scheduled 5-45 s ahead
 CHUNK = 200  # jobs per enqueue call during the burst
+# Emails are sent for tenants (fair scheduling, decision 0053): acme sends most of them and is
+# capped, so the others' mail never waits behind acme's.
+TENANTS = (("acme", 0.6), ("globex", 0.15), ("initech", 0.1), ("umbrella", 0.1), ("hooli", 0.05))
+TENANT_LIMITS = {"acme": GroupLimits(weight=1, max_inflight=4, rate=25.0, burst=25)}
 
 _NAMES = ("ada", "grace", "linus", "barbara", "ken", "margaret", "dennis", "frances", "alan")
 _TEMPLATES = ("welcome", "receipt", "password-reset", "weekly-digest")
@@ -82,10 +87,23 @@ class Load:
         priority = 9 if roll < 0.1 else 7 if roll < 0.25 else 1 if roll > 0.85 else 5
         delay_ms = rng.randint(5_000, 45_000) if rng.random() < DELAYED_RATE else 0
         payload = kind.payload(rng, next(self.seq), rng.random() < POISON_RATE)
+        group = None
+        if kind.queue == "emails":
+            group = rng.choices([t for t, _ in TENANTS], weights=[w for _, w in TENANTS])[0]
         spec = JobSpec.of(
-            kind.type, payload, priority=priority, delay_ms=delay_ms, max_attempts=MAX_ATTEMPTS
+            kind.type,
+            payload,
+            priority=priority,
+            delay_ms=delay_ms,
+            max_attempts=MAX_ATTEMPTS,
+            group=group,
         )
         return kind.queue, spec
+
+    async def set_limits(self) -> None:
+        """The tenants' limits on the emails queue."""
+        for tenant, limits in TENANT_LIMITS.items():
+            await self.broker.set_group("emails", tenant, limits)
 
     async def enqueue(self, n: int) -> None:
         """Enqueue `n` random jobs, batched per queue."""

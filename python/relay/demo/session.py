@@ -158,10 +158,12 @@ class Demo:
         broker = Broker.from_url(url)
         load = Load(broker)
         try:
+            await load.set_limits()
             await load.enqueue(self.opts.jobs)
             self.say(
                 f"Enqueued {self.opts.jobs} jobs ({POISON_RATE:.0%} doomed to fail, "
-                f"{DELAYED_RATE:.0%} delayed); now about {self.opts.rate:g} a second. "
+                f"{DELAYED_RATE:.0%} delayed; emails from 5 tenants, acme capped at 4 in "
+                f"flight: see Groups); now about {self.opts.rate:g} a second. "
                 "Press Ctrl-C to stop everything."
             )
             return await _first_of(

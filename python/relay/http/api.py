@@ -30,8 +30,8 @@ from relay.http.models import (
 from relay.http.state import AppState, all_stats, state
 from relay.job import JobOptions
 from relay.keys import validate_queue_name
-from relay.metrics import CONTENT_TYPE
-from relay.wire import JobSpec
+from relay.metrics import CONTENT_TYPE, TOP_GROUPS
+from relay.wire import GroupPage, JobSpec
 
 T = TypeVar("T")
 TOKEN_KEY = web.RequestKey("relay_token", int)  # index of the caller's token, set by auth
@@ -85,7 +85,11 @@ async def known_queue(request: web.Request) -> str:
 
 
 def _spec(job: EnqueueRequest, where: str) -> JobSpec:
-    for name, value in (("type", job.type), ("idempotency_key", job.idempotency_key)):
+    for name, value in (
+        ("type", job.type),
+        ("idempotency_key", job.idempotency_key),
+        ("group", job.group),
+    ):
         if value is not None and not (value.isascii() and value.isprintable()):
             raise Problem(
                 400, f"invalid body: {name} must be printable ASCII - at `{where}.{name}`"
@@ -97,6 +101,7 @@ def _spec(job: EnqueueRequest, where: str) -> JobSpec:
         int(job.delay_ms),
         None if job.run_at is None else round(job.run_at * 1000),
         job.idempotency_key,
+        job.group,
     )
     return JobSpec(type=job.type, payload=bytes(job.payload), options=options)
 
@@ -109,6 +114,7 @@ def _options(
     delay_ms: int,
     run_at_ms: int | None,
     idempotency_key: str | None,
+    group: str | None = None,
 ) -> JobOptions:
     """JobOptions, built (and validated) once per distinct set: the jobs of a batch, and most
     single enqueues, share theirs (frozen, so sharing is safe)."""
@@ -119,6 +125,7 @@ def _options(
         delay_ms=delay_ms,
         run_at_ms=run_at_ms,
         idempotency_key=idempotency_key,
+        group=group,
     )
 
 
@@ -261,10 +268,13 @@ async def health(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """GET /metrics: Prometheus text; queue figures are read from Redis now."""
     st = state(request)
+    groups: dict[str, GroupPage] = {}
     try:
         stats = await all_stats(st.broker)
+        for s in stats:
+            groups[s.name] = await st.broker.groups(s.name, TOP_GROUPS)
         up = True
     except RedisUnavailable:
         stats, up = [], False
-    body = st.metrics.render(stats, redis_up=up)
+    body = st.metrics.render(stats, redis_up=up, groups=groups)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

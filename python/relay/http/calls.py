@@ -39,10 +39,20 @@ from relay.http.models import (
 )
 from relay.http.sdk_errors import error_from_response
 from relay.job import JsonValue, check_job_type
-from relay.keys import validate_queue_name
+from relay.keys import validate_group_name, validate_queue_name
 from relay.results import FINISHED, MAX_WAIT_MS, check_timeout, check_wait_ms, outcome
 from relay.schedules.model import Schedule, ScheduleInfo, check_schedule_name
-from relay.wire import CancelOutcome, DeadPage, EnqueueResult, JobInfo, JobSpec, QueueStats
+from relay.wire import (
+    CancelOutcome,
+    DeadPage,
+    EnqueueResult,
+    GroupLimits,
+    GroupPage,
+    GroupStats,
+    JobInfo,
+    JobSpec,
+    QueueStats,
+)
 
 T = TypeVar("T")
 
@@ -88,6 +98,7 @@ def wire_job(spec: JobSpec) -> EnqueueRequest:
         max_attempts=o.max_attempts,
         timeout_ms=o.timeout_ms,
         idempotency_key=o.idempotency_key,
+        group=o.group,
     )
 
 
@@ -260,6 +271,34 @@ def queue_op_call(method: str, queue: str, op: str, body: Any = None) -> Call[Qu
 def rate_limit_call(queue: str, rate: float, burst: int) -> Call[QueueStats]:
     wire.check_rate_limit(rate, burst)
     return queue_op_call("PUT", queue, "rate-limit", RateLimitRequest(rate=rate, burst=burst))
+
+
+def _group_path(queue: str, group: str) -> str:
+    return f"{queue_path(queue)}/groups/{quote_segment(validate_group_name(group))}"
+
+
+def set_group_call(
+    queue: str,
+    group: str,
+    weight: int = 1,
+    max_inflight: int | None = None,
+    rate: float | None = None,
+    burst: int | None = None,
+) -> Call[GroupStats]:
+    """PUT the group's limits (safe to resend: the same body gives the same state)."""
+    limits = wire.check_group_limits(
+        GroupLimits(weight=weight, max_inflight=max_inflight, rate=rate, burst=burst)
+    )
+    return Call("PUT", _group_path(queue, group), GroupStats, msgspec.json.encode(limits))
+
+
+def group_call(queue: str, group: str) -> Call[GroupStats]:
+    return Call("GET", _group_path(queue, group), GroupStats)
+
+
+def groups_call(queue: str, limit: int = 100) -> Call[GroupPage]:
+    wire.check_group_page(limit)
+    return Call("GET", f"{queue_path(queue)}/groups", GroupPage, query={"limit": str(limit)})
 
 
 QUEUES: Call[QueueList] = Call("GET", "/api/queues", QueueList)

@@ -51,6 +51,16 @@ QueueName = Annotated[
         description="1-128 printable characters, none of '{' '}' ':' or whitespace.",
     ),
 ]
+GroupName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=128,
+        pattern=_PRINTABLE,
+        description="Fair scheduling: jobs of one group take turns with the other groups of "
+        "their priority (1-128 printable ASCII characters).",
+    ),
+]
 JobId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Cursor = Annotated[
     str,
@@ -84,6 +94,7 @@ class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         msgspec.Meta(ge=0, le=2**32 - 1, multiple_of=1, description="Execution limit; 0 = none"),
     ] = 300_000
     idempotency_key: IdempotencyKey | None = None
+    group: GroupName | None = None
 
 
 class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -110,6 +121,31 @@ class RateLimitRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     rate: Annotated[float, msgspec.Meta(gt=0, le=1e6)]
     burst: Annotated[float, msgspec.Meta(ge=1, le=1_000_000, multiple_of=1)]
+
+
+class GroupRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A group's share and limits; a limit left out (or null) is removed."""
+
+    weight: Annotated[
+        float, msgspec.Meta(ge=1, le=1000, multiple_of=1, description="Jobs per turn")
+    ] = 1
+    max_inflight: (
+        Annotated[
+            float,
+            msgspec.Meta(
+                ge=1, le=1_000_000, multiple_of=1, description="Most jobs of the group in flight"
+            ),
+        ]
+        | None
+    ) = None
+    rate: Annotated[float, msgspec.Meta(gt=0, le=1e6, description="Jobs/s")] | None = None
+    burst: Annotated[float, msgspec.Meta(ge=1, le=1_000_000, multiple_of=1)] | None = None
+
+
+class GroupsQuery(msgspec.Struct, forbid_unknown_fields=False):
+    """Query parameters of the group listing."""
+
+    limit: Annotated[float, msgspec.Meta(ge=1, le=1000, multiple_of=1)] = 100
 
 
 class DeadQuery(msgspec.Struct, forbid_unknown_fields=False):
@@ -255,6 +291,17 @@ def refine_schedule_schema(schema: dict[str, Any]) -> None:
             "required": ["every_ms"],
             "not": {"required": ["cron"]},
             "properties": {"timezone": {"const": "UTC"}},
+        },
+    ]
+
+
+def refine_group_schema(schema: dict[str, Any]) -> None:
+    """What a Struct cannot say: rate and burst go together (both numbers, or both absent)."""
+    schema["anyOf"] = [
+        {"properties": {"rate": {"type": "null"}, "burst": {"type": "null"}}},
+        {
+            "required": ["rate", "burst"],
+            "properties": {"rate": {"type": "number"}, "burst": {"type": "number"}},
         },
     ]
 

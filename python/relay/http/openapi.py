@@ -8,12 +8,25 @@ from typing import Any
 import msgspec
 
 from relay import __version__
-from relay.http.models import ErrorBody, JobId, QueueName, ScheduleName, refine_schedule_schema
+from relay.http.models import (
+    ErrorBody,
+    GroupName,
+    JobId,
+    QueueName,
+    ScheduleName,
+    refine_group_schema,
+    refine_schedule_schema,
+)
 from relay.http.routes import ROUTES, Route
 
 REF = "#/components/schemas/{name}"
 _PARAM = re.compile(r"{(\w+)}")
-_PATH_SCHEMAS: dict[str, Any] = {"queue": QueueName, "id": JobId, "name": ScheduleName}
+_PATH_SCHEMAS: dict[str, Any] = {
+    "queue": QueueName,
+    "id": JobId,
+    "name": ScheduleName,
+    "group": GroupName,
+}
 _REASONS = {
     200: "OK",
     201: "Created",
@@ -46,6 +59,8 @@ def build_openapi(routes: tuple[Route, ...] = ROUTES, *, auth: bool = False) -> 
     components = {name: _integers(schema) for name, schema in components.items()}
     if "ScheduleRequest" in components:
         refine_schedule_schema(components["ScheduleRequest"])
+    if "GroupRequest" in components:
+        refine_group_schema(components["GroupRequest"])
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, auth)

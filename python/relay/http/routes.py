@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from relay.browse import Changed, JobPage
-from relay.http import api, browse, lifecycle, schedules, sse, work
+from relay.http import api, browse, groups, lifecycle, schedules, sse, work
 from relay.http.models import (
     BatchRequest,
     BatchResponse,
@@ -18,6 +18,8 @@ from relay.http.models import (
     EnqueueQuery,
     EnqueueRequest,
     EnqueueResponse,
+    GroupRequest,
+    GroupsQuery,
     Health,
     QueueList,
     RateLimitRequest,
@@ -36,7 +38,7 @@ from relay.http.work_models import (
 )
 from relay.job import JobInfo
 from relay.schedules.model import ScheduleInfo
-from relay.wire import CancelOutcome, DeadPage, QueueStats
+from relay.wire import CancelOutcome, DeadPage, GroupPage, GroupStats, QueueStats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -118,6 +120,15 @@ ROUTES: tuple[Route, ...] = (
           WITH_BODY, RateLimitRequest),
     Route("DELETE", "/api/queues/{queue}/rate-limit", api.delete_rate_limit, "clearRateLimit",
           "Remove the queue's rate limit", {200: QueueStats}, WRITE),
+    Route("GET", "/api/queues/{queue}/groups", groups.list_groups, "listGroups",
+          "The queue's groups, largest ready backlog first: backlog, in flight, limits",
+          {200: GroupPage}, query=GroupsQuery, tag="groups"),
+    Route("PUT", "/api/queues/{queue}/groups/{group}", groups.put_group, "setGroup",
+          "Set a group's weight, max_inflight and token bucket (a limit left out is removed; "
+          "the queue need not exist yet)",
+          {200: GroupStats}, WITH_BODY, GroupRequest, tag="groups"),
+    Route("GET", "/api/queues/{queue}/groups/{group}", groups.get_group, "getGroup",
+          "One group: backlog, in flight, limits", {200: GroupStats}, tag="groups"),
     Route("POST", "/api/queues/{queue}/pause", api.pause, "pauseQueue",
           "Stop claims from the queue (enqueues still land)", {200: QueueStats}, WRITE),
     Route("POST", "/api/queues/{queue}/resume", api.resume, "resumeQueue",
@@ -171,11 +182,15 @@ _ID = "{id:(?!(?:batch|bulk|requeue)$)[^/]+}"
 # aiohttp's default `{queue}` pattern excludes `{` and `}`: such a name would answer 404 "no
 # such route" instead of the 400 naming the queue-name rule, so the handler sees every segment.
 _QUEUE = "{queue:[^/]+}"
+_GROUP = "{group:[^/]+}"  # likewise: any printable name, its rule checked by the handler
 
 
 def install(app: web.Application, routes: tuple[Route, ...] = ROUTES) -> None:
     """Add every route of the table to the app."""
     for r in routes:
         app.router.add_route(
-            r.method, r.path.replace("{id}", _ID).replace("{queue}", _QUEUE), r.handler, name=r.name
+            r.method,
+            r.path.replace("{id}", _ID).replace("{queue}", _QUEUE).replace("{group}", _GROUP),
+            r.handler,
+            name=r.name,
         )

@@ -114,7 +114,9 @@ class Claimer:
     def _due(self, queue: str, now: float, every_queue: bool) -> bool:
         until = self._limited.get(queue)
         if until is not None:
-            if until > now:
+            # A wake-up asks a rate-limited queue again: the limit may be a group's (decision
+            # 0053), and the wake-up a job of another group, which that limit must not hold up.
+            if until > now and not every_queue:
                 return False
             del self._limited[queue]
             return True
@@ -169,11 +171,10 @@ class Claimer:
     async def _wait_then_claim(self, wait_s: float, want: int) -> bool:
         """The idle wait with the claims riding behind it (one Redis): a job enqueued while
         this worker waits is claimed the moment its wake-up is popped, with no second round
-        trip. Every queue not rate-limited is asked, in priority order; True if woken or if
-        any jobs came (claim again at once), False on a quiet timeout."""
+        trip. Every queue is asked, in priority order (a rate-limited one too: see `_due`);
+        True if woken or if any jobs came (claim again at once), False on a quiet timeout."""
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        asks = [(q, want) for q in self._queues if self._limited.get(q, 0.0) <= now]
+        asks = [(q, want) for q in self._queues]  # rate-limited too: see _due
         self.claiming = True
         try:
             woke, claims = await self._broker.wait_then_claim(

@@ -126,6 +126,7 @@ export class JobLookup {
         ...when("Run at", job.run_at),
         ...when("Started", job.started_at),
         ...when("Finished", job.finished_at),
+        ...(job.group !== null ? item("Group", h("code", { testid: "job-group" }, job.group)) : []),
         ...item("Idempotency key", job.idempotency_key === null ? h("span", { class: "muted" }, "—") : h("code", null, job.idempotency_key)),
       ),
       job.last_error

@@ -10,6 +10,7 @@ import { errorMessage, toast } from "../toast";
 import { JobBrowser } from "./browser";
 import { DeadSet } from "./deadset";
 import { JobLookup } from "./lookup";
+import { GroupList } from "./groups";
 import { ScheduleList } from "./schedules";
 
 export const WINDOWS: ReadonlyArray<[number, string]> = [
@@ -35,6 +36,7 @@ export class QueueView {
   private readonly dead: DeadSet;
   private readonly browser: JobBrowser;
   private readonly schedules: ScheduleList;
+  private readonly groups: GroupList;
   private readonly rateCurrent: HTMLElement;
   private readonly rateInput: HTMLInputElement;
   private readonly burstInput: HTMLInputElement;
@@ -117,6 +119,7 @@ export class QueueView {
     this.dead = new DeadSet(api, name, now);
     this.browser = new JobBrowser(api, name, now);
     this.schedules = new ScheduleList(api, name, now);
+    this.groups = new GroupList(api, name);
 
     this.el = h(
       "div",
@@ -138,6 +141,7 @@ export class QueueView {
         this.lookup.el,
       ),
       this.browser.el,
+      this.groups.el,
       this.schedules.el,
       this.dead.el,
     );
@@ -181,6 +185,7 @@ export class QueueView {
     this.throughput.destroy();
     this.dead.destroy();
     this.schedules.destroy();
+    this.groups.destroy();
     this.lookup.destroy();
     this.browser.destroy();
   }
@@ -200,6 +205,7 @@ export class QueueView {
   tick(): void {
     this.dead.tick();
     this.schedules.tick();
+    this.groups.tick();
     this.lookup.tick();
     this.browser.tick();
   }

@@ -20,6 +20,8 @@
   ARGV[1] job id   ARGV[2] cancelled jobs kept (count, 0 = none)   ARGV[3] ... (max age, ms)
   ARGV[4] events stream cap (0 = no events)
   ARGV[5] key prefix relay:{q}: (wake lists relay:{q}:fin:<id>, expire after 60 s)
+  A ready grouped job (docs/decisions/0053-fair-groups.md) leaves its group's list; relay:{q}:
+  grp, gq:<p>:<g>, gring:<p>, groups and stats derived from ARGV[5].
   The cancelled set is trimmed here (bounded per call): every entry follows a cancel call.
   Returns: {1} cancelled now | {2} already cancelled | {3} in flight: flagged, cancelling
          | {-10} unknown | {-11, state} already completed or dead: nothing changed ]]
@@ -38,7 +40,22 @@ if redis.call('ZSCORE', KEYS[12], id) then
 end
 if redis.call('ZREM', KEYS[11], id) == 0 then
   local p = string.byte(env, 2)
-  local removed = p and p <= 9 and redis.call('LREM', KEYS[10 - p], 1, id) or 0
+  local removed = 0
+  local g = redis.call('HGET', ARGV[5] .. 'grp', id)
+  if g and p and p <= 9 then  -- a grouped job: on its group's list, unless claimed ungrouped
+    local pre = ARGV[5]
+    removed = redis.call('LREM', pre .. 'gq:' .. p .. ':' .. g, 1, id)
+    if removed > 0 then
+      if tonumber(redis.call('ZINCRBY', pre .. 'groups', -1, g)) <= 0 then
+        redis.call('ZREM', pre .. 'groups', g)
+      end
+      redis.call('HINCRBY', KEYS[22], 'gready', -1)
+      if redis.call('EXISTS', pre .. 'gq:' .. p .. ':' .. g) == 0 then
+        redis.call('ZREM', pre .. 'gring:' .. p, g)
+      end
+    end
+  end
+  if removed == 0 then removed = p and p <= 9 and redis.call('LREM', KEYS[10 - p], 1, id) or 0 end
   for k = 1, 10 do  -- not on its own priority's list (a corrupt record): look at every list
     if removed > 0 then break end
     removed = redis.call('LREM', KEYS[k], 1, id)
@@ -70,5 +87,6 @@ for _, x in ipairs(old) do gone[#gone + 1] = x end
 if #gone > 0 then
   redis.call('ZREM', KEYS[15], unpack(gone))
   for k = 17, 21 do redis.call('HDEL', KEYS[k], unpack(gone)) end
+  redis.call('HDEL', ARGV[5] .. 'grp', unpack(gone))
 end
 return {1}

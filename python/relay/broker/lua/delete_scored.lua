@@ -9,6 +9,7 @@
   ARGV[1] events stream cap (0 = no events)
   ARGV[2] job id, or '' for a selection: ARGV[3] job type ('' = any), ARGV[4] rank to start
           examining at (oldest first), ARGV[5] most jobs examined (<= 1000)
+  Their group records (relay:{q}:grp, derived from KEYS[2], decision 0053) go too.
   Returns: {1} deleted | {-8} that id is not in this state
          | {deleted, next rank, left in the state} for a selection (next rank >= left: done) ]]
 local key = KEYS[1]
@@ -35,6 +36,7 @@ if #gone > 0 then
   redis.call('HDEL', KEYS[2], unpack(gone))
   redis.call('HDEL', KEYS[3], unpack(gone))
   redis.call('HDEL', KEYS[4], unpack(gone))
+  redis.call('HDEL', string.sub(KEYS[2], 1, -5) .. 'grp', unpack(gone))
   redis.call('HINCRBY', KEYS[5], 'deleted', #gone)
   if tonumber(ARGV[1]) > 0 then
     redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[1], '*', 'k', 'deleted', 'n', #gone,

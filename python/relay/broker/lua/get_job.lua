@@ -9,7 +9,8 @@
   ARGV[1] job id
   Returns: {} unknown (or trimmed) | {envelope, state, run ('' none), last error ('' none),
            score ('' for ready: the lease deadline, run_at, dead-at or finished-at in ms),
-           result record ('' none), progress ('' none), cancel asked for (0|1)} ]]
+           result record ('' none), progress ('' none), cancel asked for (0|1),
+           group ('' none: relay:{q}:grp, derived from KEYS[1], decision 0053)} ]]
 local id = ARGV[1]
 local env = redis.call('HGET', KEYS[1], id)
 if not env then return {} end
@@ -17,13 +18,14 @@ local run = redis.call('HGET', KEYS[2], id) or ''
 local err = redis.call('HGET', KEYS[3], id) or ''
 local res = redis.call('HGET', KEYS[9], id) or ''
 local prog = redis.call('HGET', KEYS[10], id) or ''
+local group = redis.call('HGET', string.sub(KEYS[1], 1, -5) .. 'grp', id) or ''
 local states = {{4, 'inflight'}, {5, 'delayed'}, {6, 'dead'}, {7, 'completed'}, {8, 'cancelled'}}
 for _, s in ipairs(states) do
   local score = redis.call('ZSCORE', KEYS[s[1]], id)
   if score then
     local flag = 0
     if s[1] == 4 then flag = redis.call('SISMEMBER', KEYS[11], id) end
-    return {env, s[2], run, err, score, res, prog, flag}
+    return {env, s[2], run, err, score, res, prog, flag, group}
   end
 end
-return {env, 'ready', run, err, '', res, prog, 0}
+return {env, 'ready', run, err, '', res, prog, 0, group}

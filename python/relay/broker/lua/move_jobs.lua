@@ -12,7 +12,8 @@
           | 'requeued' (from dead)
   ARGV[3] job id, or '' for a selection: ARGV[4] job type ('' = any), ARGV[5] rank to start
           examining at (oldest first), ARGV[6] most jobs examined (<= 1000)
-  Jobs whose record is missing or unreadable stay where they are.
+  Jobs whose record is missing or unreadable stay where they are. A grouped job goes to its
+  group's list (decision 0053).
   Returns: {1} moved | {-8} that id is not in the source state (or its record is unreadable)
          | {moved, next rank, left in the source} for a selection (next rank >= left: done) ]]
 local src, requeue = KEYS[11], ARGV[2] == 'requeued'
@@ -25,14 +26,36 @@ else
   ids = redis.call('ZRANGE', src, start, start + tonumber(ARGV[6]) - 1)
   if #ids == 0 then return {0, start, redis.call('ZCARD', src)} end
 end
+-- Groups (docs/decisions/0053-fair-groups.md): a grouped job goes back onto its group's list
+-- (at the head when `head`), the group into its priority's ring unless it is parked.
+local function gpush(pre, g, p, id, head)
+  redis.call(head and 'LPUSH' or 'RPUSH', pre .. 'gq:' .. p .. ':' .. g, id)
+  redis.call('ZINCRBY', pre .. 'groups', 1, g)
+  redis.call('HINCRBY', pre .. 'stats', 'gready', 1)
+  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
+    local ring = pre .. 'gring:' .. p
+    if not redis.call('ZSCORE', ring, g) then
+      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+    end
+  end
+end
+-- Grouped jobs go back to their group (relay:{q}:grp, docs/decisions/0053-fair-groups.md);
+-- the group keys derive from the jobs hash's name (relay:{q}:jobs).
+local pre = string.sub(KEYS[12], 1, -5)
+local gs = {}
+if redis.call('EXISTS', pre .. 'grp') == 1 then gs = redis.call('HMGET', pre .. 'grp', unpack(ids)) end
 local envs = redis.call('HMGET', KEYS[12], unpack(ids))
-local ready, moved = {}, {}
+local ready, moved, grouped = {}, {}, {}
 for i, id in ipairs(ids) do
   local env = envs[i] or ''
   local v, p = string.byte(env, 1, 2)
   local tn = string.byte(env, 17)
   local fits = ARGV[3] ~= '' or ARGV[4] == '' or (tn and string.sub(env, 18, 17 + tn) == ARGV[4])
-  if v == 1 and p and p <= 9 and fits then
+  if v == 1 and p and p <= 9 and fits and gs[i] then
+    grouped[#grouped + 1] = {gs[i], p, id}
+    moved[#moved + 1] = id
+  elseif v == 1 and p and p <= 9 and fits then
     ready[p] = ready[p] or {}
     table.insert(ready[p], id)
     moved[#moved + 1] = id
@@ -41,6 +64,7 @@ end
 if ARGV[3] ~= '' and #moved == 0 then return {-8} end
 if #moved > 0 then
   for p, list in pairs(ready) do redis.call('RPUSH', KEYS[10 - p], unpack(list)) end
+  for _, x in ipairs(grouped) do gpush(pre, x[1], x[2], x[3], false) end
   redis.call('ZREM', src, unpack(moved))
   if requeue then
     redis.call('HDEL', KEYS[13], unpack(moved))

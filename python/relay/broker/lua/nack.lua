@@ -22,8 +22,74 @@
     dead   = non-retryable: dead at once
     cancel = the handler stopped on a cancel: cancelled
   A job flagged for cancel ends cancelled whatever the mode: it is never retried.
+  Grouped jobs (docs/decisions/0053-fair-groups.md): a retry now goes back to its group's list;
+  relay:{q}:grp, gin, gn, gconf, g:<g>, gq:<p>:<g>, gring:<p>, groups and stats derived
+  from ARGV[2].
   Returns: {code per job} 1 ready now | 2 delayed | 3 dead | 4 cancelled
          | -2 stale token, nothing changed ]]
+-- Groups (docs/decisions/0053-fair-groups.md): jobs leaving flight free their group's slots
+-- (relay:{q}:gin is the ledger, gn the counts); a group with limits (gconf) parked at its cap
+-- goes back into the rings of the priorities where it has jobs. Returns whether one did.
+local function grelease(pre, list)
+  if #list == 0 or redis.call('EXISTS', pre .. 'gin') == 0 then return false end
+  local gs = redis.call('HMGET', pre .. 'gin', unpack(list))
+  local per, order, gone = {}, {}, {}
+  for i, g in ipairs(gs) do
+    if g then
+      if not per[g] then per[g] = 0; order[#order + 1] = g end
+      per[g] = per[g] + 1; gone[#gone + 1] = list[i]
+    end
+  end
+  if #gone == 0 then return false end
+  redis.call('HDEL', pre .. 'gin', unpack(gone))
+  local cur, set, del, n = redis.call('HMGET', pre .. 'gn', unpack(order)), {}, {}, {}
+  for i, g in ipairs(order) do
+    n[g] = (tonumber(cur[i]) or 0) - per[g]
+    if n[g] > 0 then set[#set + 1] = g; set[#set + 1] = n[g] else del[#del + 1] = g end
+  end
+  if #set > 0 then redis.call('HSET', pre .. 'gn', unpack(set)) end
+  if #del > 0 then redis.call('HDEL', pre .. 'gn', unpack(del)) end
+  if redis.call('EXISTS', pre .. 'gconf') == 0 then return false end
+  local back, limited = false, redis.call('SMISMEMBER', pre .. 'gconf', unpack(order))
+  for i, g in ipairs(order) do
+    local s = limited[i] == 1 and redis.call('HMGET', pre .. 'g:' .. g, 'park', 'cap') or {}
+    if s[1] == 'cap' and (not s[2] or n[g] < tonumber(s[2])) then
+      redis.call('HDEL', pre .. 'g:' .. g, 'park')
+      for p = 0, 9 do
+        local ring = pre .. 'gring:' .. p
+        if redis.call('LLEN', pre .. 'gq:' .. p .. ':' .. g) > 0 and not redis.call('ZSCORE', ring, g) then
+          local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+          redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+          back = true
+        end
+      end
+    end
+  end
+  return back
+end
+-- Groups (docs/decisions/0053-fair-groups.md): a grouped job goes back onto its group's list
+-- (at the head when `head`), the group into its priority's ring unless it is parked.
+local function gpush(pre, g, p, id, head)
+  redis.call(head and 'LPUSH' or 'RPUSH', pre .. 'gq:' .. p .. ':' .. g, id)
+  redis.call('ZINCRBY', pre .. 'groups', 1, g)
+  redis.call('HINCRBY', pre .. 'stats', 'gready', 1)
+  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
+    local ring = pre .. 'gring:' .. p
+    if not redis.call('ZSCORE', ring, g) then
+      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+    end
+  end
+end
+local gof = {}  -- the group of each grouped job (relay:{q}:grp), where a retry goes back
+if redis.call('EXISTS', ARGV[2] .. 'grp') == 1 then
+  local ids = {}
+  for b = 3, #ARGV, 5 do ids[#ids + 1] = ARGV[b] end
+  local gs = redis.call('HMGET', ARGV[2] .. 'grp', unpack(ids))
+  for i, id in ipairs(ids) do gof[id] = gs[i] or nil end
+end
+local left = {}  -- jobs this call takes out of flight
+
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local W = 5
@@ -40,13 +106,13 @@ for b = 3, #ARGV, W do
   if cur ~= token or not redis.call('ZSCORE', KEYS[11], id) then
     reply[n] = -2
   elseif mode == 'cancel' or (flagged and redis.call('SISMEMBER', KEYS[21], id) == 1) then
-    redis.call('ZREM', KEYS[11], id)
+    redis.call('ZREM', KEYS[11], id); left[#left + 1] = id
     redis.call('SREM', KEYS[21], id)
     redis.call('ZADD', KEYS[22], now, id)
     counts.cancelled = counts.cancelled + 1; cancelled_ids[#cancelled_ids + 1] = id
     reply[n] = 4
   else
-    redis.call('ZREM', KEYS[11], id)
+    redis.call('ZREM', KEYS[11], id); left[#left + 1] = id
     redis.call('HDEL', KEYS[20], id)
     local env = redis.call('HGET', KEYS[14], id) or ''
     local v, p, m1, m2 = string.byte(env, 1, 4)
@@ -67,13 +133,15 @@ for b = 3, #ARGV, W do
       counts.retried = counts.retried + 1; retried_ids[#retried_ids + 1] = id
       reply[n] = 2
     else
-      redis.call('RPUSH', KEYS[10 - p], id)
+      if gof[id] then gpush(ARGV[2], gof[id], p, id, false)
+      else redis.call('RPUSH', KEYS[10 - p], id) end
       counts.retried = counts.retried + 1; retried_ids[#retried_ids + 1] = id
       woke = true
       reply[n] = 1
     end
   end
 end
+if grelease(ARGV[2], left) then woke = true end
 for k, c in pairs(counts) do
   if c > 0 then redis.call('HINCRBY', KEYS[17], k, c) end
 end

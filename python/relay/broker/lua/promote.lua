@@ -7,8 +7,25 @@
   KEYS[14] schedules zset  relay:{q}:sched:due  name scored by next tick (ms): only peeked at,
                            so the promoter learns when to fire schedules without another call
   ARGV[1] most jobs per call (≤ 1000). Safe from many workers at once.
+  ARGV[2] key prefix relay:{q}: a grouped job (relay:{q}:grp, docs/decisions/0053-fair-groups.md)
+  goes to its group's list gq:<p>:<g>, the group into the ring gring:<p> unless parked; the
+  backlog counts (groups zset, stats field gready) follow.
   Returns: {moved, wait_ms, tick_ms} wait_ms until the next delayed job is due | -1 none | 0 more
            due now; tick_ms until the next schedule tick | -1 none | 0 due now ]]
+-- Groups (docs/decisions/0053-fair-groups.md): a grouped job goes back onto its group's list
+-- (at the head when `head`), the group into its priority's ring unless it is parked.
+local function gpush(pre, g, p, id, head)
+  redis.call(head and 'LPUSH' or 'RPUSH', pre .. 'gq:' .. p .. ':' .. g, id)
+  redis.call('ZINCRBY', pre .. 'groups', 1, g)
+  redis.call('HINCRBY', pre .. 'stats', 'gready', 1)
+  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
+    local ring = pre .. 'gring:' .. p
+    if not redis.call('ZSCORE', ring, g) then
+      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+    end
+  end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- The head of the delayed set says both whether anything is due and when the next is: an idle
@@ -18,13 +35,20 @@ local ids = {}
 if #head > 0 and tonumber(head[2]) <= now then
   ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
   local envs = redis.call('HMGET', KEYS[12], unpack(ids))
-  local ready = {}
+  local ready, gs = {}, {}
+  if ARGV[2] and redis.call('EXISTS', ARGV[2] .. 'grp') == 1 then
+    gs = redis.call('HMGET', ARGV[2] .. 'grp', unpack(ids))
+  end
   for i, id in ipairs(ids) do
     -- A missing or corrupt record still moves (to priority 0) so the claimer dead-letters it.
     local p = string.byte(envs[i] or '', 2)
     if p == nil or p > 9 then p = 0 end
-    ready[p] = ready[p] or {}
-    table.insert(ready[p], id)
+    if gs[i] then
+      gpush(ARGV[2], gs[i], p, id)
+    else
+      ready[p] = ready[p] or {}
+      table.insert(ready[p], id)
+    end
   end
   for p, list in pairs(ready) do redis.call('RPUSH', KEYS[10 - p], unpack(list)) end
   redis.call('ZREM', KEYS[11], unpack(ids))

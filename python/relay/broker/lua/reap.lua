@@ -19,11 +19,72 @@
   Each job goes back to the head of its ready list, or to the dead set when its attempts are
   spent or its worker was lost crash-limit times (a crash loop); a job flagged for cancel is
   cancelled, never requeued. Safe from many workers at once.
+  Grouped jobs (docs/decisions/0053-fair-groups.md) go back to the head of their group's list;
+  relay:{q}:grp, gin, gn, gconf, g:<g>, gq:<p>:<g>, gring:<p>, groups and stats derived
+  from ARGV[4].
   Returns: {requeued, dead, more, cancelled} more = 1 when the batch limit was hit ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 if #ids == 0 then return {0, 0, 0, 0} end
+-- Groups (docs/decisions/0053-fair-groups.md): jobs leaving flight free their group's slots
+-- (relay:{q}:gin is the ledger, gn the counts); a group with limits (gconf) parked at its cap
+-- goes back into the rings of the priorities where it has jobs. Returns whether one did.
+local function grelease(pre, list)
+  if #list == 0 or redis.call('EXISTS', pre .. 'gin') == 0 then return false end
+  local gs = redis.call('HMGET', pre .. 'gin', unpack(list))
+  local per, order, gone = {}, {}, {}
+  for i, g in ipairs(gs) do
+    if g then
+      if not per[g] then per[g] = 0; order[#order + 1] = g end
+      per[g] = per[g] + 1; gone[#gone + 1] = list[i]
+    end
+  end
+  if #gone == 0 then return false end
+  redis.call('HDEL', pre .. 'gin', unpack(gone))
+  local cur, set, del, n = redis.call('HMGET', pre .. 'gn', unpack(order)), {}, {}, {}
+  for i, g in ipairs(order) do
+    n[g] = (tonumber(cur[i]) or 0) - per[g]
+    if n[g] > 0 then set[#set + 1] = g; set[#set + 1] = n[g] else del[#del + 1] = g end
+  end
+  if #set > 0 then redis.call('HSET', pre .. 'gn', unpack(set)) end
+  if #del > 0 then redis.call('HDEL', pre .. 'gn', unpack(del)) end
+  if redis.call('EXISTS', pre .. 'gconf') == 0 then return false end
+  local back, limited = false, redis.call('SMISMEMBER', pre .. 'gconf', unpack(order))
+  for i, g in ipairs(order) do
+    local s = limited[i] == 1 and redis.call('HMGET', pre .. 'g:' .. g, 'park', 'cap') or {}
+    if s[1] == 'cap' and (not s[2] or n[g] < tonumber(s[2])) then
+      redis.call('HDEL', pre .. 'g:' .. g, 'park')
+      for p = 0, 9 do
+        local ring = pre .. 'gring:' .. p
+        if redis.call('LLEN', pre .. 'gq:' .. p .. ':' .. g) > 0 and not redis.call('ZSCORE', ring, g) then
+          local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+          redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+          back = true
+        end
+      end
+    end
+  end
+  return back
+end
+-- Groups (docs/decisions/0053-fair-groups.md): a grouped job goes back onto its group's list
+-- (at the head when `head`), the group into its priority's ring unless it is parked.
+local function gpush(pre, g, p, id, head)
+  redis.call(head and 'LPUSH' or 'RPUSH', pre .. 'gq:' .. p .. ':' .. g, id)
+  redis.call('ZINCRBY', pre .. 'groups', 1, g)
+  redis.call('HINCRBY', pre .. 'stats', 'gready', 1)
+  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
+    local ring = pre .. 'gring:' .. p
+    if not redis.call('ZSCORE', ring, g) then
+      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+    end
+  end
+end
+local gof = {}  -- the group of each grouped job (relay:{q}:grp), where it goes back
+if redis.call('EXISTS', ARGV[4] .. 'grp') == 1 then
+  gof = redis.call('HMGET', ARGV[4] .. 'grp', unpack(ids))
+end
 local envs = redis.call('HMGET', KEYS[13], unpack(ids))
 local runs = redis.call('HMGET', KEYS[14], unpack(ids))
 local limit = tonumber(ARGV[2])
@@ -50,11 +111,13 @@ for i, id in ipairs(ids) do
     dead[#dead + 1] = id
   else
     e[#e + 1] = 'lease expired: worker lost or stalled, job requeued'
-    redis.call('LPUSH', KEYS[10 - p], id)
+    if gof[i] then gpush(ARGV[4], gof[i], p, id, true)
+    else redis.call('LPUSH', KEYS[10 - p], id) end
     requeued[#requeued + 1] = id
   end
 end
 redis.call('ZREM', KEYS[11], unpack(ids))
+local back = grelease(ARGV[4], ids)
 redis.call('HSET', KEYS[14], unpack(h))
 redis.call('HSET', KEYS[15], unpack(e))
 redis.call('HDEL', KEYS[19], unpack(ids))
@@ -85,9 +148,9 @@ if #dead > 0 then
   redis.call('ZADD', KEYS[12], unpack(z))
   redis.call('HINCRBY', KEYS[16], 'dead', #dead)
 end
-if #requeued > 0 then
-  redis.call('HINCRBY', KEYS[16], 'reaped', #requeued)
-  if redis.call('LLEN', KEYS[18]) == 0 then redis.call('RPUSH', KEYS[18], '1') end
+if #requeued > 0 then redis.call('HINCRBY', KEYS[16], 'reaped', #requeued) end
+if (#requeued > 0 or back) and redis.call('LLEN', KEYS[18]) == 0 then
+  redis.call('RPUSH', KEYS[18], '1')
 end
 if tonumber(ARGV[3]) > 0 then
   redis.call('XADD', KEYS[17], 'MAXLEN', '~', ARGV[3], '*', 'k', 'reaped', 'n', #ids,

@@ -8,7 +8,7 @@
   KEYS[15] events stream   relay:{q}:events
   KEYS[16] wake list       relay:{q}:wake
   ARGV[1] events stream cap (0 = no events)   ARGV[2] '' = all (oldest first, ≤ 1000 per call)
-  or a job id   Returns: {moved, left} left = dead jobs still there | {-7} that id is not dead ]]
+  or a job id. A grouped job goes back to its group's list (decision 0053).   Returns: {moved, left} left = dead jobs still there | {-7} that id is not dead ]]
 local ids
 if ARGV[2] ~= '' then
   if not redis.call('ZSCORE', KEYS[11], ARGV[2]) then return {-7} end
@@ -17,13 +17,36 @@ else
   ids = redis.call('ZRANGE', KEYS[11], 0, 999)
   if #ids == 0 then return {0, 0} end
 end
+-- Groups (docs/decisions/0053-fair-groups.md): a grouped job goes back onto its group's list
+-- (at the head when `head`), the group into its priority's ring unless it is parked.
+local function gpush(pre, g, p, id, head)
+  redis.call(head and 'LPUSH' or 'RPUSH', pre .. 'gq:' .. p .. ':' .. g, id)
+  redis.call('ZINCRBY', pre .. 'groups', 1, g)
+  redis.call('HINCRBY', pre .. 'stats', 'gready', 1)
+  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
+    local ring = pre .. 'gring:' .. p
+    if not redis.call('ZSCORE', ring, g) then
+      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+    end
+  end
+end
+-- Grouped jobs go back to their group (relay:{q}:grp, docs/decisions/0053-fair-groups.md);
+-- the group keys derive from the jobs hash's name (relay:{q}:jobs).
+local pre = string.sub(KEYS[12], 1, -5)
+local gs = {}
+if redis.call('EXISTS', pre .. 'grp') == 1 then gs = redis.call('HMGET', pre .. 'grp', unpack(ids)) end
 local envs = redis.call('HMGET', KEYS[12], unpack(ids))
-local ready, moved, gone = {}, 0, {}
+local ready, moved, gone, grouped = {}, 0, {}, {}
 for i, id in ipairs(ids) do
   local p = string.byte(envs[i] or '', 2)
   if p and p <= 9 then
-    ready[p] = ready[p] or {}
-    table.insert(ready[p], id)
+    if gs[i] then
+      grouped[#grouped + 1] = {gs[i], p, id}
+    else
+      ready[p] = ready[p] or {}
+      table.insert(ready[p], id)
+    end
     moved = moved + 1
     gone[#gone + 1] = id
   end
@@ -31,6 +54,7 @@ end
 if moved > 0 then
   -- Jobs without a readable record stay dead: requeueing them could only fail again.
   for p, list in pairs(ready) do redis.call('RPUSH', KEYS[10 - p], unpack(list)) end
+  for _, x in ipairs(grouped) do gpush(pre, x[1], x[2], x[3], false) end
   redis.call('ZREM', KEYS[11], unpack(gone))
   redis.call('HDEL', KEYS[13], unpack(gone))
   redis.call('HINCRBY', KEYS[14], 'requeued', moved)

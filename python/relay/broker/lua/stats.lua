@@ -7,7 +7,8 @@
   Returns: {ready, delayed, inflight, dead, completed, paused 0|1, rate ('' none), burst,
             max_depth ('' none), cancelled, field, value, ...} the fields and values of the
             stats hash ]]
-local ready = 0
+-- Ready: the plain lists, and grouped ready jobs (stats field gready, decision 0053).
+local ready = tonumber(redis.call('HGET', KEYS[15], 'gready')) or 0
 for k = 1, 10 do ready = ready + redis.call('LLEN', KEYS[k]) end
 local limit = redis.call('HMGET', KEYS[17], 'rate', 'burst')
 local reply = {
