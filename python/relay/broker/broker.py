@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from redis import exceptions as rexc
 
-from relay.broker import calls, lifecycle, ops, packed, replies
+from relay.broker import calls, flows, lifecycle, ops, packed, replies
 from relay.broker.browse import BrowseOps
 from relay.broker.connection import (
     STALE_SOCKET,
@@ -201,7 +201,10 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         if len(args) == 4:
             return []
         reply = await self._run("ack", ks.ack, args)
-        return [c in _ACKED for c in reply]
+        n = (len(args) - 4) // 3
+        if len(reply) > n:  # flows: children told their parents' outbox (decision 0050)
+            await self.perform(flows.settle(s, queue))
+        return [c in _ACKED for c in reply[:n]]
 
     async def nack(self, queue: str, nacks: Sequence[Nack]) -> list[NackOutcome]:
         """Give jobs back: retry now or after a delay, or dead-letter them."""
@@ -211,7 +214,9 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         for n in nacks:
             args += [n.id, n.token, n.mode.value, max(0, n.delay_ms), n.error[:4000]]
         reply = await self._run("nack", self._ks(queue).nack, args)
-        return [NackOutcome(c) for c in reply]
+        if len(reply) > len(nacks):  # flows: a dead or cancelled child (decision 0050)
+            await self.perform(flows.settle(self.settings, queue))
+        return [NackOutcome(c) for c in reply[: len(nacks)]]
 
     async def extend(
         self,
@@ -236,7 +241,13 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         r = await self._run(
             "reap", ks.reap, [s.batch_limit, s.crash_limit, s.events_cap, ks.keys.prefix]
         )
+        if int(r[4]):  # flows: a dead or cancelled child (decision 0050)
+            await self.perform(flows.settle(s, queue))
         return Reaped(requeued=int(r[0]), dead=int(r[1]), more=bool(r[2]), cancelled=int(r[3]))
+
+    async def flow_upkeep(self, queue: str) -> int:
+        """Replay `queue`'s flow outbox and stale flow intents (decision 0050); entries applied."""
+        return await self.perform(flows.upkeep(self.settings, queue))
 
     async def promote(self, queue: str) -> Promoted:
         """Move due delayed jobs to ready (at most batch_limit per call)."""
@@ -369,8 +380,9 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         return await self.perform(ops.job_info(self.settings, queue, job_id))
 
     async def cancel(self, queue: str, job_id: str) -> CancelOutcome:
-        """Cancel a job (relay.broker.lifecycle.cancel_job)."""
-        return await self.perform(lifecycle.cancel_job(self.settings, queue, job_id))
+        """Cancel a job (relay.broker.lifecycle.cancel_job); a flow's parent, its unfinished
+        children too (relay.broker.flows)."""
+        return await self.perform(calls.cancel(self.settings, queue, job_id))
 
     async def wait_job(self, queue: str, job_id: str, wait_ms: int | None) -> JobInfo:
         """The job once finished, or after `wait_ms` as it is (relay.broker.lifecycle)."""

@@ -29,6 +29,7 @@ from relay.schedules.firing import declared_of
 from relay.worker import outcomes
 from relay.worker.claimer import IDLE_WAIT, Claimer
 from relay.worker.completions import Completions, Ledger
+from relay.worker.flows import ChildrenReader
 from relay.worker.lease import Heartbeat, Upkeep
 from relay.worker.metrics import WorkerMetrics
 from relay.worker.outage import Connectivity
@@ -154,6 +155,7 @@ class Worker:
         self._stopping = False
         self._fatal: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reader: ChildrenReader | None = None
 
     def _make_broker(self) -> Broker:
         opts = redis_options(self._url)
@@ -262,6 +264,11 @@ class Worker:
         for t in stuck:
             log.warning("task %s did not stop; exiting without it", t.get_name())
 
+    def _children_reader(self) -> ChildrenReader:
+        if self._reader is None:
+            self._reader = ChildrenReader(self.broker, asyncio.get_running_loop())
+        return self._reader
+
     def _release(self, jobs: list[Job]) -> None:
         for job in jobs:
             self.completions.nack(job.queue, outcomes.release(job))
@@ -292,7 +299,9 @@ class Worker:
         wait = self.metrics.queue(queue).wait
         now_ms = got.now_ms
         report = self.heartbeat.report
+        reader = self._children_reader()
         for j in jobs:
             wait.observe(max(0, now_ms - j.created_ms) / 1000)
             j._sink = report  # where job.progress() goes
+            j._children = reader  # where job.children_results() reads (flows)
         self.runner.dispatch(jobs)

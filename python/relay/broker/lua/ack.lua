@@ -12,6 +12,8 @@
   KEYS[10] cancel set    relay:{q}:cancel    in-flight ids whose cancel was asked for
   KEYS[11] cancelled zset relay:{q}:cancelled score = cancelled at (ms)
   KEYS[12] waiting hash  relay:{q}:waiting   id -> callers waiting for the job to finish
+  KEYS[13] parent hash   relay:{q}:parent    flows: child id -> "<parent queue> <parent id>"
+  KEYS[14] outbox hash   relay:{q}:outbox    flows: finished children the parent must learn of
   ARGV[1] completed jobs kept (count, 0 = none)  ARGV[2] completed jobs kept (max age, ms)
   ARGV[3] events stream cap (0 = no events)     ARGV[4] key prefix relay:{q}: (wake lists
   relay:{q}:fin:<id>, one token per waiter, expire after 60 s)
@@ -19,7 +21,9 @@
   A job flagged for cancel ends cancelled, not completed (the cancel was acknowledged first).
   Returns: {code per job} 1 acked | 2 already acked with this token (a resend), nothing changed
          | 3 cancelled (flagged; result dropped) | -2 stale: lease lost or token superseded, or
-           the job is cancelled already (a resend of the ack that cancelled it is stale too) ]]
+           the job is cancelled already (a resend of the ack that cancelled it is stale too)
+  When a finished job is a flow's child, one more element follows the codes: how many outbox
+  entries this call wrote (the caller drains the outbox). ]]
 local ids, seen = {}, {}
 for i = 5, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
@@ -45,6 +49,28 @@ for i, id in ipairs(ids) do
   end
 end
 if #ok == 0 and #cancelled == 0 then return reply end
+
+-- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
+-- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
+-- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
+local function to_parents(list, tag, detail)
+  if #list == 0 then return 0 end
+  local refs, n = redis.call('HMGET', KEYS[13], unpack(list)), 0
+  for i, id in ipairs(list) do
+    if refs[i] then
+      redis.call('HSET', KEYS[14], id, refs[i] .. ' ' .. tag .. (detail[id] or ''))
+      n = n + 1
+    end
+  end
+  return n
+end
+if redis.call('HLEN', KEYS[13]) > 0 then
+  local rec = {}
+  for i = 1, #res, 2 do rec[res[i]] = res[i + 1] end
+  local sent = to_parents(ok, 'c', rec) + to_parents(cancelled, 'x', {})
+  if sent > 0 then reply[#ids + 1] = sent end
+end
+-- end of flows
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -104,6 +130,9 @@ if keep > 0 then
 end
 if #gone > 0 then
   for _, k in ipairs({KEYS[3], KEYS[2], KEYS[4]}) do redis.call('HDEL', k, unpack(gone)) end
+  if redis.call('HLEN', KEYS[13]) > 0 then  -- flows: the child's link to its parent
+    redis.call('HDEL', KEYS[13], unpack(gone))
+  end
   for _, k in ipairs({KEYS[8], KEYS[9]}) do  -- results, progress: often never written
     if redis.call('EXISTS', k) == 1 then redis.call('HDEL', k, unpack(gone)) end
   end

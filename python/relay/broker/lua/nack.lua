@@ -14,6 +14,8 @@
   KEYS[21] cancel set      relay:{q}:cancel    in-flight ids whose cancel was asked for
   KEYS[22] cancelled zset  relay:{q}:cancelled score = cancelled at (ms)
   KEYS[23] waiting hash    relay:{q}:waiting   id -> callers waiting for the job to finish
+  KEYS[24] parent hash     relay:{q}:parent    flows: child id -> "<parent queue> <parent id>"
+  KEYS[25] outbox hash     relay:{q}:outbox    flows: finished children the parent must learn of
   ARGV[1] events stream cap (0 = no events)
   ARGV[2] key prefix relay:{q}: (wake lists relay:{q}:fin:<id>, expire after 60 s)
   ARGV[3..] 5 per job: id, claim token, mode, delay (ms), error text. Modes:
@@ -23,7 +25,9 @@
     cancel = the handler stopped on a cancel: cancelled
   A job flagged for cancel ends cancelled whatever the mode: it is never retried.
   Returns: {code per job} 1 ready now | 2 delayed | 3 dead | 4 cancelled
-         | -2 stale token, nothing changed ]]
+         | -2 stale token, nothing changed
+  When a job that ended dead or cancelled is a flow's child, one more element follows the
+  codes: how many outbox entries this call wrote (the caller drains the outbox). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local W = 5
@@ -105,5 +109,31 @@ if redis.call('HLEN', KEYS[23]) > 0 then
     end
   end
 end
+-- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
+-- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
+-- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
+local function to_parents(list, tag, detail)
+  if #list == 0 then return 0 end
+  local refs, n = redis.call('HMGET', KEYS[24], unpack(list)), 0
+  for i, id in ipairs(list) do
+    if refs[i] then
+      redis.call('HSET', KEYS[25], id, refs[i] .. ' ' .. tag .. (detail[id] or ''))
+      n = n + 1
+    end
+  end
+  return n
+end
+local function errors(list)
+  local out = {}
+  if #list == 0 then return out end
+  local e = redis.call('HMGET', KEYS[16], unpack(list))
+  for i, id in ipairs(list) do out[id] = e[i] or '' end
+  return out
+end
+if redis.call('HLEN', KEYS[24]) > 0 then
+  local sent = to_parents(dead_ids, 'd', errors(dead_ids)) + to_parents(cancelled_ids, 'x', {})
+  if sent > 0 then reply[n + 1] = sent end
+end
+-- end of flows
 if woke and redis.call('LLEN', KEYS[19]) == 0 then redis.call('RPUSH', KEYS[19], '1') end
 return reply
