@@ -11,6 +11,7 @@ start before all its children completed (its handler records the children result
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,14 +23,19 @@ from tests.chaos.apps import FLOW_KILL_ENV
 from tests.chaos.conftest import BIG
 from tests.chaos.harness import ChaosWorker, Run, record_figures, size, wait_for
 from tests.chaos.history import read_history
-from tests.cluster.cluster import Cluster
+from tests.cluster.cluster import BASE_PORT_ENV, Cluster
 
 FLOWS = size(300, 2000)
 WORKERS, CONCURRENCY = 4, 16
 KILL_EVERY_S, KILLS = 2.0, size(6, 20)
-FAULT_CHANCE = 0.1  # per outbox drain right after a child's ack: a kill -9 in the window
+# Per application of a worker's outbox entries (right after a child's ack; a worker applies
+# what accumulated while the previous application ran, together): a kill -9 in the window.
+# Kills every few seconds at most: more, and children lost with 3 killed workers are
+# quarantined as a crash loop (dead, by design), which kills their parents.
+FAULT_CHANCE = 0.02
 VISIBILITY = "2s"
 SETTLE_WITHIN_S = 30.0
+T20_PORT_OFFSET = 20
 
 
 @pytest.fixture(params=["single", "cluster"])
@@ -38,7 +44,9 @@ def where(request: pytest.FixtureRequest, redis_url: str) -> Iterator[str]:
     if request.param == "single":
         yield redis_url
         return
-    cluster = Cluster().start()
+    # Beside the cluster suite's own cluster (base port .. +5) when both run in one session.
+    base = int(os.environ.get(BASE_PORT_ENV, "7000")) + T20_PORT_OFFSET
+    cluster = Cluster(base_port=base).start()
     try:
         yield cluster.url
     finally:

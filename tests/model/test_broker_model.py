@@ -64,9 +64,9 @@ class Model:
         the outbox the broker drains right after the call tells it (decision 0050)."""
         child = self.jobs[jid]
         pid, child.parent = child.parent, None
-        if pid is None:
+        p = self.jobs.get(pid) if pid is not None else None
+        if p is None:  # no parent, or it was deleted (a dead parent, from the dead set)
             return
-        p = self.jobs[pid]
         p.kids.discard(jid)
         if p.state != "waiting":
             return

@@ -34,6 +34,7 @@ from relay.broker.ops import (
 from relay.broker.registry import Registrations
 from relay.broker.schedules import ScheduleMethods
 from relay.broker.scripts import SCRIPTS
+from relay.broker.settling import Settler
 from relay.broker.types import (
     Claimed,
     Code,
@@ -72,6 +73,7 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         # call at once; reading the topology once, up front, avoids it.
         self._topology_known = not is_cluster(client)
         self._topology_lock = asyncio.Lock()
+        self.settler = Settler(self.perform)  # flows' outbox entries (relay.broker.settling)
 
     @classmethod
     def from_url(cls, url: str | None = None, settings: BrokerSettings | None = None) -> Broker:
@@ -79,7 +81,8 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         return cls(connect(url), settings)
 
     async def close(self) -> None:
-        """Close the connections."""
+        """Close the connections (after the flows' outbox entries being applied)."""
+        await self.settler.close()
         await self.redis.aclose()
 
     def _ks(self, queue: str) -> QueueKeySets:
@@ -202,8 +205,8 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
             return []
         reply = await self._run("ack", ks.ack, args)
         n = (len(args) - 4) // 3
-        if len(reply) > n:  # flows: children told their parents' outbox (decision 0050)
-            await self.perform(flows.settle(s, queue))
+        if len(reply) > n:  # flows: children's outbox entries, for their parents (0050)
+            await self.settler.settle(s, queue, reply[n])
         return [c in _ACKED for c in reply[:n]]
 
     async def nack(self, queue: str, nacks: Sequence[Nack]) -> list[NackOutcome]:
@@ -215,7 +218,7 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
             args += [n.id, n.token, n.mode.value, max(0, n.delay_ms), n.error[:4000]]
         reply = await self._run("nack", self._ks(queue).nack, args)
         if len(reply) > len(nacks):  # flows: a dead or cancelled child (decision 0050)
-            await self.perform(flows.settle(self.settings, queue))
+            await self.settler.settle(self.settings, queue, reply[len(nacks)])
         return [NackOutcome(c) for c in reply[: len(nacks)]]
 
     async def extend(
@@ -241,8 +244,8 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         r = await self._run(
             "reap", ks.reap, [s.batch_limit, s.crash_limit, s.events_cap, ks.keys.prefix]
         )
-        if int(r[4]):  # flows: a dead or cancelled child (decision 0050)
-            await self.perform(flows.settle(s, queue))
+        if r[4]:  # flows: a dead or cancelled child (decision 0050)
+            await self.settler.settle(s, queue, r[4])
         return Reaped(requeued=int(r[0]), dead=int(r[1]), more=bool(r[2]), cancelled=int(r[3]))
 
     async def flow_upkeep(self, queue: str) -> int:

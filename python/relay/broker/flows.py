@@ -82,31 +82,40 @@ def _pairs(items: list[bytes] | dict[bytes, bytes]) -> list[tuple[bytes, bytes]]
     return list(zip(items[::2], items[1::2], strict=True))
 
 
+Entry = tuple[bytes, bytes]  # (child id, "<parent queue> <parent id> <outcome>")
+
+
 def drain_outbox(s: BrokerSettings, queue: str, depth: int = 0) -> Steps[int]:
-    """Apply every outbox entry of `queue` to its parent, then delete it; how many applied.
-    A parent made dead by its child tells its own parent the same way (recursively)."""
+    """Apply every outbox entry of `queue` to its parent, then delete it; how many applied
+    (the promoters' replay after a crash, and a parent made dead telling its own parent)."""
     k = keysets(queue).keys
     applied, cursor = 0, b"0"
     while True:
-        cursor, items = yield Command("flow", ("HSCAN", k.outbox, cursor, "COUNT", 200))
-        for child, value in _pairs(items):
-            pq, pid, outcome = value.split(b" ", 2)
-            code = yield from _apply(s, pq.decode(), pid.decode(), queue, child.decode(), outcome)
-            yield Command("flow", ("HDEL", k.outbox, child))
-            applied += 1
-            if code == 4 and depth < 100:
-                applied += yield from drain_outbox(s, pq.decode(), depth + 1)
+        cursor, items = yield Command("flow", ("HSCAN", k.outbox, cursor, "COUNT", 500))
+        applied += yield from apply_entries(s, queue, _pairs(items), depth)
         if int(cursor) == 0:
             return applied
 
 
-def _apply(s: BrokerSettings, pq: str, pid: str, cq: str, cid: str, outcome: bytes) -> Steps[int]:
-    ks = keysets(pq)
-    keys = [*ks.flow_apply, ks.keys.flow(pid), *ks.flow_tail]
+def apply_entries(
+    s: BrokerSettings, queue: str, entries: list[Entry], depth: int = 0
+) -> Steps[int]:
+    """Apply outbox entries of `queue` (one flow_apply call per parents' queue), then delete
+    them from the outbox (only then: a crash in between leaves them to be replayed)."""
+    if not entries:
+        return 0
+    by_parent_queue: dict[str, list[object]] = defaultdict(list)
+    for child, value in entries:
+        raw_queue, pid, outcome = value.split(b" ", 2)
+        by_parent_queue[raw_queue.decode()] += [pid, f"{queue} {child.decode()}", outcome]
     keep = max(s.keep_completed_ms, MIN_KEEP_MS)
-    args = [pid, f"{cq} {cid}", outcome, s.events_cap, ks.keys.prefix, keep]
-    r = yield Eval("flow_apply", keys, args)
-    return int(r[0])
+    for parents, args in by_parent_queue.items():
+        ks = keysets(parents)
+        codes = yield Eval("flow_apply", ks.flow_apply, [s.events_cap, ks.keys.prefix, keep, *args])
+        if 4 in codes and depth < 100:  # a parent made dead tells its own parent
+            yield from drain_outbox(s, parents, depth + 1)
+    yield Command("flow", ("HDEL", keysets(queue).keys.outbox, *(c for c, _ in entries)))
+    return len(entries)
 
 
 def upkeep(s: BrokerSettings, queue: str) -> Steps[int]:
@@ -120,11 +129,14 @@ def upkeep(s: BrokerSettings, queue: str) -> Steps[int]:
     return applied
 
 
-def settle(s: BrokerSettings, queue: str) -> Steps[int]:
-    """Drain the outbox right after a call wrote to it; a Redis error is left to the promoter
-    (which replays the entries), since the call that wrote them has landed."""
+def settle(s: BrokerSettings, queue: str, written: list[bytes] | None = None) -> Steps[int]:
+    """Apply the outbox entries a call just wrote (`written`: its reply's flat list of child
+    id, entry; None: the whole outbox). A Redis error is left to the promoters, which replay
+    the entries: the call that wrote them has landed."""
     try:
-        return (yield from drain_outbox(s, queue))
+        if written is None:
+            return (yield from drain_outbox(s, queue))
+        return (yield from apply_entries(s, queue, _pairs(written)))
     except RelayError:
         return 0
 
@@ -187,11 +199,22 @@ def _lookup(queue: str, ids: list[str]) -> Steps[list[tuple[str, bytes | None]]]
 def children_results(s: BrokerSettings, queue: str, job_id: str) -> Steps[dict[str, JsonValue]]:
     """{child id: result} of the parent's completed children (dead or cancelled ones, which
     only an "ignore" parent runs with, are left out)."""
-    raw = yield from _children_raw(queue, job_id)
-    out: dict[str, JsonValue] = {}
-    for field, value in raw.items():
-        if value[:1] == b"c":
-            out[field.decode().split(" ", 1)[1]] = read_record(value[1:])[0]
+    return (yield from children_results_many(s, queue, [job_id]))[0]
+
+
+def children_results_many(
+    s: BrokerSettings, queue: str, job_ids: list[str]
+) -> Steps[list[dict[str, JsonValue]]]:
+    """`children_results` of several parents of one queue, in one round trip."""
+    k = keysets(queue).keys
+    hashes = yield Multi("flow", tuple(("HGETALL", k.flow(i)) for i in job_ids))
+    out = []
+    for items in hashes:
+        got: dict[str, JsonValue] = {}
+        for field, value in _pairs(items):
+            if value[:1] == b"c" and field not in (b"#", b"?"):
+                got[field.decode().split(" ", 1)[1]] = read_record(value[1:])[0]
+        out.append(got)
     return out
 
 

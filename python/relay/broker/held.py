@@ -59,8 +59,8 @@ def ack(s: BrokerSettings, queue: str, held: Sequence[tuple[str, int, bytes]]) -
     for job_id, token, record in held:
         args += [job_id, token, record]
     codes = yield Eval("ack", ks.ack, args)
-    if len(codes) > len(held):  # flows: children told their parents' outbox (decision 0050)
-        yield from flows.settle(s, queue)
+    if len(codes) > len(held):  # flows: children's outbox entries, for their parents (0050)
+        yield from flows.settle(s, queue, codes[len(held)])
     out = [_ACKED.get(int(c), STALE) for c in codes[: len(held)]]
     return (yield from _refused(queue, [h[0] for h in held], out))
 
@@ -99,8 +99,8 @@ def nack(s: BrokerSettings, queue: str, failed: Sequence[Failed]) -> Steps[list[
             delay = 0 if f.fatal else _backoff_ms(attempts.get(f.id, 1))
         args += [f.id, f.token, mode.value, delay, (f.error or NO_ERROR_TEXT)[:4000]]
     codes = yield Eval("nack", ks.nack, args)
-    if len(codes) > len(failed):  # flows: a dead child told its parent's outbox
-        yield from flows.settle(s, queue)
+    if len(codes) > len(failed):  # flows: a dead child's outbox entry, for its parent
+        yield from flows.settle(s, queue, codes[len(failed)])
     out = [_NACK_STATES.get(NackOutcome(int(c)), STALE) for c in codes[: len(failed)]]
     return (yield from _refused(queue, [f.id for f in failed], out))
 

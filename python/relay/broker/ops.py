@@ -138,9 +138,8 @@ class QueueKeySets:
         # flows (relay.broker.flows): the child's and the parent's sides of one queue
         self.flow_enqueue = [*ready, k.delayed, k.jobs, k.stats, k.events, k.wake, k.blocked]
         self.flow_enqueue += [k.parent]
-        self.flow_apply = [*ready, k.blocked]  # then the parent's flow hash, then flow_tail
-        self.flow_tail = [k.dead, k.err, k.jobs, k.stats, k.events, k.wake, k.waiting, k.parent]
-        self.flow_tail += [k.outbox]
+        self.flow_apply = [*ready, k.blocked, k.dead, k.err, k.jobs, k.stats, k.events, k.wake]
+        self.flow_apply += [k.waiting, k.parent, k.outbox]
 
 
 @lru_cache(maxsize=4096)

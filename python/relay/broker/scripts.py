@@ -46,7 +46,7 @@ ARITY: dict[str, int] = {
     "fire_schedules": 19,
     # flows (relay.broker.flows, decision 0050)
     "flow_enqueue": 17,
-    "flow_apply": 21,
+    "flow_apply": 20,
 }
 
 

@@ -121,6 +121,7 @@ class Worker:
         self._metrics_host = metrics_host
         self.wait_name = f"relay-worker-{os.getpid()}-{secrets.token_hex(4)}"
         self.broker = self._make_broker()
+        self.broker.settler.background = True  # flows: outbox entries beside the next acks
         self.conn = Connectivity()
         self.ledger = Ledger()
         self.metrics = WorkerMetrics(lambda: len(self.ledger), lambda: self.conn.up)

@@ -22,8 +22,8 @@
   Returns: {code per job} 1 acked | 2 already acked with this token (a resend), nothing changed
          | 3 cancelled (flagged; result dropped) | -2 stale: lease lost or token superseded, or
            the job is cancelled already (a resend of the ack that cancelled it is stale too)
-  When a finished job is a flow's child, one more element follows the codes: how many outbox
-  entries this call wrote (the caller drains the outbox). ]]
+  When a finished job is a flow's child, one more element follows the codes: the outbox
+  entries this call wrote, {child id, entry, ...} (the caller applies them to the parents). ]]
 local ids, seen = {}, {}
 for i = 5, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
@@ -53,22 +53,23 @@ if #ok == 0 and #cancelled == 0 then return reply end
 -- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
 -- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
 -- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
-local function to_parents(list, tag, detail)
-  if #list == 0 then return 0 end
-  local refs, n = redis.call('HMGET', KEYS[13], unpack(list)), 0
+local function to_parents(list, tag, detail, out)
+  if #list == 0 then return out end
+  local refs = redis.call('HMGET', KEYS[13], unpack(list))
   for i, id in ipairs(list) do
     if refs[i] then
-      redis.call('HSET', KEYS[14], id, refs[i] .. ' ' .. tag .. (detail[id] or ''))
-      n = n + 1
+      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
+      redis.call('HSET', KEYS[14], id, entry)
+      out[#out + 1] = id; out[#out + 1] = entry
     end
   end
-  return n
+  return out
 end
 if redis.call('HLEN', KEYS[13]) > 0 then
   local rec = {}
   for i = 1, #res, 2 do rec[res[i]] = res[i + 1] end
-  local sent = to_parents(ok, 'c', rec) + to_parents(cancelled, 'x', {})
-  if sent > 0 then reply[#ids + 1] = sent end
+  local sent = to_parents(cancelled, 'x', {}, to_parents(ok, 'c', rec, {}))
+  if #sent > 0 then reply[#ids + 1] = sent end
 end
 -- end of flows
 

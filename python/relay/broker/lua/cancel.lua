@@ -70,18 +70,19 @@ end
 -- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
 -- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
 -- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
-local function to_parents(list, tag, detail)
-  if #list == 0 then return 0 end
-  local refs, n = redis.call('HMGET', KEYS[26], unpack(list)), 0
+local function to_parents(list, tag, detail, out)
+  if #list == 0 then return out end
+  local refs = redis.call('HMGET', KEYS[26], unpack(list))
   for i, id in ipairs(list) do
     if refs[i] then
-      redis.call('HSET', KEYS[27], id, refs[i] .. ' ' .. tag .. (detail[id] or ''))
-      n = n + 1
+      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
+      redis.call('HSET', KEYS[27], id, entry)
+      out[#out + 1] = id; out[#out + 1] = entry
     end
   end
-  return n
+  return out
 end
-if redis.call('HLEN', KEYS[26]) > 0 then to_parents({id}, 'x', {}) end
+if redis.call('HLEN', KEYS[26]) > 0 then to_parents({id}, 'x', {}, {}) end
 -- end of flows
 -- Amortised trim, bounded per call: the oldest beyond the count, then those past the age.
 local keep, max_age = tonumber(ARGV[2]), tonumber(ARGV[3])

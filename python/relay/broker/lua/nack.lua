@@ -27,7 +27,7 @@
   Returns: {code per job} 1 ready now | 2 delayed | 3 dead | 4 cancelled
          | -2 stale token, nothing changed
   When a job that ended dead or cancelled is a flow's child, one more element follows the
-  codes: how many outbox entries this call wrote (the caller drains the outbox). ]]
+  codes: the outbox entries this call wrote, {child id, entry, ...} (the caller applies them). ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local W = 5
@@ -112,16 +112,17 @@ end
 -- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
 -- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
 -- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
-local function to_parents(list, tag, detail)
-  if #list == 0 then return 0 end
-  local refs, n = redis.call('HMGET', KEYS[24], unpack(list)), 0
+local function to_parents(list, tag, detail, out)
+  if #list == 0 then return out end
+  local refs = redis.call('HMGET', KEYS[24], unpack(list))
   for i, id in ipairs(list) do
     if refs[i] then
-      redis.call('HSET', KEYS[25], id, refs[i] .. ' ' .. tag .. (detail[id] or ''))
-      n = n + 1
+      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
+      redis.call('HSET', KEYS[25], id, entry)
+      out[#out + 1] = id; out[#out + 1] = entry
     end
   end
-  return n
+  return out
 end
 local function errors(list)
   local out = {}
@@ -131,8 +132,9 @@ local function errors(list)
   return out
 end
 if redis.call('HLEN', KEYS[24]) > 0 then
-  local sent = to_parents(dead_ids, 'd', errors(dead_ids)) + to_parents(cancelled_ids, 'x', {})
-  if sent > 0 then reply[n + 1] = sent end
+  local sent = to_parents(dead_ids, 'd', errors(dead_ids), {})
+  sent = to_parents(cancelled_ids, 'x', {}, sent)
+  if #sent > 0 then reply[n + 1] = sent end
 end
 -- end of flows
 if woke and redis.call('LLEN', KEYS[19]) == 0 then redis.call('RPUSH', KEYS[19], '1') end

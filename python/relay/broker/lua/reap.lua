@@ -22,11 +22,12 @@
   spent or its worker was lost crash-limit times (a crash loop); a job flagged for cancel is
   cancelled, never requeued. Safe from many workers at once.
   Returns: {requeued, dead, more, cancelled, outbox} more = 1 when the batch limit was hit;
-  outbox = entries written for flows' parents (the caller drains the outbox) ]]
+  outbox = the entries written for flows' parents, {child id, entry, ...} (the caller applies
+  them) ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-if #ids == 0 then return {0, 0, 0, 0, 0} end
+if #ids == 0 then return {0, 0, 0, 0, {}} end
 local envs = redis.call('HMGET', KEYS[13], unpack(ids))
 local runs = redis.call('HMGET', KEYS[14], unpack(ids))
 local limit = tonumber(ARGV[2])
@@ -99,16 +100,17 @@ end
 -- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
 -- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
 -- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
-local function to_parents(list, tag, detail)
-  if #list == 0 then return 0 end
-  local refs, n = redis.call('HMGET', KEYS[23], unpack(list)), 0
+local function to_parents(list, tag, detail, out)
+  if #list == 0 then return out end
+  local refs = redis.call('HMGET', KEYS[23], unpack(list))
   for i, id in ipairs(list) do
     if refs[i] then
-      redis.call('HSET', KEYS[24], id, refs[i] .. ' ' .. tag .. (detail[id] or ''))
-      n = n + 1
+      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
+      redis.call('HSET', KEYS[24], id, entry)
+      out[#out + 1] = id; out[#out + 1] = entry
     end
   end
-  return n
+  return out
 end
 local function errors(list)
   local out = {}
@@ -117,9 +119,9 @@ local function errors(list)
   for i, id in ipairs(list) do out[id] = e[i] or '' end
   return out
 end
-local sent = 0
+local sent = {}
 if redis.call('HLEN', KEYS[23]) > 0 then
-  sent = to_parents(dead, 'd', errors(dead)) + to_parents(cancelled, 'x', {})
+  sent = to_parents(cancelled, 'x', {}, to_parents(dead, 'd', errors(dead), {}))
 end
 -- end of flows
 local more = 0
