@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from relay import Broker
+from relay import Broker, Flow, Producer
+from relay.broker.ops import Eval, keysets
+from relay.http import upkeep
 from relay.keys import QUEUES_KEY
 from tests.server.conftest import Client
 from tests.server.test_api import _error, _json
@@ -63,3 +65,20 @@ async def test_a_bad_flow_is_a_400_naming_the_path_and_writes_nothing(
     assert path in message, message
     assert not await broker.redis.sismember(QUEUES_KEY, queue)
     assert not await broker.redis.exists(f"relay:{{{queue}}}:jobs")
+
+
+async def test_the_servers_upkeep_replays_a_childs_outbox(broker: Broker, queue: str) -> None:
+    """Queues served by HTTP workers only: the server's upkeep replays what a crash left."""
+    kids = f"{queue}-kids"
+    out = await Producer(broker).enqueue_flow(Flow(queue, "p", children=[Flow(kids, "c")]))
+    [child] = (await broker.claim(kids, 1, 30_000)).jobs
+    s, ks = broker.settings, keysets(kids)
+
+    def ack_only() -> Any:  # the ack script alone: the server died before telling the parent
+        args = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix]
+        yield Eval("ack", ks.ack, [*args, child.id, child.token, b""])
+
+    await broker.perform(ack_only())
+    assert (await broker.get_job(queue, out.id)).state == "waiting"
+    await upkeep.tick(broker, [kids])
+    assert (await broker.get_job(queue, out.id)).state == "ready"
