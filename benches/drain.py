@@ -3,6 +3,8 @@
     .venv/bin/python -m benches.drain                  # 20k no-op jobs, 500 latency samples
     .venv/bin/python -m benches.drain --jobs 50000 --concurrency 256 --runs 3
     .venv/bin/python -m benches.drain --type result100   # handlers return ~100 B results
+    .venv/bin/python -m benches.drain --jobs 100000 --samples 0 --runs 5 \
+        --types noop,result100 --baseline REV   # interleaved, with REV's worker as the baseline
 
 A private redis-server is started (or --redis is used). Drain: the queue is paused, N jobs with
 a ~100-byte payload are enqueued, one worker process is started and left to go idle, then the
@@ -19,12 +21,14 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import redis.asyncio as aredis
 
+from benches.checkout import checkout
 from relay import Broker, Job, JobSpec, Registry
 from relay.keys import QueueKeys
 from tests.support.redis_server import RedisServer
@@ -64,8 +68,12 @@ async def stamp(job: Job) -> None:
     await _client.rpush(LATENCY_KEY, repr(started - float(job.payload["t"])))
 
 
-def start_worker(url: str, queue: str, concurrency: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RELAY_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
+def start_worker(
+    url: str, queue: str, concurrency: int, code: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A `relay worker` process; `code`: another relay package to run (a --baseline checkout)."""
+    path = f"{code}{os.pathsep}{ROOT}" if code else str(ROOT)
+    env = {**os.environ, "RELAY_REDIS_URL": url, "PYTHONPATH": path}
     level = os.environ.get("DRAIN_LOG_LEVEL", "WARNING")
     args = [sys.executable, "-m", "relay", "--log-level", level, "worker"]
     args += ["--app", "benches.drain:registry", "--queue", queue, "-c", str(concurrency)]
@@ -90,16 +98,16 @@ async def blocked_on_wake(r: aredis.Redis) -> bool:
 
 
 async def drain(
-    url: str, jobs: int, concurrency: int, job_type: str, run: int
+    url: str, jobs: int, concurrency: int, job_type: str, run: int, code: Path | None = None
 ) -> tuple[float, float, float]:
     """(jobs/s, worker CPU µs per job, Redis CPU µs per job)."""
-    queue = f"drain-{run}-{os.getpid()}"
+    queue = f"drain-{job_type}-{run}-{os.getpid()}-{id(code)}"
     broker = Broker.from_url(url)
     r = broker.redis
     await broker.pause(queue)
     specs = [JobSpec.of(job_type, PAYLOAD) for _ in range(jobs)]
     await broker.enqueue_many(queue, specs)
-    worker = start_worker(url, queue, concurrency)
+    worker = start_worker(url, queue, concurrency, code)
     try:
         await poll(lambda: blocked_on_wake(r), 0.05, worker)  # started, idle on the wake-up list
         stats = QueueKeys.for_queue(queue).stats
@@ -163,29 +171,65 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
+Line = tuple[str, str, Path | None]  # (label, job type, relay package to run or None: this tree)
+
+
+async def drain_lines(url: str, lines: list[Line], args: argparse.Namespace) -> None:
+    """Drain every line `args.runs` times, interleaved (the order rotates each round, so a slow
+    spell of a shared box falls on every line alike); print each line's medians and, after the
+    first line, its ratio to the first."""
+    got: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _ in lines}
+    for i in range(args.runs):
+        for label, job_type, code in lines[i % len(lines) :] + lines[: i % len(lines)]:
+            got[label].append(await drain(url, args.jobs, args.concurrency, job_type, i, code))
+    first: tuple[float, float] | None = None
+    for label, _, _ in lines:
+        runs = got[label]
+        rate = statistics.median(r[0] for r in runs)
+        cpu = statistics.median(r[1] + r[2] for r in runs)
+        vs = (
+            f"; {rate / first[0]:.1%} of the first line's rate, CPU {cpu / first[1]:.1%}"
+            if first
+            else ""
+        )
+        first = first or (rate, cpu)
+        print(
+            f"drain {args.jobs} {label} jobs, one worker process, concurrency {args.concurrency}: "
+            + ", ".join(f"{r[0]:,.0f}" for r in runs)
+            + f" jobs/s (median {rate:,.0f}); CPU per job: worker "
+            f"{statistics.median(r[1] for r in runs):.1f} µs, redis "
+            f"{statistics.median(r[2] for r in runs):.1f} µs (sum {cpu:.1f}){vs}"
+        )
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--redis", help="use this Redis instead of a private one")
     ap.add_argument("--jobs", type=int, default=20_000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--type", default="noop", choices=["noop", "noop_sync", "result100"])
+    types = ["noop", "noop_sync", "result100"]
+    ap.add_argument("--type", default="noop", choices=types)
+    ap.add_argument("--types", help="comma-separated job types, drained interleaved")
+    ap.add_argument(
+        "--baseline",
+        help="a git revision whose worker drains no-op jobs as the first line (its relay code, "
+        "this tree's Rust extension)",
+    )
     ap.add_argument("--samples", type=int, default=500)
     args = ap.parse_args()
+    wanted = args.types.split(",") if args.types else [args.type]
+    if bad := [t for t in wanted if t not in types]:
+        ap.error(f"unknown job type {bad[0]!r}: one of {', '.join(types)}")
     server = None if args.redis else RedisServer().start()
     url = args.redis or (server.url if server else "")
     try:
-        runs = [
-            await drain(url, args.jobs, args.concurrency, args.type, i) for i in range(args.runs)
-        ]
-        rates = [r[0] for r in runs]
-        print(
-            f"drain {args.jobs} {args.type} jobs, one worker process, concurrency "
-            f"{args.concurrency}: " + ", ".join(f"{r:,.0f}" for r in rates) + " jobs/s "
-            f"(median {statistics.median(rates):,.0f}); CPU per job: worker "
-            f"{statistics.median(r[1] for r in runs):.1f} µs, redis "
-            f"{statistics.median(r[2] for r in runs):.1f} µs"
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            lines: list[Line] = [(t, t, None) for t in wanted]
+            if args.baseline:
+                old = checkout(args.baseline, Path(tmp))
+                lines.insert(0, (f"noop@{args.baseline[:10]}", "noop", old))
+            await drain_lines(url, lines, args)
         if args.samples:
             lat = await latency(url, args.samples)
             print(

@@ -33,6 +33,7 @@ from pathlib import Path
 import msgspec
 import redis
 
+from benches.checkout import checkout
 from benches.http_load import Load, wrk
 from relay.http.processes import default_workers
 from tests.support.redis_server import RedisServer, free_port
@@ -110,21 +111,6 @@ def hello(n: int, seconds: float, conns: int, threads: int, tmp: Path) -> Load:
         return got
     finally:
         stop(procs)
-
-
-def checkout(rev: str, tmp: Path) -> Path:
-    """The relay package as of `rev` (git archive), with this tree's built Rust extension (the
-    Rust code must be the same at `rev`); a directory to put first on PYTHONPATH."""
-    root = Path(__file__).resolve().parents[1]
-    out = tmp / f"relay-{rev}"
-    out.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(root), "archive", rev, "python/relay"], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
-    for so in (root / "python" / "relay").glob("_core*.so"):
-        shutil.copy(so, out / "python" / "relay" / so.name)
-    return out / "python"
 
 
 def relay(

@@ -43,6 +43,7 @@ class JobRow(msgspec.Struct, frozen=True, kw_only=True):
     finished_at: float | None
     run_at: float | None
     lease_deadline: float | None  # in flight: when the lease runs out (unix seconds)
+    worker: str | None = None  # in flight: the worker holding it (the name it claimed with)
     payload_size: int  # bytes of JSON text
     payload_preview: str  # the first PREVIEW_BYTES bytes of it
     payload_truncated: bool

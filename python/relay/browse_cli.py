@@ -14,6 +14,7 @@ from relay.browse import DEFAULT_LIMIT, STATES, JobPage, JobRow
 from relay.config import redis_url_from_env
 
 _PREVIEW = 48
+_WORKER = 36  # the in-flight listing's worker column (a longer name pushes the payload right)
 
 
 def _when(job: JobRow) -> str:
@@ -22,18 +23,21 @@ def _when(job: JobRow) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
-def _line(job: JobRow) -> str:
+def _line(job: JobRow, inflight: bool) -> str:
     preview = job.payload_preview.replace("\n", " ")
     if len(preview) > _PREVIEW or job.payload_truncated:
         preview = preview[: _PREVIEW - 1] + "…"
+    worker = f"{job.worker or '-':<{_WORKER}}  " if inflight else ""
     return (
         f"{job.id:<22} {job.type[:20]:<20} {job.priority:>3} "
-        f"{job.attempts:>3}/{job.max_attempts:<3} {_when(job)}  {preview}"
+        f"{job.attempts:>4}/{job.max_attempts:<3} {_when(job)}  {worker}{preview}"
     )
 
 
 class JobsCommand:
-    HELP = "List a queue's jobs in one state (ready, delayed, inflight, completed, dead)."
+    HELP = (
+        "List a queue's jobs in one state (ready, delayed, inflight, completed, cancelled, dead)."
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("queue")
@@ -52,9 +56,11 @@ class JobsCommand:
         else:
             when = {"delayed": "RUN AT", "inflight": "LEASE UNTIL", "ready": "CREATED"}
             head = when.get(args.state, "FINISHED")
-            print(f"{'ID':<22} {'TYPE':<20} PRI ATTEMPTS {head:<19}  PAYLOAD")
+            inflight = args.state == "inflight"
+            worker = f"{'WORKER':<{_WORKER}}  " if inflight else ""
+            print(f"{'ID':<22} {'TYPE':<20} PRI ATTEMPTS {head:<19}  {worker}PAYLOAD")
             for job in page.jobs:
-                print(_line(job))
+                print(_line(job, inflight))
         if page.next_cursor:
             print(f"more: --cursor {page.next_cursor}", file=sys.stderr)
         return 0

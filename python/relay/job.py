@@ -19,6 +19,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_TIMEOUT_MS = 300_000
 MAX_TYPE_LEN = 255
 MAX_IDEMPOTENCY_KEY_LEN = 255
+MAX_WORKER_LEN = 200  # a claimer's name, kept in the run records of the jobs it holds
 _ID_RANDOM_BYTES = 7  # random bytes per job id (50 bits used)
 
 JsonValue = Any  # a decoded JSON value: dict, list, str, int, float, bool or None
@@ -85,6 +86,21 @@ def check_job_type(job_type: object) -> str:
     if not isinstance(job_type, str) or not job_type or len(job_type.encode()) > MAX_TYPE_LEN:
         raise ConfigError(f"job type must be 1-{MAX_TYPE_LEN} bytes of text, got {job_type!r}")
     return job_type
+
+
+def check_worker(worker: object) -> str:
+    """Return `worker` (a claimer's name, '' for none) if it is at most MAX_WORKER_LEN bytes of
+    text with no control characters, else raise ConfigError."""
+    if (
+        not isinstance(worker, str)
+        or len(worker.encode()) > MAX_WORKER_LEN
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in worker)
+    ):
+        raise ConfigError(
+            f"worker name must be 0-{MAX_WORKER_LEN} bytes of text without control "
+            f"characters, got {worker!r}"
+        )
+    return worker
 
 
 class Job:
@@ -237,6 +253,8 @@ class JobInfo(msgspec.Struct, frozen=True, kw_only=True):
     result_error: str | None = None  # why a completed job's result was not kept
     progress: JsonValue = None  # the last progress its handler reported
     cancel_requested: bool = False  # in flight, and its cancel was asked for
+    lease_deadline: float | None = None  # in flight: when the lease runs out (unix seconds)
+    worker: str | None = None  # in flight: the worker holding it (its name when it claimed)
     children: list[FlowChild] | None = None  # a flow's parent: its children and their states
 
 

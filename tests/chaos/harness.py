@@ -62,6 +62,23 @@ async def wait_for(
     return time.monotonic() - start
 
 
+async def wait_while_progressing(
+    progress: Callable[[], Awaitable[tuple[bool, object]]], stall_s: float
+) -> None:
+    """Poll `progress` (-> (done, a measure of progress)) every 50 ms until done. Fails only
+    when the measure has not changed for `stall_s` seconds: a loaded box is slow, not stuck."""
+    last, since = None, time.monotonic()
+    while True:
+        done, measure = await progress()
+        if done:
+            return
+        if measure != last:
+            last, since = measure, time.monotonic()
+        elif time.monotonic() - since > stall_s:
+            raise AssertionError(f"no progress for {stall_s}s, stuck at {measure!r}")
+        await asyncio.sleep(0.05)
+
+
 def faketime_env(offset: str) -> dict[str, str]:
     """Environment that runs a process under libfaketime, its wall clock shifted by `offset`
     (e.g. "-120s"); empty when libfaketime is not installed."""

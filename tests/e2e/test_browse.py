@@ -136,3 +136,74 @@ def test_an_html_payload_is_shown_as_text(
     assert by_id(browser, "browse-drawer").locator("img, script").count() == 0
     assert page.evaluate("window.__pwned") is None
     assert console_errors == []
+
+
+def test_a_running_job_shows_its_worker_and_is_cancelled_from_the_inflight_tab(
+    page: Page, server: Server, worker: Proc, console_errors: list[str]
+) -> None:
+    q = "e2e-browse-run"  # served by the worker
+    job = server.enqueue(q, "long")  # waits a minute, or until it is cancelled
+    wait_for(lambda: server.job_state(q, job) == "inflight", 15, "the worker to claim the job")
+    browser = open_queue(page, server, q)
+    by_id(browser, "browse-tab-inflight").click()
+    row = by_id(browser, f"browse-row-{job}")
+    held_by = f"relay-worker-{worker.proc.pid}-"
+    expect(by_id(row, f"browse-worker-{job}")).to_contain_text(held_by)
+    row.click()
+    drawer = by_id(browser, "browse-drawer")
+    expect(by_id(drawer, "browse-drawer-worker")).to_contain_text(held_by)
+    by_id(row, f"browse-cancel-{job}").click()
+    expect(by_id(row, f"browse-cancelling-{job}")).to_be_visible()
+    # Its worker learns of it from its next heartbeat (a third of the 30 s lease at most).
+    expect(row).to_have_count(0, timeout=20_000)
+    assert server.job_state(q, job) == "cancelled"
+    by_id(browser, "browse-tab-cancelled").click()
+    expect(by_id(browser, f"browse-row-{job}")).to_be_visible()
+    assert console_errors == []
+
+
+def test_the_cancelled_tab_counts_and_pages_newest_first(
+    page: Page, server: Server, console_errors: list[str]
+) -> None:
+    q = "e2e-browse-cancelled"  # no worker serves it
+    ids = enqueue_many(server, q, [{"type": "gone", "payload": {"n": i}} for i in range(60)])
+    for job in ids:
+        assert server.api("POST", f"/api/queues/{q}/jobs/{job}/cancel")["state"] == "cancelled"
+    browser = open_queue(page, server, q)
+    expect(by_id(browser, "browse-count-cancelled")).to_have_attribute("data-value", "60")
+    by_id(browser, "browse-tab-cancelled").click()
+    table = by_id(browser, "browse-table")
+    expect(table.locator("tbody tr")).to_have_count(50)
+    first_page = row_ids(browser)
+    by_id(browser, "browse-next").click()
+    expect(by_id(browser, "browse-page")).to_have_text("Page 2")
+    expect(table.locator("tbody tr")).to_have_count(10)
+    assert sorted(first_page + row_ids(browser)) == sorted(ids)
+    expect(by_id(browser, "browse-next")).to_be_disabled()
+    assert console_errors == []
+
+
+def test_a_cancel_refused_with_409_shows_the_error(
+    page: Page, server: Server, console_errors: list[str]
+) -> None:
+    """The job finishes between the listing and the click: the row's refresh is held back (the
+    page's clock is paused, so its timers wait) and the click meets the 409."""
+    q = "e2e-browse-cancel-409"  # no worker serves it: the test claims and acks by hand
+    job = server.enqueue(q, "t")
+    [held] = server.api("POST", f"/api/queues/{q}/claim", {"lease_ms": 60_000})["jobs"]
+    page.clock.install()
+    browser = open_queue(page, server, q)
+    by_id(browser, "browse-tab-inflight").click()
+    row = by_id(browser, f"browse-row-{job}")
+    expect(by_id(row, f"browse-worker-{job}")).to_contain_text("http:127.0.0.1")
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+    ack = {"jobs": [{"id": job, "token": held["token"]}]}
+    acked = server.api("POST", f"/api/queues/{q}/ack", ack)["jobs"]
+    assert acked[0]["outcome"] == "ok"
+    by_id(row, f"browse-cancel-{job}").click()
+    expect(by_id(page, "toasts")).to_contain_text("Cancel failed")
+    expect(by_id(page, "toasts")).to_contain_text("completed")
+    expect(by_id(row, f"browse-cancel-{job}")).to_be_enabled()
+    page.clock.resume()
+    expect(row).to_have_count(0)  # the refresh, let go, takes it off the in-flight tab
+    assert [e for e in console_errors if "409" not in e] == []

@@ -64,3 +64,19 @@ async def test_a_bad_state_is_one_readable_line(
     assert await asyncio.to_thread(_run_cli, argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("relay: error: state must be one of") and err.count("\n") == 1
+
+
+async def test_jobs_inflight_names_the_worker_holding_each_job(
+    broker: Broker, queue: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await broker.enqueue_many(queue, [JobSpec.of("mail", {"to": i}) for i in range(2)])
+    [named] = (await broker.claim(queue, 1, 60_000, "host/relay-worker-7-ab")).jobs
+    [anon] = (await broker.claim(queue, 1, 60_000)).jobs
+    argv = ["jobs", queue, "--state", "inflight", "--redis", redis_url]
+    assert await asyncio.to_thread(_run_cli, argv) == 0
+    head, *rows = capsys.readouterr().out.splitlines()
+    assert "LEASE UNTIL" in head and head.index("WORKER") < head.index("PAYLOAD")
+    by_id = {line.split()[0]: line for line in rows}
+    assert " host/relay-worker-7-ab " in by_id[named.id] and " - " in by_id[anon.id]
+    assert by_id[named.id].index("host/") == head.index("WORKER")
+    await broker.ack(queue, [(named.id, named.token), (anon.id, anon.token)])

@@ -8,7 +8,7 @@ import pytest
 
 from relay import Broker, BrokerSettings, JobNotFound, JobSpec
 from relay.keys import QueueKeys
-from tests.scripts.helpers import state
+from tests.scripts.helpers import redis_ms, state
 
 
 async def test_ack_completes_and_keeps_the_job_for_lookup(broker: Broker, queue: str) -> None:
@@ -87,3 +87,26 @@ async def test_completed_jobs_expire_by_age(redis_url: str, queue: str) -> None:
         assert (await state(b, queue))["completed"] == [j2.id]
     finally:
         await b.close()
+
+
+async def test_a_claim_after_a_failover_that_lost_the_last_claim_never_reissues_its_token(
+    broker: Broker, queue: str
+) -> None:
+    """T3 without WAIT: the new master (a replica that missed a claim) must not hand out the
+    token the old master gave, or the old holder's late ack would complete the new attempt."""
+    await broker.enqueue(queue, "t")
+    r = broker.redis
+    keys = [k async for k in r.scan_iter(match=f"relay:{{{queue}}}:*")]
+    replica = {k: await r.dump(k) for k in keys}  # the replica's copy, before the claim
+    [old] = (await broker.claim(queue, 1, 5000)).jobs
+    claimed_at = await redis_ms(r)
+    while await redis_ms(r) <= claimed_at:  # a failover takes longer than a millisecond
+        pass  # a round trip per poll: < 1 ms to spin
+    await r.delete(*[k async for k in r.scan_iter(match=f"relay:{{{queue}}}:*")])
+    for k, v in replica.items():
+        await r.restore(k, 0, v)
+    [new] = (await broker.claim(queue, 1, 5000)).jobs
+    assert new.id == old.id and new.token > old.token
+    assert await broker.ack(queue, [(old.id, old.token)]) == [False]
+    assert (await state(broker, queue))["inflight"] == [new.id]
+    assert await broker.ack(queue, [(new.id, new.token)]) == [True]

@@ -427,6 +427,22 @@ async def test_every_face_acts_on_jobs_alike(faces: Faces, broker: Broker, queue
     assert (counts.ready, counts.delayed, counts.dead) == (0, 0, 0)
 
 
+async def test_every_face_names_the_worker_of_an_inflight_job(
+    faces: Faces, broker: Broker, queue: str
+) -> None:
+    await broker.enqueue_many(queue, [JobSpec.of("t", i) for i in range(2)])
+    named, anon = (await broker.claim(queue, 1, 60_000, "host/w-1")).jobs + (
+        await broker.claim(queue, 1, 60_000)
+    ).jobs
+    for name, face in faces.items():
+        [page] = await call(face, "jobs", queue, "inflight")
+        held = {row.id: row.worker for row in page.jobs}
+        assert held == {named.id: "host/w-1", anon.id: None}, name
+        info = await call(face, "get_job", queue, named.id)
+        assert info.worker == "host/w-1" and info.lease_deadline is not None, name
+    await broker.ack(queue, [(named.id, named.token), (anon.id, anon.token)])
+
+
 # -- results and cancellation ----------------------------------------------------------------
 
 

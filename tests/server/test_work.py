@@ -162,7 +162,15 @@ async def test_bad_bodies_are_400_naming_the_field_and_change_nothing(
 ) -> None:
     await broker.enqueue_many(queue, [JobSpec.of("t", 1)])
     cases: dict[str, list[dict[str, Any]]] = {
-        "claim": [{"max": 0}, {"max": 1001}, {"wait_ms": 30_001}, {"lease_ms": 5}, {"x": 1}],
+        "claim": [
+            {"max": 0},
+            {"max": 1001},
+            {"wait_ms": 30_001},
+            {"lease_ms": 5},
+            {"x": 1},
+            {"worker": ""},
+            {"worker": "a\nb"},
+        ],
         "ack": [{"jobs": [{"id": "a"}]}, {"jobs": [{"token": 1}]}, {}, {"jobs": "a"}],
         "nack": [{"jobs": [{"id": "a", "token": 0}]}, {"jobs": [{"id": "a", "token": 1.5}]}],
         "extend": [{"jobs": [], "lease_ms": 0}, {"jobs": [{"id": "", "token": 1}]}],
@@ -233,3 +241,18 @@ async def test_an_http_workers_result_is_stored_and_a_cancel_reaches_it_through_
     assert fin["jobs"][0]["state"] == "cancelled"
     got = await _json(await client.get(f"/api/queues/{queue}/jobs/{b['id']}"), 200)
     assert got["state"] == "cancelled" and got.get("result") is None
+
+
+async def test_the_inflight_listing_names_the_http_claimer(
+    client: Client, broker: Broker, queue: str
+) -> None:
+    await broker.enqueue_many(queue, [JobSpec.of("t", i) for i in range(2)])
+    [named] = await _claim(client, queue, worker="go-worker 7")
+    [anon] = await _claim(client, queue)
+    listing = await _json(await client.get(f"/api/queues/{queue}/jobs?state=inflight"), 200)
+    held = {j["id"]: j["worker"] for j in listing["jobs"]}
+    assert held == {named["id"]: "http:go-worker 7", anon["id"]: "http:127.0.0.1"}
+    one = await _json(await client.get(f"/api/queues/{queue}/jobs/{named['id']}"), 200)
+    assert one["worker"] == "http:go-worker 7" and one["lease_deadline"] > one["started_at"]
+    acks = [{"id": j["id"], "token": j["token"]} for j in (named, anon)]
+    await _json(await client.post(f"/api/queues/{queue}/ack", json={"jobs": acks}), 200)

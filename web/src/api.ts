@@ -71,6 +71,10 @@ export interface Job {
   progress: JsonValue;
   /** in flight, and its cancel was asked for */
   cancel_requested: boolean;
+  /** in flight: when the lease runs out (unix seconds) */
+  lease_deadline: number | null;
+  /** in flight: the worker holding it (null: claimed before workers were named) */
+  worker: string | null;
 }
 
 /** One job of a flow (GET /api/queues/{queue}/jobs/{id}/flow). */
@@ -241,6 +245,8 @@ export function parseJob(v: unknown): Job | null {
     result_error: strOrNull(v["result_error"]),
     progress: (v["progress"] ?? null) as JsonValue,
     cancel_requested: v["cancel_requested"] === true,
+    lease_deadline: numOrNull(v["lease_deadline"]),
+    worker: strOrNull(v["worker"]),
   };
 }
 

@@ -9,6 +9,7 @@ export const BROWSE_STATES: ReadonlyArray<readonly [JobState, string]> = [
   ["inflight", "In flight"],
   ["completed", "Completed"],
   ["dead", "Dead"],
+  ["cancelled", "Cancelled"],
 ];
 
 /** One job of a listing (GET /api/queues/{q}/jobs?state=…): a job with a payload preview. */
@@ -25,6 +26,8 @@ export interface JobRow {
   finished_at: number | null;
   run_at: number | null;
   lease_deadline: number | null;
+  /** in flight: the worker holding it */
+  worker: string | null;
   payload_size: number;
   payload_preview: string;
   payload_truncated: boolean;
@@ -56,6 +59,7 @@ export function parseJobRow(v: unknown, state: JobState): JobRow | null {
     finished_at: numOrNull(v["finished_at"]),
     run_at: numOrNull(v["run_at"]),
     lease_deadline: numOrNull(v["lease_deadline"]),
+    worker: typeof v["worker"] === "string" ? v["worker"] : null,
     payload_size: num(v["payload_size"]),
     payload_preview: str(v["payload_preview"]),
     payload_truncated: v["payload_truncated"] === true,
@@ -85,6 +89,8 @@ export function keyTime(job: JobRow): { ts: number; label: string } {
       return { ts: job.finished_at ?? job.created_at, label: "completed" };
     case "dead":
       return { ts: job.finished_at ?? job.created_at, label: "died" };
+    case "cancelled":
+      return { ts: job.finished_at ?? job.created_at, label: "cancelled" };
     default:
       return { ts: job.created_at, label: "enqueued" };
   }
@@ -112,6 +118,11 @@ export class BrowseApi {
 
   async remove(queue: string, id: string, state: JobState): Promise<number> {
     return changed(await this.api.request("DELETE", `/api/queues/${q(queue)}/jobs/${q(id)}?state=${state}`));
+  }
+
+  /** "cancelling" (202: its worker stops it) or "cancelled"; an ApiError (409) if it finished. */
+  async cancel(queue: string, id: string): Promise<string> {
+    return this.api.cancel(queue, id);
   }
 
   async bulk(queue: string, action: BulkAction, state: JobState, type: string): Promise<number> {

@@ -37,7 +37,7 @@ test("dead page", () => {
     id: "j1", queue: "q", type: "t", payload: { a: 1 }, priority: 5, state: "dead", attempts: 5,
     max_attempts: 5, timeout_ms: 1000, idempotency_key: null, last_error: "boom", created_at: 1,
     started_at: 2, finished_at: 3, run_at: null, result: null, result_error: null, progress: null,
-    cancel_requested: false,
+    cancel_requested: false, lease_deadline: null, worker: null,
   };
   assert.deepEqual(parseDeadPage({ jobs: [job], next_cursor: "c2" }), { jobs: [job], next_cursor: "c2" });
   assert.deepEqual(parseDeadPage({ jobs: [], next_cursor: null }), { jobs: [], next_cursor: null });

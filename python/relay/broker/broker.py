@@ -48,7 +48,7 @@ from relay.broker.types import (
 from relay.config import BrokerSettings
 from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
 from relay.faces import AsyncEnqueue
-from relay.job import EnqueueResult, JobInfo, JsonValue
+from relay.job import EnqueueResult, JobInfo, JsonValue, check_worker
 from relay.keys import QUEUES_KEY
 from relay.wire import CancelOutcome, JobSpec
 
@@ -179,15 +179,15 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
 
     # -- consuming ---------------------------------------------------------------------------
 
-    async def claim(self, queue: str, count: int, lease_ms: int) -> Claimed:
-        """Lease up to `count` jobs for `lease_ms`; honours pause and the rate limit."""
+    async def claim(self, queue: str, count: int, lease_ms: int, worker: str = "") -> Claimed:
+        """Lease up to `count` jobs for `lease_ms`; honours pause and the rate limit. `worker`
+        names the claimer in the jobs' run records (the job browser shows who holds a job)."""
         if not 1 <= count <= self.settings.batch_limit:
             raise ConfigError(f"claim count must be 1..{self.settings.batch_limit}, got {count}")
         if lease_ms <= 0:
             raise ConfigError(f"lease must be positive, got {lease_ms} ms")
-        reply = await self._run(
-            "claim", self._ks(queue).claim, [count, lease_ms, self.settings.events_cap]
-        )
+        args = [count, lease_ms, self.settings.events_cap, check_worker(worker)]
+        reply = await self._run("claim", self._ks(queue).claim, args)
         return replies.claimed(queue, reply)
 
     async def ack(
@@ -278,6 +278,7 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         timeout_s: float,
         claim: Sequence[tuple[str, int]],
         lease_ms: int,
+        worker: str = "",
     ) -> tuple[str | None, list[tuple[str, Claimed | None]]]:
         """Block until an enqueue signals one of `wait_on` (or `timeout_s`), then claim at once.
 
@@ -286,6 +287,7 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         enqueued on an idle queue is claimed in the same instant its wake-up is popped: the
         worker learns of the job and holds it in one reply. `claim` is (queue, count) pairs,
         asked in that order; they run on a timeout too (they find what the safety polls would).
+        `worker` names the claimer, as for `claim`.
         When the client was made with `client_name=name`, `unblock_waiter(name)` ends the wait.
 
         Returns the woken queue (None on timeout) and each queue's claim; None for a claim that
@@ -295,6 +297,7 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
         pipe = self.redis.pipeline(transaction=False)
         pipe.execute_command("BLPOP", *wake, timeout_s)
         script = SCRIPTS["claim"]
+        worker = check_worker(worker)
         for queue, count in claim:
             if not 1 <= count <= self.settings.batch_limit:
                 raise ConfigError(
@@ -309,6 +312,7 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods):
                 count,
                 lease_ms,
                 self.settings.events_cap,
+                worker,
             ]
             pipe.execute_command(packed.packed(cmd))
 

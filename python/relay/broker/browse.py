@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from relay import _core
 from relay.broker.browse_plans import bulk_plan, one_plan, zset_key
 from relay.broker.ops import Eval, Steps
-from relay.broker.replies import parse_run
+from relay.broker.replies import parse_run, run_worker
 from relay.browse import (
     PREVIEW_BYTES,
     SCAN_BUDGET,
@@ -129,6 +129,7 @@ def _row(queue: str, state: JobState, fields: Sequence[Any]) -> JobRow:
         else None,
         run_at=at if state is JobState.DELAYED else None,
         lease_deadline=at if state is JobState.INFLIGHT else None,
+        worker=run_worker(run) if state is JobState.INFLIGHT else None,
         payload_size=payload_size,
         payload_preview=payload.decode("utf-8", "ignore"),
         payload_truncated=len(payload) < payload_size,

@@ -35,11 +35,20 @@ def claimed(queue: str, reply: Sequence[object]) -> Claimed:
 
 
 def parse_run(run: bytes) -> tuple[int, int, int, int]:
-    """(attempts, token, started_ms, crashes) from a run record; zeros when absent."""
+    """(attempts, token, started_ms, crashes) from a run record; zeros when absent.
+
+    A record is "attempts token started_ms crashes", with the claiming worker's name as a fifth
+    field when the claim named one (decision 0056); both forms are read."""
     if not run:
         return 0, 0, 0, 0
-    a, t, s, c = run.split()
+    a, t, s, c = run.split(b" ", 4)[:4]
     return int(a), int(t), int(s), int(c)
+
+
+def run_worker(run: bytes) -> str | None:
+    """The worker named in a run record (its fifth field); None when it names none."""
+    parts = run.split(b" ", 4) if run else []
+    return parts[4].decode("utf-8", "replace") if len(parts) == 5 and parts[4] else None
 
 
 def job_info(
@@ -97,6 +106,8 @@ def job_info(
         result_error=result_error,
         progress=progress,
         cancel_requested=bool(flag),
+        lease_deadline=at if st is JobState.INFLIGHT else None,
+        worker=run_worker(run) if st is JobState.INFLIGHT else None,
     )
 
 

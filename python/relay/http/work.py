@@ -78,9 +78,10 @@ async def claim(request: web.Request) -> web.Response:
     body = await decode_body(request, ClaimRequest)
     want, lease_ms = int(body.max), int(body.lease_ms)
     broker = state(request).broker
-    got = await broker.claim(queue, want, lease_ms)
+    who = f"http:{body.worker or request.remote or '?'}"
+    got = await broker.claim(queue, want, lease_ms, who)
     if not (got.jobs or got.undecodable) and body.wait_ms > 0:
-        got = await _wait(request, queue, want, lease_ms, body.wait_ms / 1000)
+        got = await _wait(request, queue, (want, lease_ms, who), body.wait_ms / 1000)
     jobs = await _usable(broker, queue, got)
     if jobs:  # leases held over HTTP: this server reaps them too
         request.app[SERVED].touch(queue)
@@ -93,9 +94,11 @@ async def claim(request: web.Request) -> web.Response:
 
 
 async def _wait(
-    request: web.Request, queue: str, want: int, lease_ms: int, wait_s: float
+    request: web.Request, queue: str, ask: tuple[int, int, str], wait_s: float
 ) -> Claimed:
-    """Block until a job comes (claimed on arrival) or `wait_s` has passed."""
+    """Block until a job comes (claimed on arrival) or `wait_s` has passed; `ask` is the
+    claim's (max, lease_ms, worker)."""
+    want, lease_ms, who = ask
     st = state(request)
     waiters = request.app[WAITERS]
     if waiters.now >= waiters.limit:
@@ -114,16 +117,16 @@ async def _wait(
             if got.paused or got.wait_ms:
                 pause = PAUSED_RECHECK_S if got.paused else got.wait_ms / 1000
                 await _nap(st.closing, min(left, pause))
-                got = await st.broker.claim(queue, want, lease_ms)
+                got = await st.broker.claim(queue, want, lease_ms, who)
             elif st.broker.can_wait_then_claim:
                 # In slices, so a stopping server ends its waits within one (closing).
                 _, [(_, c)] = await st.broker.wait_then_claim(
-                    [queue], min(left, WAIT_SLICE_S), [(queue, want)], lease_ms
+                    [queue], min(left, WAIT_SLICE_S), [(queue, want)], lease_ms, who
                 )
-                got = c if c is not None else await st.broker.claim(queue, want, lease_ms)
+                got = c if c is not None else await st.broker.claim(queue, want, lease_ms, who)
             else:  # a cluster: the wake-up first, then the claim
                 await st.broker.wait_for_work([queue], min(left, WAIT_SLICE_S))
-                got = await st.broker.claim(queue, want, lease_ms)
+                got = await st.broker.claim(queue, want, lease_ms, who)
             if got.jobs or got.undecodable:
                 break
         return got

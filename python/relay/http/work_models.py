@@ -33,6 +33,16 @@ LeaseMs = Annotated[
 ]
 
 
+WorkerName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^[ -~]{1,100}$",
+        description="The claimer's name (printable ASCII, 1-100 characters), shown as "
+        '"http:<name>" for the jobs it holds; without it, "http:<client address>"',
+    ),
+]
+
+
 def _null() -> msgspec.Raw:
     return msgspec.Raw(b"null")
 
@@ -44,6 +54,7 @@ class ClaimRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max: Annotated[float, msgspec.Meta(ge=1, le=MAX_BATCH, multiple_of=1)] = 1
     lease_ms: LeaseMs = 30_000
     wait_ms: Annotated[float, msgspec.Meta(ge=0, le=MAX_WAIT_MS, multiple_of=1)] = 0
+    worker: WorkerName | None = None
 
 
 class ClaimedJob(msgspec.Struct, kw_only=True):

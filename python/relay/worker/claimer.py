@@ -50,6 +50,7 @@ class Claimer:
         accept: Callable[[str, Claimed], None],
         conn: Connectivity,
         wait_name: str = "",
+        worker_name: str = "",
         on_empty_wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._broker = broker
@@ -68,6 +69,7 @@ class Claimer:
         self.claiming = False  # a claim is in flight: cancelling now could strand its jobs
         # The broker's connection name (redis-py client_name), for CLIENT UNBLOCK when stopping.
         self.wait_name = wait_name
+        self.worker_name = worker_name  # stored with each claimed job: who holds it
         # A wake-up that brought no job announces a delayed job due sooner than the promoter
         # knew (enqueue.lua): the promoter is told to look now and sleep until its run_at.
         self._on_empty_wake = on_empty_wake
@@ -126,7 +128,7 @@ class Claimer:
         """Claim up to `want` jobs from `queue` and pass them on; how many came."""
         self.claiming = True
         try:
-            got = await self._broker.claim(queue, want, self._lease_ms)
+            got = await self._broker.claim(queue, want, self._lease_ms, self.worker_name)
         finally:
             self.claiming = False
         return self._took(queue, want, now, got)
@@ -175,7 +177,7 @@ class Claimer:
         self.claiming = True
         try:
             woke, claims = await self._broker.wait_then_claim(
-                self._queues, wait_s, asks, self._lease_ms
+                self._queues, wait_s, asks, self._lease_ms, self.worker_name
             )
         finally:
             self.claiming = False

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -120,6 +121,8 @@ class Worker:
         self._metrics_port = metrics_port
         self._metrics_host = metrics_host
         self.wait_name = f"relay-worker-{os.getpid()}-{secrets.token_hex(4)}"
+        # Who holds a job, as the job browser shows it (the run record's worker field).
+        self.name = f"{socket.gethostname()}/{self.wait_name}"
         self.broker = self._make_broker()
         self.broker.settler.background = True  # flows: outbox entries beside the next acks
         self.conn = Connectivity()
@@ -150,6 +153,7 @@ class Worker:
             self._accept,
             self.conn,
             wait_name=self.wait_name if self.broker.can_wait_then_claim else "",
+            worker_name=self.name,
             on_empty_wake=lambda: self.upkeep.promote_soon(0),
         )
         self._stop_requested = asyncio.Event()

@@ -1,7 +1,8 @@
 // The job browser of one queue: a tab per state with its count, a paged table that stays live
 // (rows leave and arrive as the stream reports changes, updated in place: no reload, no flicker,
 // the page and the selected row are kept), a type filter, a drawer with the whole job, keyboard
-// navigation, and the actions each state allows (bulk ones after a confirm).
+// navigation, and the actions each state allows (bulk ones after a confirm). In-flight rows name
+// the worker holding the job and have a Cancel button (its worker stops it: "cancelling…").
 
 import type { Api, Counts, JobEvent, JobState } from "../api";
 import { BROWSE_STATES, BrowseApi, type BulkAction, type JobRow, keyTime } from "../browse-api";
@@ -35,6 +36,10 @@ export class JobBrowser {
   private readonly prevBtn: HTMLButtonElement;
   private readonly nextBtn: HTMLButtonElement;
   private readonly timeHead: HTMLElement;
+  /** the in-flight tab's own columns: the worker holding the job, and its Cancel button */
+  private readonly flightHeads: HTMLElement[];
+  /** in-flight ids whose cancel was accepted (202): shown "cancelling…" until they leave */
+  private readonly cancelling = new Set<string>();
   private readonly drawer: JobDrawer;
 
   private state: JobState = "ready";
@@ -80,17 +85,19 @@ export class JobBrowser {
     this.confirmBar = h("div", { class: "browse-confirm", testid: "browse-confirm", hidden: true, role: "alertdialog" });
 
     this.timeHead = h("th", { scope: "col" }, "Enqueued");
+    this.flightHeads = [h("th", { scope: "col", class: "col-worker", hidden: true }, "Worker"), h("th", { scope: "col", class: "col-act", hidden: true }, h("span", { class: "sr-only" }, "Actions"))];
     this.tbody = h("tbody");
     const table = h(
       "table",
       { class: "table browse-table", testid: "browse-table" },
-      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Id"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col", class: "num", title: "Priority: 9 runs first" }, "Pri"), h("th", { scope: "col", class: "num", title: "Attempts used / allowed" }, "Tries"), this.timeHead, h("th", { scope: "col" }, "Payload"))),
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Id"), h("th", { scope: "col" }, "Type"), h("th", { scope: "col", class: "num", title: "Priority: 9 runs first" }, "Pri"), h("th", { scope: "col", class: "num", title: "Attempts used / allowed" }, "Tries"), this.timeHead, h("th", { scope: "col" }, "Payload"), ...this.flightHeads)),
       this.tbody,
     );
     this.notice = h("p", { class: "muted browse-notice", testid: "browse-notice" }, "Loading…");
     this.tableWrap = h("div", { class: "table-wrap browse-wrap", tabindex: "0", "aria-label": "Jobs; arrow keys or j/k select, Enter opens, n/p change page" }, table, this.notice);
     this.tableWrap.addEventListener("keydown", (ev) => this.onKey(ev));
     this.tbody.addEventListener("click", (ev) => {
+      if ((ev.target as Element).closest("button")) return; // a row's own button (Cancel)
       const tr = (ev.target as Element).closest("tr");
       const id = tr?.getAttribute("data-id");
       if (id) {
@@ -250,7 +257,10 @@ export class JobBrowser {
   /** Updates the table in place: rows are kept by id, moved, added or removed; none rebuilt. */
   private show(jobs: JobRow[]): void {
     setText(this.timeHead, keyTime({ state: this.state } as JobRow).label.replace(/^./, (c) => c.toUpperCase()));
+    for (const th of this.flightHeads) th.hidden = this.state !== "inflight";
+    this.tbody.parentElement?.classList.toggle("is-inflight", this.state === "inflight");
     const keep = new Set(jobs.map((j) => j.id));
+    for (const id of this.cancelling) if (!keep.has(id)) this.cancelling.delete(id);
     for (const [id, row] of this.rows) {
       if (!keep.has(id)) {
         row.tr.remove();
@@ -282,7 +292,7 @@ export class JobBrowser {
   }
 
   private makeRow(id: string): Row {
-    const cells = [0, 1, 2, 3, 4, 5].map((i) => h("td", i === 2 || i === 3 ? { class: "num" } : null));
+    const cells = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => h("td", i === 2 || i === 3 ? { class: "num" } : null));
     const tr = h("tr", { testid: `browse-row-${id}`, "data-id": id, "aria-selected": "false" }, ...cells);
     const time = h("span", null, "");
     return { tr, cells, time, ts: 0 };
@@ -305,6 +315,44 @@ export class JobBrowser {
     setText(payloadCell, preview);
     payloadCell.className = "mono clip muted";
     setAttr(payloadCell, "title", job.last_error ?? `${job.payload_size} bytes`);
+    this.fillFlight(row, job);
+  }
+
+  /** The in-flight columns: who holds the job, and Cancel (or "cancelling…" once asked). */
+  private fillFlight(row: Row, job: JobRow): void {
+    const [workerCell, actCell] = row.cells.slice(6);
+    if (!workerCell || !actCell) return;
+    const flying = job.state === "inflight";
+    workerCell.hidden = actCell.hidden = !flying;
+    if (!flying) return;
+    setText(workerCell, job.worker ?? "—");
+    workerCell.className = "mono clip";
+    setAttr(workerCell, "title", job.worker ?? "claimed by a worker that did not name itself");
+    setAttr(workerCell, "data-testid", `browse-worker-${job.id}`);
+    const mode = this.cancelling.has(job.id) ? "cancelling" : "button";
+    if (actCell.dataset["mode"] === mode) return;
+    actCell.dataset["mode"] = mode;
+    if (mode === "cancelling") {
+      actCell.replaceChildren(h("span", { class: "muted small", testid: `browse-cancelling-${job.id}` }, "cancelling…"));
+      return;
+    }
+    const btn = h("button", { type: "button", class: "btn btn-small btn-danger", testid: `browse-cancel-${job.id}`, title: "Cancel: its worker is told to stop it" }, "Cancel");
+    btn.addEventListener("click", () => void this.cancel(row, job, btn));
+    actCell.replaceChildren(btn);
+  }
+
+  private async cancel(row: Row, job: JobRow, btn: HTMLButtonElement): Promise<void> {
+    btn.disabled = true;
+    try {
+      const state = await this.browse.cancel(this.queue, job.id);
+      this.cancelling.add(job.id);
+      toast(state === "cancelled" ? `Job ${job.id} cancelled` : `Job ${job.id} is being cancelled`);
+      this.fillFlight(row, job);
+    } catch (err) {
+      btn.disabled = false;
+      toast(`Cancel failed: ${errorMessage(err)}`, "error");
+    }
+    this.schedule(0);
   }
 
   private clearRows(): void {

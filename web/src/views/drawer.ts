@@ -1,7 +1,7 @@
 // The job drawer of the browser: one job in full — every field, the last error with its attempt,
 // the whole payload as pretty JSON (set as text, never as markup), and the state's actions.
 
-import { type Api, type Job, type JobState } from "../api";
+import type { Api, Job } from "../api";
 import type { BrowseApi } from "../browse-api";
 import { ICONS, h, icon, setText } from "../dom";
 import { prettyJson, relative, timestamp } from "../format";
@@ -88,6 +88,10 @@ export class JobDrawer {
     ];
     if (job.run_at !== null) rows.push(["Runs", this.when(job.run_at)]);
     if (job.started_at !== null) rows.push(["Started", this.when(job.started_at)]);
+    if (job.state === "inflight") {
+      rows.push(["Worker", h("span", { class: "mono", testid: "browse-drawer-worker" }, job.worker ?? "—")]);
+      if (job.lease_deadline !== null) rows.push(["Lease ends", this.when(job.lease_deadline)]);
+    }
     if (job.finished_at !== null) rows.push([job.state === "dead" ? "Died" : "Finished", this.when(job.finished_at)]);
     if (job.idempotency_key !== null) rows.push(["Idempotency key", job.idempotency_key]);
     const dl = h("dl", { class: "drawer-fields" });
@@ -100,7 +104,7 @@ export class JobDrawer {
       );
     }
     parts.push(h("h4", { class: "drawer-sub" }, "Payload"), h("pre", { class: "pre pre-json drawer-payload", testid: "browse-drawer-payload" }, prettyJson(job.payload)));
-    parts.push(this.actions(job.state, job.id));
+    parts.push(this.actions(job));
     this.body.replaceChildren(...parts);
   }
 
@@ -110,7 +114,8 @@ export class JobDrawer {
     return h("span", { title: new Date(ts * 1000).toString() }, timestamp(ts), " · ", rel);
   }
 
-  private actions(state: JobState, id: string): HTMLElement {
+  private actions(job: Job): HTMLElement {
+    const { state, id } = job;
     const box = h("div", { class: "drawer-actions" });
     const button = (testid: string, label: string, paths: readonly string[], run: () => Promise<number>, done: string): void => {
       const b = h("button", { type: "button", class: "btn", testid }, icon([...paths]), label);
@@ -131,6 +136,8 @@ export class JobDrawer {
     };
     if (state === "delayed") button("browse-drawer-promote", "Run now", ICONS.play, () => this.browse.act(this.queue, id, "promote"), `Job ${id} is ready to run`);
     if (state === "dead") button("browse-drawer-requeue", "Requeue", ICONS.retry, () => this.browse.act(this.queue, id, "requeue"), `Job ${id} requeued`);
+    if (state === "inflight" && job.cancel_requested) box.append(h("span", { class: "muted small", testid: "browse-drawer-cancelling" }, "cancelling…"));
+    else if (state === "inflight") button("browse-drawer-cancel", "Cancel", ICONS.stop, () => this.api.cancel(this.queue, id).then(() => 1), `Job ${id} is being cancelled`);
     if (state === "ready" || state === "delayed" || state === "dead") {
       button("browse-drawer-delete", "Delete", ICONS.trash, () => this.browse.remove(this.queue, id, state), `Job ${id} deleted`);
     }

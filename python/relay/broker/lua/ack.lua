@@ -1,7 +1,7 @@
 #!lua flags=allow-oom
 --[[ ack: complete jobs the caller still holds; the claim token fences stale acks.
   KEYS[1] inflight zset  relay:{q}:inflight
-  KEYS[2] run hash       relay:{q}:run       id -> "attempts token started_ms crashes"
+  KEYS[2] run hash       relay:{q}:run       id -> "attempts token started_ms crashes[ worker]"
   KEYS[3] jobs hash      relay:{q}:jobs
   KEYS[4] err hash       relay:{q}:err
   KEYS[5] done zset      relay:{q}:done      score = finished (ms, Redis TIME)

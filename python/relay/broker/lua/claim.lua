@@ -3,13 +3,15 @@
   KEYS[1..10] ready lists  relay:{q}:ready:9 .. relay:{q}:ready:0
   KEYS[11] inflight zset   relay:{q}:inflight  score = lease deadline (ms, Redis TIME)
   KEYS[12] jobs hash       relay:{q}:jobs      id -> envelope
-  KEYS[13] run hash        relay:{q}:run       id -> "attempts token started_ms crashes"
+  KEYS[13] run hash        relay:{q}:run       id -> "attempts token started_ms crashes[ worker]"
   KEYS[14] paused flag     relay:{q}:paused
   KEYS[15] bucket hash     relay:{q}:bucket    rate (tokens/s), burst, tokens, ts (ms)
-  KEYS[16] stats hash      relay:{q}:stats     field tokens = last claim token issued
+  KEYS[16] stats hash      relay:{q}:stats     field tokens = last claim token issued (never
+                                                below Redis TIME ms x 1024: see the claim below)
   KEYS[17] events stream   relay:{q}:events
   KEYS[18] wake list       relay:{q}:wake
   ARGV[1] max jobs (1..1000)   ARGV[2] lease (ms)   ARGV[3] events stream cap (0 = no events)
+  ARGV[4] worker identity ('' or absent: none), kept as the run record's last field
   Returns: {1, now_ms, id, envelope, attempts, token, ...} claimed jobs ({1, now_ms}: none)
          | {-1} paused | {-6, wait_ms} rate limited: the next token is due in wait_ms
   An id whose envelope is missing comes back with envelope '' so the caller dead-letters it. ]]
@@ -53,19 +55,25 @@ if #ids == 0 then return {1, now} end
 
 local envs = redis.call('HMGET', KEYS[12], unpack(ids))
 local runs = redis.call('HMGET', KEYS[13], unpack(ids))
-local base = redis.call('HINCRBY', KEYS[16], 'tokens', #ids) - #ids
+-- Claim tokens never repeat, even after a failover to a replica that missed the last claims:
+-- the counter is floored at Redis TIME (ms) x 1024, so a new master's tokens start above any
+-- token the old one issued (up to 1024 claims per ms; below 2^53 until the year 2248).
+local base = math.max(tonumber(redis.call('HGET', KEYS[16], 'tokens')) or 0, now * 1024)
+redis.call('HSET', KEYS[16], 'tokens', string.format('%d', base + #ids))
 local deadline = now + tonumber(ARGV[2])
 local reply, z, h = {1, now}, {}, {}
+local who = (ARGV[4] and ARGV[4] ~= '') and (' ' .. ARGV[4]) or ''
 for i, id in ipairs(ids) do
   local attempts, crashes = 0, 0
   if runs[i] then
-    local a, _, _, c = string.match(runs[i], '^(%d+) (%d+) (%d+) (%d+)$')
+    local a, _, _, c = string.match(runs[i], '^(%d+) (%d+) (%d+) (%d+)')
     attempts, crashes = tonumber(a) or 0, tonumber(c) or 0
   end
   attempts = attempts + 1
   local token = base + i
   z[#z + 1] = deadline; z[#z + 1] = id
-  h[#h + 1] = id; h[#h + 1] = attempts .. ' ' .. token .. ' ' .. now .. ' ' .. crashes
+  h[#h + 1] = id
+  h[#h + 1] = attempts .. ' ' .. string.format('%d', token) .. ' ' .. now .. ' ' .. crashes .. who
   reply[#reply + 1] = id; reply[#reply + 1] = envs[i] or ''
   reply[#reply + 1] = attempts; reply[#reply + 1] = token
 end

@@ -2,7 +2,7 @@
 --[[ extend: push the lease deadline of jobs the caller still holds to Redis now + lease,
   store the progress their handlers reported, and tell which ones are to be cancelled.
   KEYS[1] inflight zset  relay:{q}:inflight  score = lease deadline (ms, Redis TIME)
-  KEYS[2] run hash       relay:{q}:run       id -> "attempts token started_ms crashes"
+  KEYS[2] run hash       relay:{q}:run       id -> "attempts token started_ms crashes[ worker]"
   KEYS[3] cancel set     relay:{q}:cancel    in-flight ids whose cancel was asked for
   KEYS[4] progress hash  relay:{q}:prog      id -> the last progress reported (JSON)
   KEYS[5] events stream  relay:{q}:events

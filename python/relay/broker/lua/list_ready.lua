@@ -2,7 +2,7 @@
 --[[ list_ready: a page of ready jobs in claim order (priority 9 first, FIFO within a priority).
   KEYS[1..10] ready lists  relay:{q}:ready:9 .. relay:{q}:ready:0
   KEYS[11] jobs hash       relay:{q}:jobs      id -> envelope
-  KEYS[12] run hash        relay:{q}:run       id -> "attempts token started_ms crashes"
+  KEYS[12] run hash        relay:{q}:run       id -> "attempts token started_ms crashes[ worker]"
   KEYS[13] err hash        relay:{q}:err       id -> last error
   KEYS[14..17] inflight, delayed, dead, done zsets (only to tell whether an anchor is ready)
   ARGV[1] page size (1..500)   ARGV[2] most jobs examined per call (>= page size)

@@ -5,7 +5,7 @@
   KEYS[12] delayed zset    relay:{q}:delayed   score = run_at (ms, Redis TIME)
   KEYS[13] dead zset       relay:{q}:dead      score = dead-lettered at (ms)
   KEYS[14] jobs hash       relay:{q}:jobs
-  KEYS[15] run hash        relay:{q}:run       id -> "attempts token started_ms crashes"
+  KEYS[15] run hash        relay:{q}:run       id -> "attempts token started_ms crashes[ worker]"
   KEYS[16] err hash        relay:{q}:err       id -> last error
   KEYS[17] stats hash      relay:{q}:stats
   KEYS[18] events stream   relay:{q}:events
@@ -40,7 +40,7 @@ for b = 3, #ARGV, W do
   local id, token, mode, delay, err = ARGV[b], ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 4]
   local run = redis.call('HGET', KEYS[15], id)
   local attempts, cur, started, crashes
-  if run then attempts, cur, started, crashes = string.match(run, '^(%d+) (%d+) (%d+) (%d+)$') end
+  if run then attempts, cur, started, crashes = string.match(run, '^(%d+) (%d+) (%d+) (%d+)') end
   if cur ~= token or not redis.call('ZSCORE', KEYS[11], id) then
     reply[n] = -2
   elseif mode == 'cancel' or (flagged and redis.call('SISMEMBER', KEYS[21], id) == 1) then

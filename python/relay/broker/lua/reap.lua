@@ -4,7 +4,7 @@
   KEYS[11] inflight zset   relay:{q}:inflight  score = lease deadline (ms, Redis TIME)
   KEYS[12] dead zset       relay:{q}:dead
   KEYS[13] jobs hash       relay:{q}:jobs
-  KEYS[14] run hash        relay:{q}:run       id -> "attempts token started_ms crashes"
+  KEYS[14] run hash        relay:{q}:run       id -> "attempts token started_ms crashes[ worker]"
   KEYS[15] err hash        relay:{q}:err
   KEYS[16] stats hash      relay:{q}:stats
   KEYS[17] events stream   relay:{q}:events
@@ -34,7 +34,7 @@ local limit = tonumber(ARGV[2])
 local flags = redis.call('SMISMEMBER', KEYS[20], unpack(ids))
 local requeued, dead, cancelled, h, e = {}, {}, {}, {}, {}
 for i, id in ipairs(ids) do
-  local a, tok, st, c = string.match(runs[i] or '', '^(%d+) (%d+) (%d+) (%d+)$')
+  local a, tok, st, c = string.match(runs[i] or '', '^(%d+) (%d+) (%d+) (%d+)')
   a, c = tonumber(a) or 0, (tonumber(c) or 0) + 1
   h[#h + 1] = id; h[#h + 1] = a .. ' ' .. (tok or 0) .. ' ' .. (st or 0) .. ' ' .. c
   local env = envs[i] or ''
