@@ -119,8 +119,10 @@ def _emit_claimed(got: Claimed) -> None:
 
 
 def _recording_claim(claim: Callable[..., Awaitable[Claimed]]) -> Callable[..., Awaitable[Claimed]]:
-    async def claim_recorded(self: Broker, queue: str, count: int, lease_ms: int) -> Claimed:
-        got = await claim(self, queue, count, lease_ms)
+    async def claim_recorded(
+        self: Broker, queue: str, count: int, lease_ms: int, worker: str = ""
+    ) -> Claimed:
+        got = await claim(self, queue, count, lease_ms, worker)
         _emit_claimed(got)
         return got
 
