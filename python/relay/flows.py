@@ -22,7 +22,7 @@ from relay.job import JobOptions, JsonValue, check_job_type, new_job_ids
 from relay.keys import validate_queue_name
 
 MAX_FLOW_JOBS = 10_000
-_ID = re.compile(r"\S{1,128}")
+_ID = re.compile(r"[!-~]{1,128}")  # printable ASCII, no space
 POLICIES = ("fail", "ignore")
 ChildFailure = Literal["fail", "ignore"]
 
@@ -39,8 +39,8 @@ class Flow:
         on_child_failure: "fail" (default): a dead or cancelled child makes this job dead,
             naming the child. "ignore": it runs once every child completed or died.
         options: Priority, attempts, timeout, delay (`idempotency_key` is not supported).
-        id: A fixed id (1-128 characters, no whitespace), normally generated: a flow resent
-            with the same ids writes nothing twice.
+        id: A fixed id (1-128 printable ASCII characters, no space), normally generated: a
+            flow resent with the same ids writes nothing twice.
     """
 
     queue: str
@@ -169,7 +169,7 @@ def check_node(flow: Flow, path: str) -> None:
     if not isinstance(flow.children, Sequence) or isinstance(flow.children, str | bytes):
         raise ConfigError(f"{path}.children: expected a list of relay.Flow")
     if flow.id is not None and not (isinstance(flow.id, str) and _ID.fullmatch(flow.id)):
-        raise ConfigError(f"{path}.id: 1-128 characters without whitespace, got {flow.id!r}")
+        raise ConfigError(f"{path}.id: 1-128 printable ASCII characters, no space; got {flow.id!r}")
 
 
 @dataclass(frozen=True, slots=True)

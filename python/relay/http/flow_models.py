@@ -28,7 +28,7 @@ class FlowRequest(JobFields, forbid_unknown_fields=True, kw_only=True):
         Annotated[
             str,
             msgspec.Meta(
-                pattern=r"^\S{1,128}$",
+                pattern=r"^[!-~]{1,128}$",
                 description="A fixed id (normally generated): a resent flow writes nothing twice",
             ),
         ]
