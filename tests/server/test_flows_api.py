@@ -55,6 +55,11 @@ async def test_a_flow_is_written_and_its_parent_lists_its_children(
         ([{"queue": "a", "type": "t", "idempotency_key": "k"}], "$.children[0]"),
         ([{"queue": "a", "type": "t", "colour": "red"}], "$.children[0]"),
         ([{"queue": "a", "type": "t"}] * 10_000, "$.children["),
+        (
+            [{"queue": "a", "type": "t", "id": "x"}, {"queue": "b", "type": "t", "id": "x"}],
+            "$.children[1].id",
+        ),
+        ([{"queue": "a", "type": "t", "id": "has space"}], "$.children[0].id"),
     ],
 )
 async def test_a_bad_flow_is_a_400_naming_the_path_and_writes_nothing(
