@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from relay.broker import Broker, Nack, NackMode
     from relay.client import AsyncClient, Client
     from relay.config import BrokerSettings
+    from relay.flows import Flow, FlowResult
     from relay.job import Job, JobOptions, JobState
     from relay.producer import Producer
     from relay.schedules import Cron, Every, Schedule, ScheduleInfo
@@ -49,6 +50,8 @@ _LAZY: dict[str, str] = {
     "AsyncClient": "relay.client",
     "Client": "relay.client",
     "BrokerSettings": "relay.config",
+    "Flow": "relay.flows",
+    "FlowResult": "relay.flows",
     "Job": "relay.job",
     "JobOptions": "relay.job",
     "JobState": "relay.job",
@@ -82,6 +85,8 @@ __all__ = [
     "EnqueueResult",
     "Every",
     "Fail",
+    "Flow",
+    "FlowResult",
     "IdempotencyConflict",
     "Job",
     "JobCancelled",

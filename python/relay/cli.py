@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "worker": "relay.worker.command",
     "demo": "relay.demo",
     "cancel": "relay.cancel_command",
+    "flow": "relay.flow_command",
     "jobs": "relay.browse_cli:jobs",
     "promote": "relay.browse_cli:promote",
     "schedules": "relay.schedules.command",

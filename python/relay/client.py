@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from relay.browse import JobPage
 from relay.faces import AsyncFace, SyncFace
+from relay.flows import Flow, FlowResult, FlowTree
 from relay.http.calls import (
     HEALTH,
     QUEUES,
@@ -36,7 +37,9 @@ from relay.http.calls import (
     drive,
     drive_async,
     enqueue_call,
+    enqueue_flow_call,
     enqueue_result,
+    get_flow_call,
     get_job_call,
     get_schedule_call,
     group_call,
@@ -191,6 +194,17 @@ class Client(SyncFace):
         self, queue: str, specs: Sequence[JobSpec], wait_replicas: int | None
     ) -> list[str]:
         return [i for c in batch_calls(queue, specs, wait_replicas) for i in self._send(c).ids]
+
+    def enqueue_flow(self, flow: Flow) -> FlowResult:
+        """Enqueue a workflow (`relay.Flow`): jobs that wait for their children, in any
+        queues, all written or none. The root's id and every job, parents first. A bad node
+        raises ConfigError naming its path (`$.children[2].type`) before anything is written."""
+        return self._send(enqueue_flow_call(flow))
+
+    def get_flow(self, queue: str, job_id: str) -> FlowTree:
+        """The whole flow `job_id` belongs to (any job of it), from its root down: each job
+        with its queue, parent, state and type. JobNotFound when the job is unknown."""
+        return self._send(get_flow_call(queue, job_id))
 
     def get_job(self, queue: str, job_id: str, wait_ms: int | None = None) -> JobInfo:
         """A job and its state (with its result, once completed); JobNotFound when unknown.
@@ -441,6 +455,17 @@ class AsyncClient(AsyncFace):
     ) -> list[str]:
         batches = batch_calls(queue, specs, wait_replicas)
         return [i for call in batches for i in (await self._send(call)).ids]
+
+    async def enqueue_flow(self, flow: Flow) -> FlowResult:
+        """Enqueue a workflow (`relay.Flow`): jobs that wait for their children, in any
+        queues, all written or none. The root's id and every job, parents first. A bad node
+        raises ConfigError naming its path (`$.children[2].type`) before anything is written."""
+        return await self._send(enqueue_flow_call(flow))
+
+    async def get_flow(self, queue: str, job_id: str) -> FlowTree:
+        """The whole flow `job_id` belongs to (any job of it), from its root down: each job
+        with its queue, parent, state and type. JobNotFound when the job is unknown."""
+        return await self._send(get_flow_call(queue, job_id))
 
     async def get_job(self, queue: str, job_id: str, wait_ms: int | None = None) -> JobInfo:
         """A job and its state (with its result, once completed); JobNotFound when unknown.

@@ -30,6 +30,7 @@ class JobState(StrEnum):
     """Where a job is; each job is in exactly one state."""
 
     DELAYED = "delayed"
+    WAITING = "waiting"  # a flow's parent: some of its children are not finished yet
     READY = "ready"
     INFLIGHT = "inflight"
     COMPLETED = "completed"
@@ -115,6 +116,7 @@ class Job:
 
     __slots__ = (
         "_cancel",
+        "_children",
         "_payload",
         "_sink",
         "attempts",
@@ -158,6 +160,7 @@ class Job:
         self._payload: JsonValue = _UNSET
         self._cancel = False  # set (from any thread) once the worker learns of a cancel
         self._sink: Callable[[Job, bytes], None] | None = None  # where progress goes
+        self._children: Any = None  # relay.worker.flows.ChildrenReader, set by the worker
 
     @property
     def payload(self) -> JsonValue:
@@ -185,6 +188,21 @@ class Job:
         data = progress_bytes(value)
         if self._sink is not None:
             self._sink(self, data)
+
+    async def children_results(self) -> dict[str, JsonValue]:
+        """A flow's parent: {child id: result} of its completed children ({} for a job without
+        children; dead or cancelled children, which only an "ignore" parent runs with, are
+        left out)."""
+        return await self._reader().read(self)  # type: ignore[no-any-return]
+
+    def children_results_sync(self) -> dict[str, JsonValue]:
+        """`children_results` for sync handlers (they run in threads)."""
+        return self._reader().read_blocking(self)  # type: ignore[no-any-return]
+
+    def _reader(self) -> Any:
+        if self._children is None:
+            raise ConfigError("children_results needs a job claimed by a relay Worker")
+        return self._children
 
     @property
     def timeout(self) -> float | None:
@@ -242,6 +260,15 @@ class JobInfo(msgspec.Struct, frozen=True, kw_only=True):
     lease_deadline: float | None = None  # in flight: when the lease runs out (unix seconds)
     worker: str | None = None  # in flight: the worker holding it (its name when it claimed)
     group: str | None = None  # fair scheduling's group (decision 0053)
+    children: list[FlowChild] | None = None  # a flow's parent: its children and their states
+
+
+class FlowChild(msgspec.Struct, frozen=True, kw_only=True):
+    """One child of a flow's parent, as `get_job` lists it."""
+
+    id: str
+    queue: str
+    state: str  # a JobState, or "unknown" when the child's record is gone (trimmed)
 
 
 class EnqueueResult(msgspec.Struct, frozen=True):

@@ -210,6 +210,34 @@ class QueueKeys:
         u<p> = group turns since the ungrouped jobs' last turn."""
         return self._k("gturn")
 
+    # -- flows (decision 0050) -------------------------------------------------------------
+
+    @property
+    def blocked(self) -> str:
+        """Parents in state `waiting` (their children are not all finished), score = created."""
+        return self._k("blocked")
+
+    def flow(self, job_id: str) -> str:
+        """A parent's children: "<queue> <id>" -> '' pending | outcome; '#' left; '?' policy."""
+        return self._k(f"flow:{job_id}")
+
+    @property
+    def parent(self) -> str:
+        """Children of this queue: id -> "<parent queue> <parent id>" until they finish."""
+        return self._k("parent")
+
+    @property
+    def outbox(self) -> str:
+        """Finished children whose parent was not told yet: id -> "<pq> <pid> <outcome>"."""
+        return self._k("outbox")
+
+    @property
+    def intents(self) -> str:
+        """Flows being written with this queue's job as root: root id -> "<ms> <plan>"."""
+        return self._k("intents")
+
+    # -- end of flows ----------------------------------------------------------------------
+
     def idem(self, key: str) -> str:
         return self._k(f"idem:{key}")
 
@@ -246,4 +274,8 @@ class QueueKeys:
             self.group_of,
             self.group_inflight,
             self.group_turn,
+            self.blocked,
+            self.parent,
+            self.outbox,
+            self.intents,
         ]

@@ -10,6 +10,7 @@ from relay.broker.ops import Steps
 from relay.browse import JobPage
 from relay.config import BrokerSettings
 from relay.faces import AsyncFace
+from relay.flows import Flow, FlowResult, FlowTree
 from relay.job import JsonValue
 from relay.schedules.model import Schedule, ScheduleInfo
 from relay.wire import (
@@ -65,6 +66,17 @@ class Producer(AsyncFace):
     ) -> list[str]:
         got = await self.broker.enqueue_many(queue, specs, wait_replicas=wait_replicas)
         return [r.id for r in got]
+
+    async def enqueue_flow(self, flow: Flow) -> FlowResult:
+        """Enqueue a workflow (`relay.Flow`): jobs that wait for their children, in any
+        queues, all written or none. The root's id and every job, parents first. A bad node
+        raises ConfigError naming its path (`$.children[2].type`) before anything is written."""
+        return await self.perform(calls.enqueue_flow(self.settings, flow))
+
+    async def get_flow(self, queue: str, job_id: str) -> FlowTree:
+        """The whole flow `job_id` belongs to (any job of it), from its root down: each job
+        with its queue, parent, state and type. JobNotFound when the job is unknown."""
+        return await self.perform(calls.get_flow(self.settings, queue, job_id))
 
     async def get_job(self, queue: str, job_id: str, wait_ms: int | None = None) -> JobInfo:
         """A job and its state (with its result, once completed); JobNotFound when unknown.

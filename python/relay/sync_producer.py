@@ -29,6 +29,7 @@ from relay.browse import JobPage
 from relay.config import BrokerSettings, redis_url_from_env
 from relay.errors import ConfigError, RedisUnavailable, RelayError, ReplicationTimeout
 from relay.faces import SyncFace
+from relay.flows import Flow, FlowResult, FlowTree
 from relay.job import JsonValue
 from relay.keys import QUEUES_KEY
 from relay.schedules.model import Schedule, ScheduleInfo
@@ -89,6 +90,17 @@ class SyncProducer(SyncFace):
         """Close the Redis connections when this producer made them."""
         if self._owns:
             self.redis.close()
+
+    def enqueue_flow(self, flow: Flow) -> FlowResult:
+        """Enqueue a workflow (`relay.Flow`): jobs that wait for their children, in any
+        queues, all written or none. The root's id and every job, parents first. A bad node
+        raises ConfigError naming its path (`$.children[2].type`) before anything is written."""
+        return self.perform(calls.enqueue_flow(self.settings, flow))
+
+    def get_flow(self, queue: str, job_id: str) -> FlowTree:
+        """The whole flow `job_id` belongs to (any job of it), from its root down: each job
+        with its queue, parent, state and type. JobNotFound when the job is unknown."""
+        return self.perform(calls.get_flow(self.settings, queue, job_id))
 
     def get_job(self, queue: str, job_id: str, wait_ms: int | None = None) -> JobInfo:
         """A job and its state (with its result, once completed); JobNotFound when unknown.

@@ -71,6 +71,7 @@ class Counts(msgspec.Struct, frozen=True):
     dead: int = 0
     completed: int = 0
     cancelled: int = 0
+    waiting: int = 0  # flows' parents waiting for their children
 
 
 class Totals(msgspec.Struct, frozen=True):

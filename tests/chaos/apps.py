@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from relay import Job, Registry
-from relay.broker import Broker, Claimed, Nack, NackOutcome
+from relay.broker import Broker, Claimed, Nack, NackOutcome, flows
 from relay.worker.registry import Backoff
 from tests.chaos.history import HISTORY_ENV, HistoryWriter
 
@@ -87,6 +89,23 @@ def crash(job: Job) -> None:
     """Kills its own process, as a segfault or the OOM killer would."""
     _start(job)
     os._exit(3)
+
+
+@registry.task("child")
+async def child(job: Job) -> object:
+    """A flow's child (T20): a short sleep, then its payload as its result."""
+    _start(job)
+    await asyncio.sleep(_seconds(job))
+    _end(job, True)
+    return job.payload
+
+
+@registry.task("parent")
+async def parent(job: Job) -> object:
+    """A flow's parent (T20): records how many children results it sees when it starts."""
+    got = await job.children_results()
+    _emit("parent_start", job=job.id, token=job.token, children=sorted(got))
+    return len(got)
 
 
 # -- the broker, instrumented ------------------------------------------------------------------
@@ -166,7 +185,26 @@ def _recording_nack(
     return nack_recorded
 
 
+FLOW_KILL_ENV = "RELAY_CHAOS_FLOW_KILL"  # T20: probability of a kill -9 in the crash window
+
+
+def _killing_settle(settle: Callable[..., Any], chance: float) -> Callable[..., Any]:
+    """flows.settle, but the process kills itself first now and then: a kill -9 after a child's
+    ack script wrote its outbox entry and before the parent's slot was told (decision 0050)."""
+
+    def settle_or_die(*args: Any) -> Any:
+        if random.random() < chance:
+            _emit("fault_point", name="flow_crash_window")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return settle(*args)
+
+    return settle_or_die
+
+
 def _instrument() -> None:
+    chance = float(os.environ.get(FLOW_KILL_ENV) or 0)
+    if chance:
+        flows.settle = _killing_settle(flows.settle, chance)
     Broker.claim = _recording_claim(Broker.claim)  # type: ignore[method-assign,assignment]
     Broker.wait_then_claim = _recording_wait_then_claim(Broker.wait_then_claim)  # type: ignore[method-assign,assignment]
     Broker.ack = _recording_ack(Broker.ack)  # type: ignore[method-assign,assignment]

@@ -54,3 +54,14 @@ async def flaky(job: Job) -> None:
         _redis = aredis.Redis.from_url(os.environ["RELAY_REDIS_URL"])
     if await _redis.set(f"e2e:seen:{job.id}", 1, nx=True, ex=600):
         raise Fail("first run fails on purpose")
+
+
+@registry.task("gate")
+async def gate(job: Job) -> str:
+    """Waits until the test pushes to the list `e2e:gate:<payload["gate"]>`, then completes."""
+    global _redis  # noqa: PLW0603 - one client per worker process, made on first use
+    if _redis is None:
+        _redis = aredis.Redis.from_url(os.environ["RELAY_REDIS_URL"])
+    key = f"e2e:gate:{_payload(job).get('gate', '')}"
+    await _redis.blpop([key], 0)
+    return "through"

@@ -18,6 +18,7 @@ from tests.support.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E_QUEUES = (
+    "e2e-flow-kids",  # a flow's children (the parent's queue, e2e-flow, has no worker)
     "e2e-load",
     "e2e-counts",
     "e2e-pause",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -82,6 +83,15 @@ def test_demo_shows_a_live_dashboard_and_ctrl_c_leaves_nothing_behind(
         # Doomed emails reach the dead set after a few quick retries.
         dead = page.get_by_test_id("queue-emails").get_by_test_id("count-dead")
         expect(dead).not_to_have_attribute("data-value", "0", timeout=30_000)
+        # The album flow: its build waits for its thumbnails, then completes.
+        album = re.search(r"look up reports/(\S+), then View flow", out.read_text())
+        assert album is not None, out.read_text()
+        page.goto(f"{url}#/flow/reports/{album.group(1)}")
+        root = page.locator(f'[data-testid="flow-node"][data-id="{album.group(1)}"]')
+        expect(root).to_have_attribute("data-state", "completed", timeout=30_000)
+        expect(root.get_by_test_id("flow-node")).to_have_count(4)
+        page.goto(url)
+        expect(page.get_by_test_id("conn")).to_have_text("live")
         page.wait_for_timeout(3000)  # a few more seconds of history in the charts
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / "dashboard.png")

@@ -15,9 +15,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from relay import Broker, BrokerSettings, JobSpec, Nack, NackMode
+from relay import Broker, BrokerSettings, Flow, JobOptions, JobSpec, Nack, NackMode, Producer
 from relay.broker import Code, NackOutcome
 from relay.errors import JobFinished
+from relay.flows import ChildFailure
 from relay.wire import GroupLimits
 from tests.support.invariant import check_invariant
 
@@ -43,6 +44,9 @@ class ModelJob:
     group: str | None = None
     lane: str | None = None  # the group list it is in (None: the plain lists)
     counted: bool = False  # in flight and counted against its group's cap
+    parent: str | None = None  # a flow's child, until it tells its parent it finished
+    kids: set[str] = field(default_factory=set)  # a flow's parent: children not finished yet
+    ignore: bool = False  # on_child_failure="ignore"
 
 
 @dataclass
@@ -61,6 +65,23 @@ class Model:
 
     def ids(self, state: str) -> set[str]:
         return {i for i, j in self.jobs.items() if j.state == state}
+
+    def finished(self, jid: str) -> None:
+        """A flow's child finished (completed, dead, cancelled): its parent learns of it, as
+        the outbox the broker drains right after the call tells it (decision 0050)."""
+        child = self.jobs[jid]
+        pid, child.parent = child.parent, None
+        p = self.jobs.get(pid) if pid is not None else None
+        if p is None:  # no parent, or it was deleted (a dead parent, from the dead set)
+            return
+        p.kids.discard(jid)
+        if p.state != "waiting":
+            return
+        if child.state != "completed" and not p.ignore:
+            p.state = "dead"
+            self.totals["dead"] += 1
+        elif not p.kids:
+            p.state = "ready"
 
 
 class BrokerMachine(RuleBasedStateMachine):
@@ -176,6 +197,7 @@ class BrokerMachine(RuleBasedStateMachine):
         assert self.run(self.broker.ack(self.queue, pairs)) == expected
         for i in pick:
             self.model.jobs[i].state = "completed"
+            self.model.finished(i)
         self.model.totals["completed"] += len(pick)
 
     @precondition(lambda self: self.model.ids("inflight"))
@@ -193,6 +215,7 @@ class BrokerMachine(RuleBasedStateMachine):
         if mode is NackMode.DEAD or (mode is NackMode.FAIL and m.attempts >= m.max_attempts):
             m.state, want = "dead", NackOutcome.DEAD
             self.model.totals["dead"] += 1
+            self.model.finished(jid)
         else:
             m.state = "delayed" if delayed else "ready"
             m.lane = m.group  # a retry goes back to its group (relay:{q}:grp)
@@ -226,6 +249,7 @@ class BrokerMachine(RuleBasedStateMachine):
             m.crashes += 1
             if m.crashes >= CRASH_LIMIT or m.attempts >= m.max_attempts:
                 m.state, want_dead = "dead", want_dead + 1
+                self.model.finished(jid)
             else:
                 m.state, want_requeued = "ready", want_requeued + 1
                 m.lane = m.group
@@ -276,6 +300,8 @@ class BrokerMachine(RuleBasedStateMachine):
             if m.state != "cancelled":
                 m.state = "cancelled"
                 self.model.totals["cancelled"] += 1
+                self.model.finished(jid)
+                self.cascade(m)
             return
         assert out == "cancelling"
         if how == "ack":
@@ -287,13 +313,56 @@ class BrokerMachine(RuleBasedStateMachine):
             mode = NackMode.FAIL if how == "nack" else NackMode.CANCEL  # a flag wins over FAIL
             nack = Nack(jid, m.token, mode, 0, "cancelled")
             assert self.run(self.broker.nack(self.queue, [nack])) == [NackOutcome.CANCELLED]
+        self.settle_cancel(jid, how)
+
+    def settle_cancel(self, jid: str, how: str) -> None:
+        m = self.model.jobs[jid]
         self.model.stale.append((jid, m.token))  # its holder's claim is over
         m.state = "cancelled"
         self.model.totals["cancelled"] += 1
+        self.model.finished(jid)
+
+    def cascade(self, parent: ModelJob) -> None:
+        """A cancelled parent's unfinished children are cancelled (running ones flagged, and
+        settled here by their holder, as the cancel rule does)."""
+        for kid in sorted(parent.kids):
+            k = self.model.jobs[kid]
+            if k.state == "inflight":
+                nack = Nack(kid, k.token, NackMode.FAIL, 0, "cancelled")
+                assert self.run(self.broker.nack(self.queue, [nack])) == [NackOutcome.CANCELLED]
+                self.settle_cancel(kid, "nack")
+            elif k.state in ("ready", "delayed", "waiting"):
+                k.state = "cancelled"
+                self.model.totals["cancelled"] += 1
+                self.model.finished(kid)
+                self.cascade(k)
+
+    # Flows (decision 0050): a parent waits in `waiting` for children in the same queue.
+    @rule(
+        kids=st.lists(st.tuples(st.integers(0, 9), st.integers(1, 3)), min_size=1, max_size=3),
+        ignore=st.booleans(),
+        priority=st.integers(0, 9),
+    )
+    def enqueue_flow(self, kids: list[tuple[int, int]], ignore: bool, priority: int) -> None:
+        pid = f"job-{next(self._ids):06d}"
+        children = [
+            Flow(self.queue, "t", options=JobOptions(priority=p, max_attempts=m),
+                 id=f"job-{next(self._ids):06d}")
+            for p, m in kids
+        ]  # fmt: skip
+        policy: ChildFailure = "ignore" if ignore else "fail"
+        flow = Flow(self.queue, "p", None, children, policy, JobOptions(priority=priority), pid)
+        self.run(Producer(self.broker).enqueue_flow(flow))
+        ids = {c.id for c in children if c.id}
+        self.model.jobs[pid] = ModelJob(priority, 5, "waiting", kids=ids, ignore=ignore)
+        for c, (p, m) in zip(children, kids, strict=True):
+            self.model.jobs[str(c.id)] = ModelJob(p, m, parent=pid)
+        self.model.totals["enqueued"] += 1 + len(kids)
 
     @invariant()
     def same_state_as_the_model(self) -> None:
         states = self.run(check_invariant(self.broker.redis, self.queue))
+        states.setdefault("waiting", [])  # listed only when there are some
         for state, ids in states.items():
             assert set(ids) == self.model.ids(state), state
         stats = self.run(self.broker.stats(self.queue))

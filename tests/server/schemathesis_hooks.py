@@ -28,7 +28,7 @@ def filter_case(context: HookContext, case: Case[Any]) -> bool:
     # The server under test has no replicas, so `?wait_replicas=N` with N > 0 answers 503 by
     # design (tests/server/test_api.py checks that answer); fuzz the enqueue routes without it.
     n = _number((case.query or {}).get("wait_replicas"))
-    if (n is not None and 0 < n <= 16) or _never_meets(case.body):
+    if (n is not None and 0 < n <= 16) or _never_meets(case.body) or _ids_twice(case.body):
         return False
     # A lookup of a job that exists may block up to `wait_ms` (60 s) by design, and a claim
     # from an empty queue up to its body's `wait_ms` (30 s): keep both short.
@@ -51,6 +51,26 @@ def _never_meets(body: object) -> bool:
         CronExpr.parse(cron)
     except ConfigError as exc:
         return "never meet" in str(exc)
+    return False
+
+
+def _ids_twice(body: object) -> bool:
+    """A flow naming one fixed id twice fits the schema but is refused with a 400 naming the
+    second (the schema cannot say "unique across the tree"); test_flows_api covers it."""
+    seen: set[object] = set()
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        i = node.get("id")
+        if isinstance(i, str):
+            if i in seen:
+                return True
+            seen.add(i)
+        kids = node.get("children")
+        if isinstance(kids, list):
+            stack += kids
     return False
 
 

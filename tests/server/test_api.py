@@ -218,6 +218,7 @@ async def test_list_and_get_queue(client: Client, broker: Broker, queue: str) ->
             "dead": 0,
             "completed": 0,
             "cancelled": 0,
+            "waiting": 0,
         },
         "totals": {
             "enqueued": 2,

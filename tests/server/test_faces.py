@@ -19,6 +19,7 @@ from relay import (
     Broker,
     Client,
     ConfigError,
+    Flow,
     IdempotencyConflict,
     JobCancelled,
     JobFailed,
@@ -210,6 +211,8 @@ BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("pause_schedule", (Q, "a:b"), {}),
     ("resume_schedule", (Q, "{s}"), {}),
     ("trigger_schedule", (Q, "x" * 129), {}),
+    ("enqueue_flow", (Flow(Q, "p", children=[Flow(Q, "c"), Flow(Q, "")]),), {}),
+    ("enqueue_flow", (Flow(Q, "p", children=[Flow("bad queue", "c")]),), {}),
 ]
 
 
@@ -306,6 +309,12 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
         ("trigger_schedule", (queue, "no-such"), {}, ScheduleNotFound),
         ("trigger_schedule", (NOWHERE_QUEUE, "no-such"), {}, ScheduleNotFound),
         ("upsert_schedule", (queue, big_schedule), {}, PayloadTooLarge),
+        (
+            "enqueue_flow",
+            (Flow(queue, "p", children=[Flow(queue, "c", "x" * (2 << 20))]),),
+            {},
+            PayloadTooLarge,
+        ),
     ]
     for name, args, kwargs, error in table:
         for face_name, face in faces.items():
@@ -367,6 +376,22 @@ async def test_every_face_answers_each_call_alike(faces: Faces, broker: Broker, 
 def call_job(face: Any, tag: str) -> JobSpec:
     spec: JobSpec = face.job("t", [tag], priority=7)
     return spec
+
+
+async def test_every_face_enqueues_a_flow_alike(faces: Faces, broker: Broker, queue: str) -> None:
+    other = f"{queue}-kids"
+    for face_name, face in faces.items():
+        flow = Flow(queue, "p", face_name, children=[Flow(other, "c", i) for i in range(2)])
+        out = await call(face, "enqueue_flow", flow)
+        assert [j.parent for j in out.jobs] == [None, out.id, out.id]
+        info = await call(face, "get_job", queue, out.id)
+        assert (info.state, info.payload) == ("waiting", face_name)
+        assert info.children is not None
+        assert sorted(c.id for c in info.children) == sorted(j.id for j in out.jobs[1:])
+        tree = await call(face, "get_flow", other, out.jobs[2].id)
+        assert (tree.id, [n.parent for n in tree.jobs]) == (out.id, [None, out.id, out.id])
+        assert (await call(face, "cancel", queue, out.id)).state == "cancelled"
+        assert (await call(face, "get_job", other, out.jobs[1].id)).state == "cancelled"
 
 
 async def test_every_face_pages_through_the_same_jobs(

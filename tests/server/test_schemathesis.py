@@ -74,4 +74,4 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
     report = out.stdout + out.stderr
     assert out.returncode == 0, report[-20_000:]
-    assert "Tested: 35" in report, report[-5_000:]
+    assert "Tested: 37" in report, report[-5_000:]

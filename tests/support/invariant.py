@@ -23,8 +23,11 @@ async def states_of(redis: Any, queue: str) -> dict[str, list[str]]:
         ("dead", k.dead),
         ("completed", k.done),
         ("cancelled", k.cancelled),
+        ("waiting", k.blocked),
     ):
         zs[name] = [i.decode() for i in await redis.zrange(key, 0, -1)]
+    if not zs["waiting"]:  # flows' parents: listed only where there are some
+        del zs["waiting"]
     return {"ready": ready, **zs}
 
 

@@ -7,7 +7,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export const DEPTH_STATES = ["ready", "delayed", "inflight", "dead"] as const;
 export type DepthState = (typeof DEPTH_STATES)[number];
 
-export type JobState = "delayed" | "ready" | "inflight" | "completed" | "dead" | "cancelled";
+export type JobState = "delayed" | "waiting" | "ready" | "inflight" | "completed" | "dead" | "cancelled";
 
 export interface Counts {
   ready: number;
@@ -16,6 +16,8 @@ export interface Counts {
   dead: number;
   completed: number;
   cancelled: number;
+  /** flows' parents waiting for their children */
+  waiting: number;
 }
 
 export interface Totals {
@@ -77,6 +79,24 @@ export interface Job {
   group: string | null;
 }
 
+/** One job of a flow (GET /api/queues/{queue}/jobs/{id}/flow). */
+export interface FlowNode {
+  id: string;
+  queue: string;
+  /** the parent's id; null for the root */
+  parent: string | null;
+  /** a job state, or "unknown" once the record is gone */
+  state: string;
+  type: string | null;
+}
+
+/** A whole flow from its root, parents before children. */
+export interface FlowTree {
+  id: string;
+  queue: string;
+  jobs: FlowNode[];
+}
+
 export interface DeadPage {
   jobs: Job[];
   next_cursor: string | null;
@@ -100,7 +120,8 @@ export type JobEventKind =
   | "deleted"
   | "progress"
   | "cancelling"
-  | "cancelled";
+  | "cancelled"
+  | "released";
 
 /** SSE `event: job`. */
 export interface JobEvent {
@@ -180,6 +201,7 @@ export function parseQueueStats(v: unknown): QueueStats | null {
       dead: num(c["dead"]),
       completed: num(c["completed"]),
       cancelled: num(c["cancelled"]),
+      waiting: num(c["waiting"]),
     },
     totals: {
       enqueued: num(t["enqueued"]),
@@ -209,7 +231,7 @@ export function parseStatsEvent(v: unknown): StatsEvent | null {
   return { ts: v["ts"], queues: parseQueueList(v) };
 }
 
-const JOB_KINDS: readonly JobEventKind[] = ["enqueued", "claimed", "completed", "retried", "dead", "requeued", "reaped", "promoted", "deleted", "progress", "cancelling", "cancelled"];
+const JOB_KINDS: readonly JobEventKind[] = ["enqueued", "claimed", "completed", "retried", "dead", "requeued", "reaped", "promoted", "deleted", "progress", "cancelling", "cancelled", "released"];
 
 export function parseJobEvent(v: unknown): JobEvent | null {
   if (!isObject(v) || typeof v["queue"] !== "string") return null;
@@ -219,7 +241,7 @@ export function parseJobEvent(v: unknown): JobEvent | null {
   return { queue: v["queue"], kind: kind as JobEventKind, ids, ts: num(v["ts"]) };
 }
 
-const JOB_STATES: readonly JobState[] = ["delayed", "ready", "inflight", "completed", "dead", "cancelled"];
+const JOB_STATES: readonly JobState[] = ["delayed", "waiting", "ready", "inflight", "completed", "dead", "cancelled"];
 
 export function parseJob(v: unknown): Job | null {
   if (!isObject(v) || typeof v["id"] !== "string") return null;
@@ -248,6 +270,17 @@ export function parseJob(v: unknown): Job | null {
     worker: strOrNull(v["worker"]),
     group: strOrNull(v["group"]),
   };
+}
+
+export function parseFlowTree(v: unknown): FlowTree | null {
+  if (!isObject(v) || typeof v["id"] !== "string" || typeof v["queue"] !== "string") return null;
+  const jobs: FlowNode[] = [];
+  for (const j of Array.isArray(v["jobs"]) ? v["jobs"] : []) {
+    if (!isObject(j) || typeof j["id"] !== "string" || typeof j["queue"] !== "string") continue;
+    const state = typeof j["state"] === "string" ? j["state"] : "unknown";
+    jobs.push({ id: j["id"], queue: j["queue"], parent: strOrNull(j["parent"]), state, type: strOrNull(j["type"]) });
+  }
+  return { id: v["id"], queue: v["queue"], jobs };
 }
 
 export function parseDeadPage(v: unknown): DeadPage {
@@ -397,6 +430,11 @@ export class Api {
   }
 
   /** "cancelled" (it was waiting) or "cancelling" (running: its worker stops it). */
+  /** The whole flow a job belongs to (any job of it). */
+  async flow(queue: string, id: string): Promise<FlowTree | null> {
+    return parseFlowTree(await this.request("GET", `/api/queues/${q(queue)}/jobs/${q(id)}/flow`));
+  }
+
   async cancel(queue: string, id: string): Promise<string> {
     const r = await this.request("POST", `/api/queues/${q(queue)}/jobs/${q(id)}/cancel`);
     return isObject(r) && typeof r["state"] === "string" ? r["state"] : "";

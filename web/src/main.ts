@@ -8,6 +8,7 @@ import { LiveConnection } from "./live";
 import { Store } from "./store";
 import { Theme } from "./theme";
 import { QueueCard, queueHref } from "./views/card";
+import { FlowView, flowFromHash } from "./views/flow";
 import { emptyState } from "./views/parts";
 import { QueueView, WINDOWS } from "./views/queue";
 
@@ -40,6 +41,7 @@ class App {
   private readonly live = new LiveConnection(this.api, this.auth, this.store);
   private readonly cards = new Map<string, QueueCard>();
   private view: QueueView | null = null;
+  private flow: FlowView | null = null;
   private windowSeconds = storedWindow();
 
   private readonly conn = h("span", { class: "conn-label", testid: "conn" }, "disconnected");
@@ -70,7 +72,10 @@ class App {
     root.replaceChildren(header, this.banner, h("div", { class: "layout" }, sidebar, this.main));
 
     this.store.subscribe(() => this.render());
-    this.store.onJob((e) => this.view?.onJobEvent(e));
+    this.store.onJob((e) => {
+      this.view?.onJobEvent(e);
+      this.flow?.onJobEvent(e);
+    });
     this.theme.onChange(() => {
       this.view?.rebuildCharts();
       this.render();
@@ -178,6 +183,11 @@ class App {
   }
 
   private renderMain(names: string[], selected: string | null): void {
+    const flow = flowFromHash(location.hash);
+    if (flow !== null) {
+      this.showFlow(flow[0], flow[1]);
+      return;
+    }
     if (!this.store.loaded) {
       this.setMain("loading", () =>
         emptyState("Connecting to the relay server…", "Live figures appear here as soon as the server answers."),
@@ -220,7 +230,21 @@ class App {
     this.view.render();
   }
 
+  private showFlow(queue: string, id: string): void {
+    const key = `flow:${queue}/${id}`;
+    if (this.mainKey === key) return;
+    this.setMain(key, () => {
+      this.flow = new FlowView(this.api, queue, id);
+      document.title = `flow ${id} · relay`;
+      return this.flow.el;
+    });
+  }
+
   private setMain(key: string, build: () => Node): void {
+    if (this.flow && this.mainKey !== key) {
+      this.flow.destroy();
+      this.flow = null;
+    }
     if (this.view) {
       this.view.destroy();
       this.view = null;

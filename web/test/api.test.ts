@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventsUrl, parseDeadPage, parseGroupPage, parseJobEvent, parseQueueList, parseStatsEvent } from "../src/api";
+import { eventsUrl, parseDeadPage, parseFlowTree, parseGroupPage, parseJobEvent, parseQueueList, parseStatsEvent } from "../src/api";
 
 const stats = {
   name: "default",
-  counts: { ready: 1, delayed: 2, inflight: 3, dead: 4, completed: 5, cancelled: 6 },
+  counts: { ready: 1, delayed: 2, inflight: 3, dead: 4, completed: 5, cancelled: 6, waiting: 7 },
   totals: { enqueued: 10, completed: 5, failed: 2, retried: 1, dead: 4, cancelled: 6 },
   paused: true,
   rate_limit: { rate: 2.5, burst: 5 },
@@ -73,4 +73,25 @@ test("a job's group and a page of groups", () => {
 test("the SSE token rides in the query, encoded", () => {
   assert.equal(eventsUrl(null), "/api/events");
   assert.equal(eventsUrl("a b&c"), "/api/events?token=a%20b%26c");
+});
+
+test("a flow tree parses, dropping what is not a job", () => {
+  const tree = parseFlowTree({
+    id: "r",
+    queue: "q",
+    jobs: [
+      { id: "r", queue: "q", parent: null, state: "waiting", type: "album" },
+      { id: "c", queue: "k", parent: "r", state: "completed", type: null },
+      { nope: 1 },
+    ],
+  });
+  assert.deepEqual(tree, {
+    id: "r",
+    queue: "q",
+    jobs: [
+      { id: "r", queue: "q", parent: null, state: "waiting", type: "album" },
+      { id: "c", queue: "k", parent: "r", state: "completed", type: null },
+    ],
+  });
+  assert.equal(parseFlowTree({ jobs: [] }), null);
 });

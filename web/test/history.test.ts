@@ -6,7 +6,7 @@ import { QueueHistory } from "../src/history";
 function q(ready: number, enqueued: number, completed: number, failed: number): QueueStats {
   return {
     name: "q",
-    counts: { ready, delayed: 0, inflight: 0, dead: 0, completed: 0, cancelled: 0 },
+    counts: { ready, delayed: 0, inflight: 0, dead: 0, completed: 0, cancelled: 0, waiting: 0 },
     totals: { enqueued, completed, failed, retried: 0, dead: 0, cancelled: 0 },
     paused: false,
     rate_limit: null,

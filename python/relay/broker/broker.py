@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from redis import exceptions as rexc
 
-from relay.broker import calls, lifecycle, ops, packed, replies
+from relay.broker import calls, flows, lifecycle, ops, packed, replies
 from relay.broker.browse import BrowseOps
 from relay.broker.connection import (
     STALE_SOCKET,
@@ -35,6 +35,7 @@ from relay.broker.ops import (
 from relay.broker.registry import Registrations
 from relay.broker.schedules import ScheduleMethods
 from relay.broker.scripts import SCRIPTS
+from relay.broker.settling import Settler
 from relay.broker.types import (
     Claimed,
     Code,
@@ -73,6 +74,7 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods, GroupMethods):
         # call at once; reading the topology once, up front, avoids it.
         self._topology_known = not is_cluster(client)
         self._topology_lock = asyncio.Lock()
+        self.settler = Settler(self.perform)  # flows' outbox entries (relay.broker.settling)
 
     @classmethod
     def from_url(cls, url: str | None = None, settings: BrokerSettings | None = None) -> Broker:
@@ -80,7 +82,8 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods, GroupMethods):
         return cls(connect(url), settings)
 
     async def close(self) -> None:
-        """Close the connections."""
+        """Close the connections (after the flows' outbox entries being applied)."""
+        await self.settler.close()
         await self.redis.aclose()
 
     def _ks(self, queue: str) -> QueueKeySets:
@@ -202,7 +205,10 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods, GroupMethods):
         if len(args) == 4:
             return []
         reply = await self._run("ack", ks.ack, args)
-        return [c in _ACKED for c in reply]
+        n = (len(args) - 4) // 3
+        if len(reply) > n:  # flows: children's outbox entries, for their parents (0050)
+            await self.settler.settle(s, queue, reply[n])
+        return [c in _ACKED for c in reply[:n]]
 
     async def nack(self, queue: str, nacks: Sequence[Nack]) -> list[NackOutcome]:
         """Give jobs back: retry now or after a delay, or dead-letter them."""
@@ -212,7 +218,9 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods, GroupMethods):
         for n in nacks:
             args += [n.id, n.token, n.mode.value, max(0, n.delay_ms), n.error[:4000]]
         reply = await self._run("nack", self._ks(queue).nack, args)
-        return [NackOutcome(c) for c in reply]
+        if len(reply) > len(nacks):  # flows: a dead or cancelled child (decision 0050)
+            await self.settler.settle(self.settings, queue, reply[len(nacks)])
+        return [NackOutcome(c) for c in reply[: len(nacks)]]
 
     async def extend(
         self,
@@ -237,7 +245,13 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods, GroupMethods):
         r = await self._run(
             "reap", ks.reap, [s.batch_limit, s.crash_limit, s.events_cap, ks.keys.prefix]
         )
+        if r[4]:  # flows: a dead or cancelled child (decision 0050)
+            await self.settler.settle(s, queue, r[4])
         return Reaped(requeued=int(r[0]), dead=int(r[1]), more=bool(r[2]), cancelled=int(r[3]))
+
+    async def flow_upkeep(self, queue: str) -> int:
+        """Replay `queue`'s flow outbox and stale flow intents (decision 0050); entries applied."""
+        return await self.perform(flows.upkeep(self.settings, queue))
 
     async def promote(self, queue: str) -> Promoted:
         """Move due delayed jobs to ready (at most batch_limit per call)."""
@@ -375,8 +389,9 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods, GroupMethods):
         return await self.perform(ops.job_info(self.settings, queue, job_id))
 
     async def cancel(self, queue: str, job_id: str) -> CancelOutcome:
-        """Cancel a job (relay.broker.lifecycle.cancel_job)."""
-        return await self.perform(lifecycle.cancel_job(self.settings, queue, job_id))
+        """Cancel a job (relay.broker.lifecycle.cancel_job); a flow's parent, its unfinished
+        children too (relay.broker.flows)."""
+        return await self.perform(calls.cancel(self.settings, queue, job_id))
 
     async def wait_job(self, queue: str, job_id: str, wait_ms: int | None) -> JobInfo:
         """The job once finished, or after `wait_ms` as it is (relay.broker.lifecycle)."""

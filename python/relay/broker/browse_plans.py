@@ -23,6 +23,7 @@ ZSET_KEYS = {
     JobState.DEAD: "dead",
     JobState.COMPLETED: "done",
     JobState.CANCELLED: "cancelled",
+    JobState.WAITING: "blocked",  # flows' parents, oldest first
 }
 
 

@@ -9,14 +9,17 @@ job raises JobNotFound (the HTTP 404), and the calls that change a queue return 
 
 from __future__ import annotations
 
+import msgspec
+
+from relay.broker import flows, lifecycle, ops
 from relay.broker import groups as group_ops
-from relay.broker import lifecycle, ops
 from relay.broker.browse import list_reply, list_step
 from relay.broker.browse_plans import bulk_plan, check_bulk, one_plan
 from relay.broker.ops import Command, Steps
 from relay.browse import DEFAULT_LIMIT, JobPage, check_job_id
 from relay.config import BrokerSettings
 from relay.errors import JobNotFound, RelayError
+from relay.flows import Flow, FlowResult, FlowTree
 from relay.job import JsonValue
 from relay.keys import QUEUES_KEY, validate_group_name, validate_queue_name
 from relay.results import check_wait_ms
@@ -63,8 +66,26 @@ def get_job(
     s: BrokerSettings, queue: str, job_id: str, wait_ms: int | None = None
 ) -> Steps[JobInfo]:
     if wait_ms is None:
-        return (yield from ops.job_info(s, queue, job_id))
-    return (yield from lifecycle.wait_job(s, queue, job_id, check_wait_ms(wait_ms)))
+        info = yield from ops.job_info(s, queue, job_id)
+    else:
+        info = yield from lifecycle.wait_job(s, queue, job_id, check_wait_ms(wait_ms))
+    kids = yield from flows.children(s, queue, job_id)
+    return info if kids is None else msgspec.structs.replace(info, children=kids)
+
+
+# -- workflows (relay.broker.flows, decision 0050) --------------------------------------------
+
+
+def enqueue_flow(s: BrokerSettings, flow: Flow) -> Steps[FlowResult]:
+    return (yield from flows.enqueue_flow(s, flow))
+
+
+def get_flow(s: BrokerSettings, queue: str, job_id: str) -> Steps[FlowTree]:
+    validate_queue_name(queue)
+    return (yield from flows.flow_tree(s, queue, check_job_id(job_id)))
+
+
+# -- end of workflows -------------------------------------------------------------------------
 
 
 # -- results and cancellation (relay.broker.lifecycle) ---------------------------------------
@@ -79,7 +100,11 @@ def result(
 
 def cancel(s: BrokerSettings, queue: str, job_id: str) -> Steps[CancelOutcome]:
     validate_queue_name(queue)
-    return (yield from lifecycle.cancel_job(s, queue, check_job_id(job_id)))
+    out = yield from lifecycle.cancel_job(s, queue, check_job_id(job_id))
+    if out.state == "cancelled":  # flows: a parent's unfinished children go too; its parent learns
+        yield from flows.cancel_children(s, queue, job_id)
+        yield from flows.settle(s, queue)
+    return out
 
 
 # -- end of results and cancellation ---------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from relay import _core
+from relay.broker import flows
 from relay.broker.ops import Command, Eval, Steps, keysets
 from relay.broker.replies import parse_run
 from relay.broker.types import Code, NackMode, NackOutcome
@@ -58,7 +59,9 @@ def ack(s: BrokerSettings, queue: str, held: Sequence[tuple[str, int, bytes]]) -
     for job_id, token, record in held:
         args += [job_id, token, record]
     codes = yield Eval("ack", ks.ack, args)
-    out = [_ACKED.get(int(c), STALE) for c in codes]
+    if len(codes) > len(held):  # flows: children's outbox entries, for their parents (0050)
+        yield from flows.settle(s, queue, codes[len(held)])
+    out = [_ACKED.get(int(c), STALE) for c in codes[: len(held)]]
     return (yield from _refused(queue, [h[0] for h in held], out))
 
 
@@ -96,7 +99,9 @@ def nack(s: BrokerSettings, queue: str, failed: Sequence[Failed]) -> Steps[list[
             delay = 0 if f.fatal else _backoff_ms(attempts.get(f.id, 1))
         args += [f.id, f.token, mode.value, delay, (f.error or NO_ERROR_TEXT)[:4000]]
     codes = yield Eval("nack", ks.nack, args)
-    out = [_NACK_STATES.get(NackOutcome(int(c)), STALE) for c in codes]
+    if len(codes) > len(failed):  # flows: a dead child's outbox entry, for its parent
+        yield from flows.settle(s, queue, codes[len(failed)])
+    out = [_NACK_STATES.get(NackOutcome(int(c)), STALE) for c in codes[: len(failed)]]
     return (yield from _refused(queue, [f.id for f in failed], out))
 
 

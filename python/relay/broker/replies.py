@@ -116,7 +116,7 @@ def job_info(
 def queue_stats(queue: str, reply: Sequence[bytes | int]) -> QueueStats:
     """A stats reply as QueueStats."""
     ready, delayed, inflight, dead, done, paused, rate, burst, max_depth, cancelled = reply[:10]
-    fields = reply[10:]
+    waiting, fields = reply[10], reply[11:]
     totals = {
         name: int(v)
         for k, v in zip(fields[::2], fields[1::2], strict=True)
@@ -131,6 +131,7 @@ def queue_stats(queue: str, reply: Sequence[bytes | int]) -> QueueStats:
             dead=int(dead),
             completed=int(done),
             cancelled=int(cancelled),
+            waiting=int(waiting),
         ),
         totals=Totals(**totals),
         paused=bool(paused),

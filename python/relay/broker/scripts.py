@@ -19,18 +19,18 @@ _KEY_LINE = re.compile(r"KEYS\[(\d+)(?:\.\.(\d+))?\]")
 ARITY: dict[str, int] = {
     "enqueue": 16,
     "claim": 18,
-    "ack": 12,
-    "nack": 23,
+    "ack": 14,
+    "nack": 25,
     "extend": 5,
-    "reap": 22,
+    "reap": 24,
     "promote": 14,
-    "get_job": 11,
+    "get_job": 12,
     "list_dead": 4,
     "requeue_dead": 16,
     "delete_dead": 4,
-    "stats": 19,
+    "stats": 20,
     # results, cancellation, waiting (relay.broker.lifecycle)
-    "cancel": 24,
+    "cancel": 27,
     "wait_job": 6,
     # browsing (relay.broker.browse)
     "list_ready": 17,
@@ -47,6 +47,9 @@ ARITY: dict[str, int] = {
     # fair scheduling across groups (docs/decisions/0053-fair-groups.md)
     "set_group": 4,
     "list_groups": 6,
+    # flows (relay.broker.flows, decision 0050)
+    "flow_enqueue": 17,
+    "flow_apply": 20,
 }
 
 

@@ -1,4 +1,5 @@
-"""The demo's load generator: a burst of mixed jobs, then a trickle that rises and falls."""
+"""The demo's load generator: a burst of mixed jobs, then a trickle that rises and falls, and
+now and then an album: a flow of thumbnails that a build job waits for (fan-out, fan-in)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from relay.broker import Broker, JobSpec
-from relay.job import JsonValue
+from relay.broker import Broker, JobSpec, calls
+from relay.flows import Flow
+from relay.job import JobOptions, JsonValue
 from relay.wire import GroupLimits
 
 QUEUES = ("emails", "thumbnails", "reports")
@@ -24,6 +26,8 @@ CHUNK = 200  # jobs per enqueue call during the burst
 # capped, so the others' mail never waits behind acme's.
 TENANTS = (("acme", 0.6), ("globex", 0.15), ("initech", 0.1), ("umbrella", 0.1), ("hooli", 0.05))
 TENANT_LIMITS = {"acme": GroupLimits(weight=1, max_inflight=4, rate=25.0, burst=25)}
+ALBUM_EVERY_S = 15.0  # a flow: 4 thumbnails, then the album build that waits for them
+ALBUM_SIZE = 4
 
 _NAMES = ("ada", "grace", "linus", "barbara", "ken", "margaret", "dennis", "frances", "alan")
 _TEMPLATES = ("welcome", "receipt", "password-reset", "weekly-digest")
@@ -116,6 +120,20 @@ class Load:
                 await self.broker.enqueue_many(queue, specs[i : i + CHUNK])
         self.enqueued += n
 
+    async def album(self) -> str:
+        """Enqueue an album flow: thumbnails in parallel, then `album.build`; the build's id."""
+        n = next(self.seq)
+        opts = JobOptions(max_attempts=MAX_ATTEMPTS)
+        thumbs = [
+            Flow("thumbnails", "thumbnail.resize", _thumbnail(self.rng, n * 10 + i, False),
+                 options=opts)
+            for i in range(ALBUM_SIZE)
+        ]  # fmt: skip
+        flow = Flow("reports", "album.build", {"album": f"album-{n}"}, children=thumbs)
+        out = await self.broker.perform(calls.enqueue_flow(self.broker.settings, flow))
+        self.enqueued += len(out.jobs)
+        return out.id
+
     async def trickle(self, rate: float) -> None:
         """Keep jobs coming, about `rate` a second on average, until cancelled.
 
@@ -124,9 +142,13 @@ class Load:
         """
         start = time.monotonic()
         next_burst = start + self.rng.uniform(30, 60)
+        next_album = start + ALBUM_EVERY_S
         while True:
             await asyncio.sleep(1.0)
             now = time.monotonic()
+            if now >= next_album:
+                await self.album()
+                next_album = now + ALBUM_EVERY_S
             level = rate * (1 + 0.6 * math.sin(2 * math.pi * (now - start) / 120))
             n = _poisson(self.rng, max(level, 0.0))
             if now >= next_burst:

@@ -20,7 +20,7 @@ from typing import TextIO
 from relay.broker import Broker
 from relay.broker.health import check_health
 from relay.config import redact_url
-from relay.demo.load import DELAYED_RATE, POISON_RATE, QUEUES, Load
+from relay.demo.load import ALBUM_EVERY_S, ALBUM_SIZE, DELAYED_RATE, POISON_RATE, QUEUES, Load
 from relay.demo.processes import Child, claim_port, spawn, start_redis, stop
 from relay.errors import ConfigError, RelayError
 
@@ -160,10 +160,13 @@ class Demo:
         try:
             await load.set_limits()
             await load.enqueue(self.opts.jobs)
+            album = await load.album()
             self.say(
                 f"Enqueued {self.opts.jobs} jobs ({POISON_RATE:.0%} doomed to fail, "
                 f"{DELAYED_RATE:.0%} delayed; emails from 5 tenants, acme capped at 4 in "
                 f"flight: see Groups); now about {self.opts.rate:g} a second. "
+                f"Every {ALBUM_EVERY_S:g} s an album flow: {ALBUM_SIZE} thumbnails, then a "
+                f"build that waits for them (look up reports/{album}, then View flow). "
                 "Press Ctrl-C to stop everything."
             )
             return await _first_of(

@@ -8,7 +8,8 @@ and reports sometimes ask to run later with `relay.Retry(after=...)`.
 Two schedules show periodic work with no scheduler process: the workers create them when they
 start and fire each tick once between them (the reports queue's Schedules panel shows them).
 Reports show progress while they run and return a small result (`relay cancel reports <id>`
-stops one).
+stops one). Albums are flows: `album.build` waits in the reports queue until every one of its
+thumbnails is done, then reads their results (open any of its jobs, then "View flow").
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ async def send_email(job: Job) -> None:
 
 
 @registry.task("thumbnail.resize", timeout=10, non_retryable=[ImageError])
-def resize_thumbnail(job: Job) -> None:
+def resize_thumbnail(job: Job) -> dict[str, Any]:
     """Pretend to decode and scale an image: 60-200 ms of blocking work, in a thread."""
     p = _payload(job)
     time.sleep(random.uniform(0.06, 0.2))
@@ -64,6 +65,18 @@ def resize_thumbnail(job: Job) -> None:
         raise ImageError(f"cannot identify image file {p.get('src')!r}")
     if _unlucky():
         raise TimeoutError("object storage read timed out")
+    return {"thumb": f"thumbs/{p.get('src', '?')}", "width": p.get("width")}
+
+
+@registry.task("album.build", timeout=30)
+async def build_album(job: Job) -> dict[str, Any]:
+    """A flow's parent: runs once all its thumbnails are done, and gathers their results."""
+    thumbs = await job.children_results()
+    await asyncio.sleep(random.uniform(0.05, 0.2))
+    return {
+        "album": _payload(job).get("album"),
+        "thumbnails": sorted(t["thumb"] for t in thumbs.values()),
+    }
 
 
 @registry.task("report.generate", timeout=30)

@@ -22,6 +22,8 @@ from relay.browse import (
     check_type_filter,
 )
 from relay.errors import ConfigError
+from relay.flows import Flow, FlowResult, FlowTree, walk
+from relay.http.flow_models import to_request
 from relay.http.models import (
     MAX_BATCH,
     BatchRequest,
@@ -156,6 +158,22 @@ def wait_call(queue: str, job_id: str, wait_ms: int) -> Call[JobInfo]:
     call = job_call(queue, job_id)
     query = {"wait_ms": str(wait_ms)}
     return Call(call.method, call.path, JobInfo, query=query, wait_s=wait_ms / 1000)
+
+
+def enqueue_flow_call(flow: Flow) -> Call[FlowResult]:
+    """Enqueue a workflow; checked whole first (ConfigError naming the bad node's path).
+    Retried only when every job has a fixed id (a resend then writes nothing twice)."""
+    nodes = walk(flow)
+    body = msgspec.json.encode(to_request(flow))
+    fixed = all(n.flow.id for n in nodes)
+    return Call("POST", "/api/flows", FlowResult, body, safe_retry=fixed)
+
+
+def get_flow_call(queue: str, job_id: str) -> Call[FlowTree]:
+    """The whole flow a job belongs to."""
+    return Call(
+        "GET", f"{queue_path(queue)}/jobs/{quote_segment(check_job_id(job_id))}/flow", FlowTree
+    )
 
 
 def cancel_call(queue: str, job_id: str) -> Call[CancelOutcome]:

@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
+from relay.broker import calls
 from relay.http.api import queue_param, reply
 from relay.http.errors import Problem
 from relay.http.state import state
@@ -44,9 +45,8 @@ async def get_job(request: web.Request) -> web.Response:
     wait_ms = _wait_ms(request)
     broker = state(request).broker
     job_id = request.match_info["id"]
-    if wait_ms == 0:
-        return reply(await broker.get_job(queue, job_id))
-    return reply(await broker.wait_job(queue, job_id, wait_ms))
+    steps = calls.get_job(broker.settings, queue, job_id, wait_ms or None)
+    return reply(await broker.perform(steps))  # with a flow's children, when it has some
 
 
 async def cancel_job(request: web.Request) -> web.Response:

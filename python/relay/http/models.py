@@ -72,8 +72,8 @@ def _null() -> msgspec.Raw:
     return msgspec.Raw(b"null")
 
 
-class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """One job to enqueue; the payload is any JSON value and is stored byte for byte."""
+class JobFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A job's type, payload and options (EnqueueRequest; a flow's jobs, without a key)."""
 
     type: JobType
     payload: msgspec.Raw = msgspec.field(default_factory=_null)
@@ -93,6 +93,11 @@ class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         float,
         msgspec.Meta(ge=0, le=2**32 - 1, multiple_of=1, description="Execution limit; 0 = none"),
     ] = 300_000
+
+
+class EnqueueRequest(JobFields, forbid_unknown_fields=True, kw_only=True):
+    """One job to enqueue; the payload is any JSON value and is stored byte for byte."""
+
     idempotency_key: IdempotencyKey | None = None
     group: GroupName | None = None
 

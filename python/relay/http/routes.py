@@ -9,7 +9,9 @@ from typing import Any
 from aiohttp import web
 
 from relay.browse import Changed, JobPage
-from relay.http import api, browse, groups, lifecycle, schedules, sse, work
+from relay.flows import FlowResult, FlowTree
+from relay.http import api, browse, flows, groups, lifecycle, schedules, sse, work
+from relay.http.flow_models import FlowRequest
 from relay.http.models import (
     BatchRequest,
     BatchResponse,
@@ -81,6 +83,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/queues/{queue}/jobs/batch", api.enqueue_batch, "enqueueBatch",
           "Enqueue up to 1000 jobs atomically, in one Redis round trip",
           {201: BatchResponse}, PRODUCE, BatchRequest, query=EnqueueQuery, tag="jobs"),
+    Route("POST", "/api/flows", flows.enqueue_flow, "enqueueFlow",
+          "Enqueue a workflow: jobs that wait for their children, in any queues, all or nothing",
+          {201: FlowResult}, (*WITH_BODY, 429), FlowRequest, tag="jobs"),
+    Route("GET", "/api/queues/{queue}/jobs/{id}/flow", flows.get_flow, "getFlow",
+          "The whole flow a job belongs to, from its root: each job's queue, parent and state",
+          {200: FlowTree}, tag="jobs"),
     Route("GET", "/api/queues", api.list_queues, "listQueues",
           "Every queue with counts per state and totals", {200: QueueList}, (401, 503)),
     Route("GET", "/api/queues/{queue}", api.get_queue, "getQueue",

@@ -3,8 +3,9 @@
 Python workers run both loops for their queues; a deployment whose workers all speak HTTP has
 no Python worker to do it. So the server runs them for every queue an HTTP worker touched
 (claim, ack, nack, extend) in the last `ACTIVE_FOR_S`: once per second, a bounded reap (expired
-leases back to ready, or dead) and a bounded promote (due delayed jobs to ready). Both scripts
-are atomic and idempotent, so several server processes and Python workers running them too
+leases back to ready, or dead), a bounded promote (due delayed jobs to ready), and the flows'
+replay (outbox entries and flow intents a crash left, decision 0050; one EXISTS when none).
+All are atomic and idempotent, so several server processes and Python workers running them too
 only repeat harmless calls.
 """
 
@@ -62,6 +63,7 @@ async def tick(broker: Broker, queues: list[str]) -> tuple[int, int]:
             promoted += p.moved
             if p.wait_ms != 0:
                 break
+        await broker.flow_upkeep(q)
     return reaped, promoted
 
 

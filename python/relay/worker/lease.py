@@ -28,6 +28,7 @@ log = logging.getLogger("relay.worker")
 
 PROMOTE_MAX_SLEEP = 1.0  # a delayed job put there by someone else starts at most this late
 PROGRESS_EVERY = 0.1  # progress goes to Redis at most this often (coalesced, per worker)
+FLOW_UPKEEP_S = 5.0  # flows: a crash's outbox entries are replayed at most this late
 
 
 class Heartbeat:
@@ -170,6 +171,7 @@ class Upkeep:
         self._reap_every = reap_every
         self._conn = conn
         self._promote_at = 0.0
+        self._flow_at = 0.0
         self._poke = asyncio.Event()
         self.schedules = ScheduleFiring(broker)  # fired from the promoter loop
         self._stop = asyncio.Event()
@@ -228,6 +230,7 @@ class Upkeep:
         while not self._stop.is_set():
             self._promote_at = math.inf  # hints arriving during the calls below count
             try:
+                await self._flow_upkeep(loop.time())
                 wait_ms = min(
                     [
                         min(await self._promote(q), await self.schedules.fire(q))
@@ -248,6 +251,15 @@ class Upkeep:
                         await self._poke.wait()
                 except TimeoutError:
                     break
+
+    async def _flow_upkeep(self, now: float) -> None:
+        """Flows: replay the outbox entries and intents a crash left (decision 0050), every
+        FLOW_UPKEEP_S at most (one command per queue when there are none: idle stays cheap)."""
+        if now < self._flow_at:
+            return
+        self._flow_at = now + FLOW_UPKEEP_S
+        for q in self._queues:
+            await self._broker.flow_upkeep(q)
 
     async def _promote(self, queue: str) -> int:
         """Promote what is due in `queue`; ms until its next delayed job (capped)."""

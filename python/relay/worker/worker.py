@@ -30,6 +30,7 @@ from relay.schedules.firing import declared_of
 from relay.worker import outcomes
 from relay.worker.claimer import IDLE_WAIT, Claimer
 from relay.worker.completions import Completions, Ledger
+from relay.worker.flows import ChildrenReader
 from relay.worker.lease import Heartbeat, Upkeep
 from relay.worker.metrics import WorkerMetrics
 from relay.worker.outage import Connectivity
@@ -123,6 +124,7 @@ class Worker:
         # Who holds a job, as the job browser shows it (the run record's worker field).
         self.name = f"{socket.gethostname()}/{self.wait_name}"
         self.broker = self._make_broker()
+        self.broker.settler.background = True  # flows: outbox entries beside the next acks
         self.conn = Connectivity()
         self.ledger = Ledger()
         self.metrics = WorkerMetrics(lambda: len(self.ledger), lambda: self.conn.up)
@@ -158,6 +160,7 @@ class Worker:
         self._stopping = False
         self._fatal: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reader: ChildrenReader | None = None
 
     def _make_broker(self) -> Broker:
         opts = redis_options(self._url)
@@ -266,6 +269,11 @@ class Worker:
         for t in stuck:
             log.warning("task %s did not stop; exiting without it", t.get_name())
 
+    def _children_reader(self) -> ChildrenReader:
+        if self._reader is None:
+            self._reader = ChildrenReader(self.broker, asyncio.get_running_loop())
+        return self._reader
+
     def _release(self, jobs: list[Job]) -> None:
         for job in jobs:
             self.completions.nack(job.queue, outcomes.release(job))
@@ -296,7 +304,9 @@ class Worker:
         wait = self.metrics.queue(queue).wait
         now_ms = got.now_ms
         report = self.heartbeat.report
+        reader = self._children_reader()
         for j in jobs:
             wait.observe(max(0, now_ms - j.created_ms) / 1000)
             j._sink = report  # where job.progress() goes
+            j._children = reader  # where job.children_results() reads (flows)
         self.runner.dispatch(jobs)

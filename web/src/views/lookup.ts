@@ -6,6 +6,7 @@ import { type Api, ApiError, type Job, type JobEvent, type JsonValue } from "../
 import { ICONS, h, icon } from "../dom";
 import { duration, errorSummary, prettyJson, relative, timestamp } from "../format";
 import { errorMessage, toast } from "../toast";
+import { flowHref } from "./flow";
 import { expandableText, stateBadge } from "./parts";
 
 export class JobLookup {
@@ -86,7 +87,9 @@ export class JobLookup {
       if (seq !== this.seq) return;
       if (!job) throw new ApiError(500, "bad_response", "The server sent something that is not a job.");
       this.lastJob = job;
-      this.result.replaceChildren(this.render(job));
+      const card = this.render(job);
+      this.result.replaceChildren(card);
+      void this.flowLink(card, job.id, seq);
     } catch (err) {
       if (seq !== this.seq) return;
       this.lastJob = null;
@@ -95,6 +98,18 @@ export class JobLookup {
           ? `No job “${id}” in queue “${this.queue}”. It may never have existed, or it completed and was cleaned up.`
           : `Lookup failed: ${errorMessage(err)}`;
       this.result.replaceChildren(h("p", { class: "lookup-miss", testid: "job-result", "data-state": "not-found" }, msg));
+    }
+  }
+
+  /** A link to the flow view when the job belongs to a flow (reachable from any of its jobs). */
+  private async flowLink(card: HTMLElement, id: string, seq: number): Promise<void> {
+    try {
+      const tree = await this.api.flow(this.queue, id);
+      if (seq !== this.seq || !tree || tree.jobs.length < 2) return;
+      const link = h("a", { class: "btn btn-small", testid: "job-flow-link", href: flowHref(this.queue, id) }, `View flow (${tree.jobs.length} jobs)`);
+      card.querySelector(".job-card-head")?.appendChild(link);
+    } catch {
+      /* no flow view for this job: the card stands as it is */
     }
   }
 

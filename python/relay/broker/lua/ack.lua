@@ -12,6 +12,8 @@
   KEYS[10] cancel set    relay:{q}:cancel    in-flight ids whose cancel was asked for
   KEYS[11] cancelled zset relay:{q}:cancelled score = cancelled at (ms)
   KEYS[12] waiting hash  relay:{q}:waiting   id -> callers waiting for the job to finish
+  KEYS[13] parent hash   relay:{q}:parent    flows: child id -> "<parent queue> <parent id>"
+  KEYS[14] outbox hash   relay:{q}:outbox    flows: finished children the parent must learn of
   ARGV[1] completed jobs kept (count, 0 = none)  ARGV[2] completed jobs kept (max age, ms)
   ARGV[3] events stream cap (0 = no events)     ARGV[4] key prefix relay:{q}: (wake lists
   relay:{q}:fin:<id>, one token per waiter, expire after 60 s)
@@ -21,7 +23,9 @@
   A job flagged for cancel ends cancelled, not completed (the cancel was acknowledged first).
   Returns: {code per job} 1 acked | 2 already acked with this token (a resend), nothing changed
          | 3 cancelled (flagged; result dropped) | -2 stale: lease lost or token superseded, or
-           the job is cancelled already (a resend of the ack that cancelled it is stale too) ]]
+           the job is cancelled already (a resend of the ack that cancelled it is stale too)
+  When a finished job is a flow's child, one more element follows the codes: the outbox
+  entries this call wrote, {child id, entry, ...} (the caller applies them to the parents). ]]
 local ids, seen = {}, {}
 for i = 5, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
@@ -95,6 +99,28 @@ end
 if grelease(ARGV[4], freed) and redis.call('LLEN', ARGV[4] .. 'wake') == 0 then
   redis.call('RPUSH', ARGV[4] .. 'wake', '1')
 end
+-- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
+-- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
+-- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
+local function to_parents(list, tag, detail, out)
+  if #list == 0 then return out end
+  local refs = redis.call('HMGET', KEYS[13], unpack(list))
+  for i, id in ipairs(list) do
+    if refs[i] then
+      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
+      redis.call('HSET', KEYS[14], id, entry)
+      out[#out + 1] = id; out[#out + 1] = entry
+    end
+  end
+  return out
+end
+if redis.call('HLEN', KEYS[13]) > 0 then
+  local rec = {}
+  for i = 1, #res, 2 do rec[res[i]] = res[i + 1] end
+  local sent = to_parents(cancelled, 'x', {}, to_parents(ok, 'c', rec, {}))
+  if #sent > 0 then reply[#ids + 1] = sent end
+end
+-- end of flows
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -154,6 +180,9 @@ if keep > 0 then
 end
 if #gone > 0 then
   for _, k in ipairs({KEYS[3], KEYS[2], KEYS[4]}) do redis.call('HDEL', k, unpack(gone)) end
+  if redis.call('HLEN', KEYS[13]) > 0 then  -- flows: the child's link to its parent
+    redis.call('HDEL', KEYS[13], unpack(gone))
+  end
   for _, k in ipairs({KEYS[8], KEYS[9]}) do  -- results, progress: often never written
     if redis.call('EXISTS', k) == 1 then redis.call('HDEL', k, unpack(gone)) end
   end

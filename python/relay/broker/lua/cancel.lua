@@ -17,11 +17,16 @@
   KEYS[22] stats hash      relay:{q}:stats
   KEYS[23] events stream   relay:{q}:events
   KEYS[24] waiting hash    relay:{q}:waiting   id -> callers waiting for the job to finish
+  KEYS[25] blocked zset    relay:{q}:blocked   flows: parents waiting for their children
+  KEYS[26] parent hash     relay:{q}:parent    flows: child id -> "<parent queue> <parent id>"
+  KEYS[27] outbox hash     relay:{q}:outbox    flows: finished children the parent must learn of
   ARGV[1] job id   ARGV[2] cancelled jobs kept (count, 0 = none)   ARGV[3] ... (max age, ms)
   ARGV[4] events stream cap (0 = no events)
   ARGV[5] key prefix relay:{q}: (wake lists relay:{q}:fin:<id>, expire after 60 s)
   A ready grouped job (docs/decisions/0053-fair-groups.md) leaves its group's list; relay:{q}:
   grp, gq:<p>:<g>, gring:<p>, groups and stats derived from ARGV[5].
+  A flow's waiting parent is cancelled at once (the caller then cancels its unfinished
+  children); a flow's child leaves an outbox entry for its parent (decision 0050).
   The cancelled set is trimmed here (bounded per call): every entry follows a cancel call.
   Returns: {1} cancelled now | {2} already cancelled | {3} in flight: flagged, cancelling
          | {-10} unknown | {-11, state} already completed or dead: nothing changed ]]
@@ -38,7 +43,9 @@ if redis.call('ZSCORE', KEYS[12], id) then
   end
   return {3}
 end
-if redis.call('ZREM', KEYS[11], id) == 0 then
+local parked = redis.call('ZREM', KEYS[25], id) == 1  -- flows: a waiting parent
+if parked then redis.call('PEXPIRE', ARGV[5] .. 'flow:' .. id, ARGV[3]) end
+if not parked and redis.call('ZREM', KEYS[11], id) == 0 then
   local p = string.byte(env, 2)
   local removed = 0
   local g = redis.call('HGET', ARGV[5] .. 'grp', id)
@@ -77,6 +84,23 @@ if c and c > 0 then
   redis.call('PEXPIRE', key, 60000)
   redis.call('HDEL', KEYS[24], id)
 end
+-- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
+-- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
+-- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
+local function to_parents(list, tag, detail, out)
+  if #list == 0 then return out end
+  local refs = redis.call('HMGET', KEYS[26], unpack(list))
+  for i, id in ipairs(list) do
+    if refs[i] then
+      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
+      redis.call('HSET', KEYS[27], id, entry)
+      out[#out + 1] = id; out[#out + 1] = entry
+    end
+  end
+  return out
+end
+if redis.call('HLEN', KEYS[26]) > 0 then to_parents({id}, 'x', {}, {}) end
+-- end of flows
 -- Amortised trim, bounded per call: the oldest beyond the count, then those past the age.
 local keep, max_age = tonumber(ARGV[2]), tonumber(ARGV[3])
 local over = math.min(redis.call('ZCARD', KEYS[15]) - keep, 1000)
@@ -88,5 +112,6 @@ if #gone > 0 then
   redis.call('ZREM', KEYS[15], unpack(gone))
   for k = 17, 21 do redis.call('HDEL', KEYS[k], unpack(gone)) end
   redis.call('HDEL', ARGV[5] .. 'grp', unpack(gone))
+  redis.call('HDEL', KEYS[26], unpack(gone))  -- flows: the child's link to its parent
 end
 return {1}

@@ -14,6 +14,8 @@
   KEYS[21] cancel set      relay:{q}:cancel    in-flight ids whose cancel was asked for
   KEYS[22] cancelled zset  relay:{q}:cancelled score = cancelled at (ms)
   KEYS[23] waiting hash    relay:{q}:waiting   id -> callers waiting for the job to finish
+  KEYS[24] parent hash     relay:{q}:parent    flows: child id -> "<parent queue> <parent id>"
+  KEYS[25] outbox hash     relay:{q}:outbox    flows: finished children the parent must learn of
   ARGV[1] events stream cap (0 = no events)
   ARGV[2] key prefix relay:{q}: (wake lists relay:{q}:fin:<id>, expire after 60 s)
   ARGV[3..] 5 per job: id, claim token, mode, delay (ms), error text. Modes:
@@ -26,7 +28,9 @@
   relay:{q}:grp, gin, gn, gconf, g:<g>, gq:<p>:<g>, gring:<p>, groups and stats derived
   from ARGV[2].
   Returns: {code per job} 1 ready now | 2 delayed | 3 dead | 4 cancelled
-         | -2 stale token, nothing changed ]]
+         | -2 stale token, nothing changed
+  When a job that ended dead or cancelled is a flow's child, one more element follows the
+  codes: the outbox entries this call wrote, {child id, entry, ...} (the caller applies them). ]]
 -- Groups (docs/decisions/0053-fair-groups.md): jobs leaving flight free their group's slots
 -- (relay:{q}:gin is the ledger, gn the counts); a group with limits (gconf) parked at its cap
 -- goes back into the rings of the priorities where it has jobs. Returns whether one did.
@@ -173,5 +177,33 @@ if redis.call('HLEN', KEYS[23]) > 0 then
     end
   end
 end
+-- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
+-- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
+-- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
+local function to_parents(list, tag, detail, out)
+  if #list == 0 then return out end
+  local refs = redis.call('HMGET', KEYS[24], unpack(list))
+  for i, id in ipairs(list) do
+    if refs[i] then
+      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
+      redis.call('HSET', KEYS[25], id, entry)
+      out[#out + 1] = id; out[#out + 1] = entry
+    end
+  end
+  return out
+end
+local function errors(list)
+  local out = {}
+  if #list == 0 then return out end
+  local e = redis.call('HMGET', KEYS[16], unpack(list))
+  for i, id in ipairs(list) do out[id] = e[i] or '' end
+  return out
+end
+if redis.call('HLEN', KEYS[24]) > 0 then
+  local sent = to_parents(dead_ids, 'd', errors(dead_ids), {})
+  sent = to_parents(cancelled_ids, 'x', {}, sent)
+  if #sent > 0 then reply[n + 1] = sent end
+end
+-- end of flows
 if woke and redis.call('LLEN', KEYS[19]) == 0 then redis.call('RPUSH', KEYS[19], '1') end
 return reply

@@ -13,6 +13,8 @@
   KEYS[20] cancel set      relay:{q}:cancel    in-flight ids whose cancel was asked for
   KEYS[21] cancelled zset  relay:{q}:cancelled score = cancelled at (ms)
   KEYS[22] waiting hash    relay:{q}:waiting   id -> callers waiting for the job to finish
+  KEYS[23] parent hash     relay:{q}:parent    flows: child id -> "<parent queue> <parent id>"
+  KEYS[24] outbox hash     relay:{q}:outbox    flows: finished children the parent must learn of
   ARGV[1] most jobs per call (≤ 1000)   ARGV[2] crash limit (lost leases before quarantine)
   ARGV[3] events stream cap (0 = no events)
   ARGV[4] key prefix relay:{q}: (wake lists relay:{q}:fin:<id>, expire after 60 s)
@@ -22,11 +24,13 @@
   Grouped jobs (docs/decisions/0053-fair-groups.md) go back to the head of their group's list;
   relay:{q}:grp, gin, gn, gconf, g:<g>, gq:<p>:<g>, gring:<p>, groups and stats derived
   from ARGV[4].
-  Returns: {requeued, dead, more, cancelled} more = 1 when the batch limit was hit ]]
+  Returns: {requeued, dead, more, cancelled, outbox} more = 1 when the batch limit was hit;
+  outbox = the entries written for flows' parents, {child id, entry, ...} (the caller applies
+  them) ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-if #ids == 0 then return {0, 0, 0, 0} end
+if #ids == 0 then return {0, 0, 0, 0, {}} end
 -- Groups (docs/decisions/0053-fair-groups.md): jobs leaving flight free their group's slots
 -- (relay:{q}:gin is the ledger, gn the counts); a group with limits (gconf) parked at its cap
 -- goes back into the rings of the priorities where it has jobs. Returns whether one did.
@@ -156,6 +160,33 @@ if tonumber(ARGV[3]) > 0 then
   redis.call('XADD', KEYS[17], 'MAXLEN', '~', ARGV[3], '*', 'k', 'reaped', 'n', #ids,
     'ids', table.concat(ids, ' ', 1, math.min(#ids, 50)))
 end
+-- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
+-- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
+-- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
+local function to_parents(list, tag, detail, out)
+  if #list == 0 then return out end
+  local refs = redis.call('HMGET', KEYS[23], unpack(list))
+  for i, id in ipairs(list) do
+    if refs[i] then
+      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
+      redis.call('HSET', KEYS[24], id, entry)
+      out[#out + 1] = id; out[#out + 1] = entry
+    end
+  end
+  return out
+end
+local function errors(list)
+  local out = {}
+  if #list == 0 then return out end
+  local e = redis.call('HMGET', KEYS[15], unpack(list))
+  for i, id in ipairs(list) do out[id] = e[i] or '' end
+  return out
+end
+local sent = {}
+if redis.call('HLEN', KEYS[23]) > 0 then
+  sent = to_parents(cancelled, 'x', {}, to_parents(dead, 'd', errors(dead), {}))
+end
+-- end of flows
 local more = 0
 if #ids == tonumber(ARGV[1]) then more = 1 end
-return {#requeued, #dead, more, #cancelled}
+return {#requeued, #dead, more, #cancelled, sent}

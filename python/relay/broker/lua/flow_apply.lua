@@ -1,0 +1,95 @@
+#!lua flags=allow-oom
+--[[ flow_apply: tell parents of this queue that children finished (outbox entries of the
+  children's queues, decision 0050). Idempotent: a child's field goes from '' to its outcome
+  once, so a replay after a crash changes nothing. Runs in the parents' slot only; a parent's
+  children hash relay:{q}:flow:<id> is derived from ARGV[2] (same slot).
+  KEYS[1..10] ready lists  relay:{q}:ready:9 .. relay:{q}:ready:0
+  KEYS[11] blocked zset    relay:{q}:blocked   parents waiting for children
+  KEYS[12] dead zset       relay:{q}:dead      score = dead-lettered at (ms, Redis TIME)
+  KEYS[13] err hash        relay:{q}:err
+  KEYS[14] jobs hash       relay:{q}:jobs
+  KEYS[15] stats hash      relay:{q}:stats
+  KEYS[16] events stream   relay:{q}:events
+  KEYS[17] wake list       relay:{q}:wake
+  KEYS[18] waiting hash    relay:{q}:waiting   id -> callers waiting for the job to finish
+  KEYS[19] parent hash     relay:{q}:parent    (a parent's own parent, when it is a child)
+  KEYS[20] outbox hash     relay:{q}:outbox    (where a parent made dead tells its parent)
+  ARGV[1] events stream cap (0 = no events)
+  ARGV[2] key prefix relay:{q}: (children hashes flow:<id>; wake lists fin:<id>, 60 s)
+  ARGV[3] how long the children's outcomes are kept once the parent leaves `waiting` (ms)
+  ARGV[4..] 3 per child: parent id, the child's field "<queue> <id>", outcome:
+            'c' .. result record (completed) | 'd' .. error (dead) | 'x' (cancelled)
+  Returns: {code per child} 0 no such parent or child (trimmed or deleted) | 1 recorded, the
+           parent still waits | 2 recorded before (a replay) | 3 released: the parent is ready
+         | 4 the parent is dead (a child failed under "fail"); when it is a child itself its own
+           parent has an outbox entry here (the caller drains this queue's outbox)
+         | 5 recorded, the parent left `waiting` already (cancelled, dead) ]]
+local cap, prefix, keep = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local reply, released, died = {}, {}, {}
+
+local function wake_waiters(pid)
+  local c = tonumber(redis.call('HGET', KEYS[18], pid))
+  if c and c > 0 then
+    local key = prefix .. 'fin:' .. pid
+    for _ = 1, math.min(c, 1000) do redis.call('RPUSH', key, '1') end
+    redis.call('PEXPIRE', key, 60000)
+    redis.call('HDEL', KEYS[18], pid)
+  end
+end
+
+local function kill(pid, kids, field, outcome)
+  local why = 'child ' .. field .. ' was cancelled'
+  if string.sub(outcome, 1, 1) == 'd' then
+    why = 'child ' .. field .. ' is dead: ' .. string.sub(outcome, 2, 1000)
+  end
+  redis.call('ZREM', KEYS[11], pid)
+  redis.call('ZADD', KEYS[12], now, pid)
+  redis.call('HSET', KEYS[13], pid, why)
+  redis.call('PEXPIRE', kids, keep)
+  wake_waiters(pid)
+  local up = redis.call('HGET', KEYS[19], pid)
+  if up then redis.call('HSET', KEYS[20], pid, up .. ' d' .. why) end
+  died[#died + 1] = pid
+end
+
+local function release(pid, kids)
+  local p = string.byte(redis.call('HGET', KEYS[14], pid) or '', 2)
+  if p == nil or p > 9 then p = 5 end
+  redis.call('ZREM', KEYS[11], pid)
+  redis.call('RPUSH', KEYS[10 - p], pid)
+  redis.call('PEXPIRE', kids, keep)
+  released[#released + 1] = pid
+end
+
+for b = 4, #ARGV, 3 do
+  local pid, field, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local kids = prefix .. 'flow:' .. pid
+  local cur = redis.call('HGET', kids, field)
+  local code
+  if not cur then code = 0
+  elseif cur ~= '' then code = 2
+  else
+    redis.call('HSET', kids, field, outcome)
+    local left = redis.call('HINCRBY', kids, '#', -1)
+    if not redis.call('ZSCORE', KEYS[11], pid) then code = 5
+    elseif string.sub(outcome, 1, 1) ~= 'c' and redis.call('HGET', kids, '?') ~= 'ignore' then
+      kill(pid, kids, field, outcome); code = 4
+    elseif left > 0 then code = 1
+    else release(pid, kids); code = 3 end
+  end
+  reply[#reply + 1] = code
+end
+
+local function event(kind, list)
+  if cap > 0 and #list > 0 then
+    redis.call('XADD', KEYS[16], 'MAXLEN', '~', cap, '*', 'k', kind, 'n', #list,
+      'ids', table.concat(list, ' ', 1, math.min(#list, 50)))
+  end
+end
+if #died > 0 then redis.call('HINCRBY', KEYS[15], 'dead', #died) end
+event('dead', died)
+event('released', released)
+if #released > 0 and redis.call('LLEN', KEYS[17]) == 0 then redis.call('RPUSH', KEYS[17], '1') end
+return reply

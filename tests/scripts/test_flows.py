@@ -1,0 +1,272 @@
+"""Workflows (decision 0050): flow_enqueue, flow_apply and the outbox blocks of ack, nack, reap
+and cancel, against real Redis; queues of one flow sit in different slots on a cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from relay import Broker, ConfigError, Flow, JobNotFound, JobOptions, Producer
+from relay.broker import Nack, NackMode, flows
+from relay.broker.ops import Eval, keysets
+from relay.flows import plan
+from relay.job import Job
+from relay.keys import QUEUES_KEY
+from relay.results import result_record
+from tests.support.invariant import check_invariant
+
+
+def _q(queue: str, n: int) -> str:
+    return f"{queue}-{n}"  # other queue names: other hash tags, other slots on a cluster
+
+
+async def _run(broker: Broker, queue: str, result: Any = None, n: int = 1000) -> list[Job]:
+    """Claim every ready job of `queue` and ack it with `result`."""
+    jobs = (await broker.claim(queue, n, 30_000)).jobs
+    held = [(j.id, j.token, result_record(result, 1 << 20)[0]) for j in jobs]
+    assert await broker.ack(queue, held) == [True] * len(jobs)
+    return jobs
+
+
+async def _state(broker: Broker, queue: str, job_id: str) -> str:
+    return str((await broker.get_job(queue, job_id)).state)
+
+
+async def _check(broker: Broker, *queues: str) -> None:
+    for q in queues:
+        await check_invariant(broker.redis, q)
+
+
+async def test_a_parent_waits_for_children_in_other_queues(broker: Broker, queue: str) -> None:
+    a, b = _q(queue, 1), _q(queue, 2)
+    flow = Flow(
+        queue,
+        "album",
+        {"name": "x"},
+        children=[Flow(a, "resize", {"n": i}) for i in range(2)] + [Flow(b, "resize", 9)],
+    )
+    out = await Producer(broker).enqueue_flow(flow)
+    assert [(j.queue, j.parent) for j in out.jobs] == [(queue, None)] + [
+        (q, out.id) for q in (a, a, b)
+    ]
+    assert await _state(broker, queue, out.id) == "waiting"
+    assert (await broker.stats(queue)).counts.waiting == 1
+    assert (await broker.claim(queue, 10, 30_000)).jobs == []  # not ready
+    kids = {j.id: j for j in out.jobs[1:]}
+
+    await _run(broker, a, "small")
+    info = await Producer(broker).get_job(queue, out.id)
+    assert info.state == "waiting" and info.children is not None
+    assert {c.id: c.state for c in info.children} == {
+        i: ("ready" if j.queue == b else "completed") for i, j in kids.items()
+    }
+    await _run(broker, b, {"big": True})
+    assert await _state(broker, queue, out.id) == "ready"
+    [parent] = (await broker.claim(queue, 10, 30_000)).jobs
+    got = await broker.perform(flows.children_results(broker.settings, queue, parent.id))
+    assert got == {i: ({"big": True} if j.queue == b else "small") for i, j in kids.items()}
+    await _check(broker, a, b)
+
+
+async def test_a_dead_child_kills_its_parent_naming_it(broker: Broker, queue: str) -> None:
+    a = _q(queue, 1)
+    flow = Flow(queue, "p", children=[Flow(a, "c1"), Flow(a, "c2")])
+    out = await Producer(broker).enqueue_flow(flow)
+    [c1, c2] = (await broker.claim(a, 10, 30_000)).jobs
+    nack = Nack(c1.id, c1.token, NackMode.DEAD, 0, "boom")
+    await broker.nack(a, [nack])
+    info = await broker.get_job(queue, out.id)
+    assert info.state == "dead"
+    assert info.last_error is not None and c1.id in info.last_error and "boom" in info.last_error
+    assert await broker.ack(a, [(c2.id, c2.token)]) == [True]  # the sibling still completes
+    assert await _state(broker, queue, out.id) == "dead"
+    await _check(broker, a)
+
+
+async def test_ignore_runs_the_parent_after_a_dead_child(broker: Broker, queue: str) -> None:
+    a = _q(queue, 1)
+    flow = Flow(queue, "p", on_child_failure="ignore", children=[Flow(a, "c1"), Flow(a, "c2")])
+    out = await Producer(broker).enqueue_flow(flow)
+    [c1, c2] = (await broker.claim(a, 10, 30_000)).jobs
+    await broker.nack(a, [Nack(c1.id, c1.token, NackMode.DEAD, 0, "boom")])
+    assert await _state(broker, queue, out.id) == "waiting"
+    await broker.ack(a, [(c2.id, c2.token, result_record(7, 100)[0])])
+    assert await _state(broker, queue, out.id) == "ready"
+    got = await broker.perform(flows.children_results(broker.settings, queue, out.id))
+    assert got == {c2.id: 7}
+    await _check(broker, a)
+
+
+async def test_a_chain_runs_in_order_at_depth_three(broker: Broker, queue: str) -> None:
+    a, b = _q(queue, 1), _q(queue, 2)
+    out = await Producer(broker).enqueue_flow(
+        Flow.chain(Flow(a, "first"), Flow(b, "second"), Flow(queue, "third"))
+    )
+    assert [j.queue for j in out.jobs] == [queue, b, a] and out.jobs[0].id == out.id
+    assert (await broker.claim(queue, 10, 30_000)).jobs == []
+    assert (await broker.claim(b, 10, 30_000)).jobs == []
+    [first] = await _run(broker, a, 1)
+    [second] = await _run(broker, b, 2)
+    assert await broker.perform(flows.children_results(broker.settings, b, second.id)) == {
+        first.id: 1
+    }
+    [third] = await _run(broker, queue, 3)
+    assert third.id == out.id
+    await _check(broker, a, b)
+
+
+async def test_a_dead_leaf_kills_every_ancestor(broker: Broker, queue: str) -> None:
+    a, b = _q(queue, 1), _q(queue, 2)
+    out = await Producer(broker).enqueue_flow(
+        Flow(queue, "root", children=[Flow(b, "mid", children=[Flow(a, "leaf")])])
+    )
+    [leaf] = (await broker.claim(a, 10, 30_000)).jobs
+    await broker.nack(a, [Nack(leaf.id, leaf.token, NackMode.DEAD, 0, "bad")])
+    mid = out.jobs[1].id
+    assert await _state(broker, b, mid) == "dead"
+    info = await broker.get_job(queue, out.id)
+    assert info.state == "dead" and info.last_error and mid in info.last_error
+    await _check(broker, a, b)
+
+
+async def test_cancelling_a_parent_cancels_its_unfinished_children(
+    broker: Broker, queue: str
+) -> None:
+    a, b = _q(queue, 1), _q(queue, 2)
+    out = await Producer(broker).enqueue_flow(
+        Flow(
+            queue,
+            "root",
+            children=[Flow(a, "done"), Flow(a, "running"), Flow(b, "mid", children=[Flow(b, "x")])],
+        )
+    )
+    done_id, running_id, mid_id, x_id = (j.id for j in out.jobs[1:])
+    jobs = {j.id: j for j in (await broker.claim(a, 10, 30_000)).jobs}
+    await broker.ack(a, [(done_id, jobs[done_id].token)])
+    assert (await Producer(broker).cancel(queue, out.id)).state == "cancelled"
+    assert await _state(broker, a, done_id) == "completed"
+    assert (await broker.get_job(a, running_id)).cancel_requested
+    assert await _state(broker, b, mid_id) == "cancelled"
+    assert await _state(broker, b, x_id) == "cancelled"
+    assert await broker.ack(a, [(running_id, jobs[running_id].token)]) == [True]
+    assert await _state(broker, a, running_id) == "cancelled"
+    await _check(broker, a, b)
+
+
+async def test_an_outbox_entry_left_by_a_crash_is_replayed(broker: Broker, queue: str) -> None:
+    a = _q(queue, 1)
+    out = await Producer(broker).enqueue_flow(Flow(queue, "p", children=[Flow(a, "c")]))
+    [child] = (await broker.claim(a, 10, 30_000)).jobs
+    s, ks = broker.settings, keysets(a)
+    args = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix]
+
+    def ack_only() -> Any:  # the ack script alone: the worker dies before telling the parent
+        yield Eval("ack", ks.ack, [*args, child.id, child.token, b"=5"])
+
+    await broker.perform(ack_only())
+    assert await broker.redis.hlen(ks.keys.outbox) == 1
+    assert await _state(broker, queue, out.id) == "waiting"
+    assert await broker.flow_upkeep(a) == 1  # a promoter's replay
+    assert await _state(broker, queue, out.id) == "ready"
+    assert await broker.redis.hlen(ks.keys.outbox) == 0
+    entry = f"{queue} {out.id} c=5".encode()  # the same entry once more: a replay changes nothing
+    await broker.redis.hset(ks.keys.outbox, child.id, entry)
+    assert await broker.flow_upkeep(a) == 1
+    assert await _state(broker, queue, out.id) == "ready"
+    await _check(broker, a)
+
+
+async def test_a_reaped_child_on_its_last_attempt_kills_the_parent(
+    broker: Broker, queue: str
+) -> None:
+    a = _q(queue, 1)
+    child = Flow(a, "c", options=JobOptions(max_attempts=1))
+    out = await Producer(broker).enqueue_flow(Flow(queue, "p", children=[child]))
+    await broker.claim(a, 10, 1)
+    await broker.redis.zadd(keysets(a).keys.inflight, {out.jobs[1].id: 0})  # lease expired
+    r = await broker.reap(a)
+    assert r.dead == 1
+    assert await _state(broker, queue, out.id) == "dead"
+    await _check(broker, a)
+
+
+async def test_a_flow_whose_writer_died_is_finished_by_replay(broker: Broker, queue: str) -> None:
+    a = _q(queue, 1)
+    p = plan(Flow(queue, "p", children=[Flow(a, "c")]), 1 << 20)
+    ks = keysets(queue)
+    intent = b"0 " + msgspec.msgpack.encode([[q, w] for q, w in p.writes])
+    await broker.redis.hset(ks.keys.intents, p.root.id, intent)
+    [(q0, args0), _] = p.writes
+
+    def first_only() -> Any:
+        k = keysets(q0)
+        yield Eval("flow_enqueue", k.flow_enqueue, [k.keys.prefix, 0, *args0])
+
+    await broker.perform(first_only())  # the parent is in, its child is not: then a crash
+    assert await _state(broker, queue, p.root.id) == "waiting"
+    await broker.flow_upkeep(queue)
+    assert await broker.redis.hlen(ks.keys.intents) == 0
+    await _run(broker, a)
+    assert await _state(broker, queue, p.root.id) == "ready"
+    await _check(broker, a)
+
+
+@pytest.mark.parametrize(
+    ("flow", "path"),
+    [
+        (
+            lambda q: Flow(q, "p", children=[Flow(q, "a"), Flow(q, "b"), Flow(q, "")]),
+            "$.children[2].type",
+        ),
+        (lambda q: Flow(q, "p", children=[Flow("bad queue", "a")]), "$.children[0].queue"),
+        (
+            lambda q: Flow(q, "p", children=[Flow(q, "a", on_child_failure="x")]),  # type: ignore[arg-type]
+            "$.children[0].on_child_failure",
+        ),
+        (
+            lambda q: Flow(q, "p", children=[Flow(q, "c") for _ in range(10_000)]),
+            "$.children[9999]",
+        ),
+    ],
+)
+async def test_a_bad_flow_names_the_path_and_writes_nothing(
+    broker: Broker, queue: str, flow: Any, path: str
+) -> None:
+    with pytest.raises(
+        ConfigError, match=path.replace("[", r"\[").replace("]", r"\]").replace("$", r"\$")
+    ):
+        await Producer(broker).enqueue_flow(flow(queue))
+    assert not await broker.redis.sismember(QUEUES_KEY, queue)
+    assert await broker.redis.hlen(keysets(queue).keys.jobs) == 0
+
+
+async def test_a_cycle_is_refused(broker: Broker, queue: str) -> None:
+    kids: list[Flow] = []
+    loop = Flow(queue, "p", children=kids)
+    kids.append(Flow(queue, "c", children=[loop]))
+    with pytest.raises(ConfigError, match=r"\$\.children\[0\]\.children\[0\]: a cycle"):
+        await Producer(broker).enqueue_flow(loop)
+
+
+async def test_the_whole_flow_is_reachable_from_any_job(broker: Broker, queue: str) -> None:
+    a, b = _q(queue, 1), _q(queue, 2)
+    out = await Producer(broker).enqueue_flow(
+        Flow(queue, "root", children=[Flow(b, "mid", children=[Flow(a, "leaf")]), Flow(a, "x")])
+    )
+    await _run(broker, a)  # both leaves complete: mid is released
+    root, mid, x, leaf = out.jobs  # breadth first
+    for q, i in ((queue, root.id), (b, mid.id), (a, leaf.id)):
+        tree = await Producer(broker).get_flow(q, i)
+        assert (tree.id, tree.queue) == (root.id, queue)
+        got = {(n.id, n.queue, n.parent, n.state, n.type) for n in tree.jobs}
+        assert got == {
+            (root.id, queue, None, "waiting", "root"),
+            (mid.id, b, root.id, "ready", "mid"),
+            (x.id, a, root.id, "completed", "x"),
+            (leaf.id, a, mid.id, "completed", "leaf"),
+        }
+    with pytest.raises(JobNotFound):
+        await Producer(broker).get_flow(queue, "no-such-job")
+    await _check(broker, a, b)
