@@ -166,6 +166,8 @@ def check_node(flow: Flow, path: str) -> None:
         raise ConfigError(f"{path}.options: expected relay.JobOptions")
     if flow.options.idempotency_key is not None:
         raise ConfigError(f"{path}.idempotency_key: not supported in a flow")
+    if flow.options.group is not None:  # flow_enqueue writes the plain lists (decision 0050)
+        raise ConfigError(f"{path}.group: not supported in a flow yet")
     if not isinstance(flow.children, Sequence) or isinstance(flow.children, str | bytes):
         raise ConfigError(f"{path}.children: expected a list of relay.Flow")
     if flow.id is not None and not (isinstance(flow.id, str) and _ID.fullmatch(flow.id)):

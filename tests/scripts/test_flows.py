@@ -229,6 +229,10 @@ async def test_a_flow_whose_writer_died_is_finished_by_replay(broker: Broker, qu
             lambda q: Flow(q, "p", children=[Flow(q, "c") for _ in range(10_000)]),
             "$.children[9999]",
         ),
+        (
+            lambda q: Flow(q, "p", children=[Flow(q, "a", options=JobOptions(group="t1"))]),
+            "$.children[0].group",  # not yet: flow_enqueue writes the plain ready lists
+        ),
     ],
 )
 async def test_a_bad_flow_names_the_path_and_writes_nothing(
