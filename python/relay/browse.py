@@ -15,6 +15,7 @@ import msgspec
 
 from relay.errors import ConfigError
 from relay.job import JobState
+from relay.keys import validate_group_name
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -57,6 +58,9 @@ class JobPage(msgspec.Struct, frozen=True):
     between consecutive pages (on a moving queue one may show twice). Filtered by type, a page
     examines at most SCAN_BUDGET jobs and may come back short, even empty, with a next_cursor:
     keep paging. A bad state, cursor or limit (1..MAX_LIMIT) is a ConfigError.
+
+    Ready jobs of a group (fair scheduling, decision 0053) are listed only with that group
+    (`group=`): without it, state=ready lists the ungrouped jobs.
     """
 
     jobs: list[JobRow]
@@ -114,29 +118,58 @@ def check_action(action: str, state: object) -> JobState:
     return st
 
 
+class Page(msgspec.Struct, frozen=True):
+    """A listing's arguments, checked: the cursor's parts (None: the first page), the type
+    filter ('' none) and the group (None: not filtered by group)."""
+
+    state: JobState
+    limit: int
+    cursor: list[Any] | None
+    job_type: str
+    group: str | None
+
+
 def check_page(
-    state: object, limit: object, cursor: str | None, job_type: object
-) -> tuple[JobState, int, list[Any] | None, str]:
-    """A listing's arguments checked (ConfigError naming the bad one, before any I/O): the
-    state, the limit, the cursor's parts (None: the first page) and the type filter."""
+    state: object,
+    limit: object,
+    cursor: str | None,
+    job_type: object,
+    group: object = None,
+) -> Page:
+    """A listing's arguments checked (ConfigError naming the bad one, before any I/O)."""
     st = check_state(state)
-    return st, check_limit(limit), check_cursor(cursor, st), check_type_filter(job_type)
+    grp = check_group_filter(group, st)
+    lim, jt = check_limit(limit), check_type_filter(job_type)
+    return Page(st, lim, check_cursor(cursor, st, grp), jt, grp)
 
 
-def check_cursor(cursor: str | None, state: JobState) -> list[Any] | None:
-    """The parts of a cursor this API returned for `state`; None for none."""
+def check_group_filter(group: object, state: JobState) -> str | None:
+    """None for no filter, else the group; only ready jobs are listed by group."""
+    if group is None or group == "":
+        return None
+    validate_group_name(group)
+    if state is not JobState.READY:
+        raise ConfigError(f"group: only state=ready lists by group, got state={state.value!r}")
+    return str(group)
+
+
+def check_cursor(cursor: str | None, state: JobState, group: str | None = None) -> list[Any] | None:
+    """The parts of a cursor this API returned for `state` (and `group`); None for none."""
     if not cursor:
         return None
     parts = decode_cursor(cursor, state)
     if not (_ready_parts(parts) if state is JobState.READY else _scored_parts(parts)):
         raise ConfigError("cursor is not one this API returned")
+    if state is JobState.READY and (parts[4] if len(parts) == 5 else None) != group:
+        raise ConfigError("cursor belongs to a listing of another group (or of no group)")
     return parts
 
 
 def _ready_parts(parts: list[Any]) -> bool:
-    """["ready", list 1..10, index, [up to 3 anchor ids]]"""
+    """["ready", list 1..10, index, [up to 3 anchor ids][, group]]"""
     return (
-        len(parts) == 4
+        len(parts) in (4, 5)
+        and (len(parts) == 4 or isinstance(parts[4], str))
         and all(isinstance(p, int) and not isinstance(p, bool) for p in parts[1:3])
         and 1 <= parts[1] <= 10
         and 0 <= parts[2] < 2**53

@@ -43,6 +43,9 @@ class JobsCommand:
         parser.add_argument("queue")
         parser.add_argument("--state", default="ready", help=f"one of {', '.join(STATES)}")
         parser.add_argument("--type", default=None, help="only jobs of this type")
+        parser.add_argument(
+            "--group", default=None, help="ready jobs of this group (default: ungrouped ones)"
+        )
         parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="1..500 per page")
         parser.add_argument("--cursor", default=None, help="next cursor printed by a last page")
         parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -70,7 +73,12 @@ async def _page(args: argparse.Namespace) -> JobPage:
     broker = Broker.from_url(redis_url_from_env(args.redis))
     try:
         return await broker.list_jobs(
-            args.queue, args.state, limit=args.limit, cursor=args.cursor, job_type=args.type
+            args.queue,
+            args.state,
+            limit=args.limit,
+            cursor=args.cursor,
+            job_type=args.type,
+            group=args.group,
         )
     finally:
         await broker.close()

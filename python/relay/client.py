@@ -288,9 +288,15 @@ class Client(SyncFace):
         return self._send(queue_op_call("DELETE", queue, "rate-limit"))
 
     def _list_jobs(
-        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+        self,
+        queue: str,
+        state: str,
+        limit: int,
+        cursor: str | None,
+        job_type: str | None,
+        group: str | None,
     ) -> JobPage:
-        return self._send(jobs_call(queue, state, limit, cursor, job_type))
+        return self._send(jobs_call(queue, state, limit, cursor, job_type, group))
 
     def promote_job(self, queue: str, job_id: str) -> int:
         """Run a delayed job now, keeping its priority; 1. JobStateConflict when it is no longer
@@ -549,9 +555,15 @@ class AsyncClient(AsyncFace):
         return await self._send(queue_op_call("DELETE", queue, "rate-limit"))
 
     async def _list_jobs(
-        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+        self,
+        queue: str,
+        state: str,
+        limit: int,
+        cursor: str | None,
+        job_type: str | None,
+        group: str | None,
     ) -> JobPage:
-        return await self._send(jobs_call(queue, state, limit, cursor, job_type))
+        return await self._send(jobs_call(queue, state, limit, cursor, job_type, group))
 
     async def promote_job(self, queue: str, job_id: str) -> int:
         """Run a delayed job now, keeping its priority; 1. JobStateConflict when it is no longer

@@ -78,14 +78,20 @@ class AsyncFace(Face, AsyncEnqueue):
         raise NotImplementedError
 
     async def jobs(
-        self, queue: str, state: str, *, limit: int = 100, job_type: str | None = None
+        self,
+        queue: str,
+        state: str,
+        *,
+        limit: int = 100,
+        job_type: str | None = None,
+        group: str | None = None,
     ) -> AsyncIterator[JobPage]:
         """Each page of `state` in turn (see list_jobs), checked when iteration starts."""
-        page = await self.list_jobs(queue, state, limit=limit, job_type=job_type)
+        page = await self.list_jobs(queue, state, limit=limit, job_type=job_type, group=group)
         yield page
         while page.next_cursor is not None:
             page = await self.list_jobs(
-                queue, state, limit=limit, cursor=page.next_cursor, job_type=job_type
+                queue, state, limit=limit, cursor=page.next_cursor, job_type=job_type, group=group
             )
             yield page
 
@@ -97,13 +103,21 @@ class AsyncFace(Face, AsyncEnqueue):
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
         job_type: str | None = None,
+        group: str | None = None,
     ) -> JobPage:
         """A page of the jobs in `state` after `cursor`, in the state's order (see JobPage);
-        JobNotFound when the queue is unknown."""
-        return await self._list_jobs(queue, state, limit, cursor, job_type)
+        JobNotFound when the queue is unknown. `group` (state ready only) lists that group's
+        ready jobs; without it, ready lists the ungrouped jobs."""
+        return await self._list_jobs(queue, state, limit, cursor, job_type, group)
 
     async def _list_jobs(
-        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+        self,
+        queue: str,
+        state: str,
+        limit: int,
+        cursor: str | None,
+        job_type: str | None,
+        group: str | None,
     ) -> JobPage:
         raise NotImplementedError
 
@@ -152,14 +166,20 @@ class SyncFace(Face):
         raise NotImplementedError
 
     def jobs(
-        self, queue: str, state: str, *, limit: int = 100, job_type: str | None = None
+        self,
+        queue: str,
+        state: str,
+        *,
+        limit: int = 100,
+        job_type: str | None = None,
+        group: str | None = None,
     ) -> Iterator[JobPage]:
         """Each page of `state` in turn (see list_jobs), checked when iteration starts."""
-        page = self.list_jobs(queue, state, limit=limit, job_type=job_type)
+        page = self.list_jobs(queue, state, limit=limit, job_type=job_type, group=group)
         yield page
         while page.next_cursor is not None:
             page = self.list_jobs(
-                queue, state, limit=limit, cursor=page.next_cursor, job_type=job_type
+                queue, state, limit=limit, cursor=page.next_cursor, job_type=job_type, group=group
             )
             yield page
 
@@ -171,12 +191,20 @@ class SyncFace(Face):
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
         job_type: str | None = None,
+        group: str | None = None,
     ) -> JobPage:
         """A page of the jobs in `state` after `cursor`, in the state's order (see JobPage);
-        JobNotFound when the queue is unknown."""
-        return self._list_jobs(queue, state, limit, cursor, job_type)
+        JobNotFound when the queue is unknown. `group` (state ready only) lists that group's
+        ready jobs; without it, ready lists the ungrouped jobs."""
+        return self._list_jobs(queue, state, limit, cursor, job_type, group)
 
     def _list_jobs(
-        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+        self,
+        queue: str,
+        state: str,
+        limit: int,
+        cursor: str | None,
+        job_type: str | None,
+        group: str | None,
     ) -> JobPage:
         raise NotImplementedError

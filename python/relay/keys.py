@@ -162,6 +162,10 @@ class QueueKeys:
         """The FIFO list of one group's ready jobs at one priority."""
         return self._k(f"gq:{priority}:{group}")
 
+    def group_ready_all(self, group: str) -> list[str]:
+        """One group's ready lists from priority 9 to 0 (its claim order, like ready_all)."""
+        return [self.group_ready(p, group) for p in range(PRIORITIES - 1, -1, -1)]
+
     def group(self, group: str) -> str:
         """A group with limits: its hash of limits (w, cap, rate, burst), bucket (tokens, ts)
         and why it is out of the rings (park = cap | rate)."""

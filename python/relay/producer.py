@@ -162,10 +162,16 @@ class Producer(AsyncFace):
         return await self.perform(calls.clear_rate_limit(self.settings, queue))
 
     async def _list_jobs(
-        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+        self,
+        queue: str,
+        state: str,
+        limit: int,
+        cursor: str | None,
+        job_type: str | None,
+        group: str | None,
     ) -> JobPage:
         return await self.perform(
-            calls.list_jobs(self.settings, queue, state, limit, cursor, job_type)
+            calls.list_jobs(self.settings, queue, state, limit, cursor, job_type, group)
         )
 
     async def promote_job(self, queue: str, job_id: str) -> int:

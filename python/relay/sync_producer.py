@@ -186,9 +186,17 @@ class SyncProducer(SyncFace):
         return self.perform(calls.clear_rate_limit(self.settings, queue))
 
     def _list_jobs(
-        self, queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+        self,
+        queue: str,
+        state: str,
+        limit: int,
+        cursor: str | None,
+        job_type: str | None,
+        group: str | None,
     ) -> JobPage:
-        return self.perform(calls.list_jobs(self.settings, queue, state, limit, cursor, job_type))
+        return self.perform(
+            calls.list_jobs(self.settings, queue, state, limit, cursor, job_type, group)
+        )
 
     def promote_job(self, queue: str, job_id: str) -> int:
         """Run a delayed job now, keeping its priority; 1. JobStateConflict when it is no longer

@@ -80,3 +80,24 @@ async def test_jobs_inflight_names_the_worker_holding_each_job(
     assert " host/relay-worker-7-ab " in by_id[named.id] and " - " in by_id[anon.id]
     assert by_id[named.id].index("host/") == head.index("WORKER")
     await broker.ack(queue, [(named.id, named.token), (anon.id, anon.token)])
+
+
+async def test_jobs_ready_lists_a_group_with_group(
+    broker: Broker, queue: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grouped = [
+        r.id
+        for r in await broker.enqueue_many(
+            queue, [JobSpec.of("m", i, group="acme") for i in range(3)]
+        )
+    ]
+    plain = await broker.enqueue(queue, "m")
+    argv = ["jobs", queue, "--state", "ready", "--redis", redis_url]
+    assert await asyncio.to_thread(_run_cli, [*argv, "--group", "acme"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == grouped
+    assert await asyncio.to_thread(_run_cli, argv) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == [plain.id]
+    bad = ["jobs", queue, "--state", "dead", "--group", "acme", "--redis", redis_url]
+    assert await asyncio.to_thread(_run_cli, bad) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("relay: error: group: only state=ready") and err.count("\n") == 1

@@ -162,6 +162,7 @@ async def test_openapi_lists_the_browse_routes(client: Client) -> None:
         "limit",
         "cursor",
         "type",
+        "group",
     ]
     assert "409" in doc["paths"]["/api/queues/{queue}/jobs/{id}/promote"]["post"]["responses"]
 

@@ -164,6 +164,10 @@ BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("list_jobs", (Q, "dead"), {"cursor": encode_cursor(["dead", "soon", "id"])}),
     ("list_jobs", (Q, "ready"), {"cursor": encode_cursor(["ready", 11, 0, []])}),
     ("list_jobs", (Q, "ready"), {"job_type": "x" * 256}),
+    ("list_jobs", (Q, "ready"), {"group": "x" * 129}),
+    ("list_jobs", (Q, "dead"), {"group": "g"}),  # only ready jobs are listed by group
+    ("list_jobs", (Q, "ready"), {"group": "g", "cursor": encode_cursor(["ready", 1, 0, []])}),
+    ("jobs", (Q, "ready"), {"group": "tab\there"}),
     ("jobs", (Q, "nope"), {}),
     ("jobs", (Q, "ready"), {"limit": 0}),
     ("jobs", ("bad queue", "ready"), {}),
@@ -436,6 +440,19 @@ async def test_every_face_pages_through_the_same_jobs(
             by_hand.append(page)
             cursor = page.next_cursor
         assert by_hand == reference and cursor is None
+
+
+async def test_every_face_lists_a_groups_ready_jobs_alike(
+    faces: Faces, broker: Broker, queue: str
+) -> None:
+    specs = [JobSpec.of("t", i, priority=i % 3, group="g") for i in range(9)]
+    ids = [r.id for r in await broker.enqueue_many(queue, [*specs, JobSpec.of("t", "plain")])]
+    want = [ids[i] for i in (2, 5, 8, 1, 4, 7, 0, 3, 6)]  # priority first, FIFO inside
+    for name, face in faces.items():
+        pages = await call(face, "jobs", queue, "ready", limit=4, group="g")
+        assert [j.id for p in pages for j in p.jobs] == want, name
+        plain = await call(face, "list_jobs", queue, "ready")
+        assert [j.id for j in plain.jobs] == [ids[9]], name
 
 
 async def test_every_face_acts_on_jobs_alike(faces: Faces, broker: Broker, queue: str) -> None:

@@ -105,10 +105,12 @@ function changed(v: unknown): number {
 export class BrowseApi {
   constructor(private readonly api: Api) {}
 
-  async list(queue: string, state: JobState, limit: number, cursor: string | null, type: string): Promise<JobPage> {
+  /** A page of `state`; `group` (ready only, "" none) lists that group's ready jobs. */
+  async list(queue: string, state: JobState, limit: number, cursor: string | null, type: string, group = ""): Promise<JobPage> {
     let path = `/api/queues/${q(queue)}/jobs?state=${state}&limit=${limit}`;
     if (cursor !== null) path += `&cursor=${q(cursor)}`;
     if (type !== "") path += `&type=${q(type)}`;
+    if (group !== "" && state === "ready") path += `&group=${q(group)}`;
     return parseJobPage(await this.api.request("GET", path), state);
   }
 

@@ -24,6 +24,7 @@ from relay.browse import (
     SCAN_BUDGET,
     JobPage,
     JobRow,
+    Page,
     check_page,
     encode_cursor,
 )
@@ -39,43 +40,55 @@ _ORDER = {JobState.DEAD: "desc", JobState.COMPLETED: "desc", JobState.CANCELLED:
 # -- listing ---------------------------------------------------------------------------------
 
 
-def list_args(
-    k: QueueKeys, state: JobState, limit: int, cursor: list[Any] | None, job_type: str
-) -> Eval:
-    """The listing script for one page of `state` after `cursor` (checked: check_page)."""
+def list_args(k: QueueKeys, page: Page) -> Eval:
+    """The listing script for one checked page (check_page)."""
+    limit, cursor, job_type = page.limit, page.cursor, page.job_type
     budget = max(limit, SCAN_BUDGET if job_type else limit)
     head: list[object] = [limit, budget, job_type, PREVIEW_BYTES]
-    if state is JobState.READY:
-        keys = [*k.ready_all(), k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
+    if page.state is JobState.READY:
+        lists = k.ready_all() if page.group is None else k.group_ready_all(page.group)
+        keys = [*lists, k.jobs, k.run, k.err, k.inflight, k.delayed, k.dead, k.done]
         position = [cursor[1], cursor[2], *cursor[3]] if cursor else [1, 0]
         return Eval("list_ready", keys, head + position)
-    keys = [zset_key(k, state), k.jobs, k.run, k.err]
+    keys = [zset_key(k, page.state), k.jobs, k.run, k.err]
     after = cursor[1:3] if cursor else ["", ""]
-    return Eval("list_scored", keys, [_ORDER.get(state, "asc"), *head, *after])
+    return Eval("list_scored", keys, [_ORDER.get(page.state, "asc"), *head, *after])
 
 
 def list_step(
-    queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
-) -> tuple[JobState, Eval]:
-    """The state and the script of one page, every argument checked (before any I/O)."""
-    st, lim, parts, jt = check_page(state, limit, cursor, job_type)
-    return st, list_args(QueueKeys.for_queue(queue), st, lim, parts, jt)
+    queue: str,
+    state: str,
+    limit: int,
+    cursor: str | None,
+    job_type: str | None,
+    group: str | None = None,
+) -> tuple[Page, Eval]:
+    """The checked page and its script, every argument checked (before any I/O)."""
+    page = check_page(state, limit, cursor, job_type, group)
+    return page, list_args(QueueKeys.for_queue(queue), page)
 
 
 def list_plan(
-    queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+    queue: str,
+    state: str,
+    limit: int,
+    cursor: str | None,
+    job_type: str | None,
+    group: str | None = None,
 ) -> Steps[JobPage]:
     """One page of `state` after `cursor`: validated, one script, the reply as a JobPage."""
-    st, step = list_step(queue, state, limit, cursor, job_type)
-    return list_reply(queue, st, (yield step))
+    page, step = list_step(queue, state, limit, cursor, job_type, group)
+    return list_reply(queue, page, (yield step))
 
 
-def list_reply(queue: str, state: JobState, reply: Sequence[Any]) -> JobPage:
+def list_reply(queue: str, page: Page, reply: Sequence[Any]) -> JobPage:
     """A listing script's reply as a JobPage."""
+    state = page.state
     if state is JobState.READY:
         nxt, start = int(reply[0]), int(reply[1])
         anchors = [_text(a) for a in reply[2:5] if a]
-        cursor = encode_cursor(["ready", nxt, start, anchors]) if nxt else None
+        tag = [] if page.group is None else [page.group]
+        cursor = encode_cursor(["ready", nxt, start, anchors, *tag]) if nxt else None
         rows = reply[5:]
         jobs = [_row(queue, state, rows[i : i + 5]) for i in range(0, len(rows), 5)]
         return JobPage(jobs=jobs, next_cursor=cursor)
@@ -155,6 +168,7 @@ class BrowseOps:
         limit: int = 50,
         cursor: str | None = None,
         job_type: str | None = None,
+        group: str | None = None,
     ) -> JobPage:
         """One page of the jobs in `state`, in that state's order, after `cursor`.
 
@@ -162,21 +176,29 @@ class BrowseOps:
         lease deadline; completed and dead newest first. A job that stays in its state is never
         skipped between consecutive pages (on a moving queue one may show twice). With
         `job_type`, a page examines at most SCAN_BUDGET jobs and may come back short (even
-        empty) with a next_cursor: keep paging.
+        empty) with a next_cursor: keep paging. Ready jobs of a group are listed only with
+        `group` (state ready only); without it, ready lists the ungrouped jobs.
 
         Raises:
-            ConfigError: an unknown state, a bad cursor, a limit outside 1..500.
+            ConfigError: an unknown state, a bad cursor, a limit outside 1..500, a bad group
+                name or a group with another state than ready.
         """
-        return await self.perform(list_plan(queue, state, limit, cursor, job_type))
+        return await self.perform(list_plan(queue, state, limit, cursor, job_type, group))
 
     async def iter_jobs(
-        self, queue: str, state: str, *, limit: int = 100, job_type: str | None = None
+        self,
+        queue: str,
+        state: str,
+        *,
+        limit: int = 100,
+        job_type: str | None = None,
+        group: str | None = None,
     ) -> AsyncIterator[JobPage]:
         """Every page of `state`, one after another (see list_jobs)."""
         cursor: str | None = None
         while True:
             page = await self.list_jobs(  # type: ignore[misc]
-                queue, state, limit=limit, cursor=cursor, job_type=job_type
+                queue, state, limit=limit, cursor=cursor, job_type=job_type, group=group
             )
             yield page
             cursor = page.next_cursor

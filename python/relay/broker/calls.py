@@ -192,10 +192,11 @@ def list_jobs(
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
     job_type: str | None = None,
+    group: str | None = None,
 ) -> Steps[JobPage]:
-    st, step = list_step(queue, state, limit, cursor, job_type)  # every check before I/O
+    page, step = list_step(queue, state, limit, cursor, job_type, group)  # checks before I/O
     yield from known(s, queue)
-    return list_reply(queue, st, (yield step))
+    return list_reply(queue, page, (yield step))
 
 
 def promote_job(s: BrokerSettings, queue: str, job_id: str) -> Steps[int]:

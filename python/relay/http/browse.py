@@ -26,7 +26,13 @@ T = TypeVar("T")
 class JobsQuery(msgspec.Struct, forbid_unknown_fields=False):
     """Query parameters of the job listing."""
 
-    state: Annotated[JobState, msgspec.Meta(description="Which jobs to list")]
+    state: Annotated[
+        JobState,
+        msgspec.Meta(
+            description="Which jobs to list. ready: the ungrouped ready jobs; pass group= for "
+            "a group's ready jobs"
+        ),
+    ]
     limit: Annotated[float, msgspec.Meta(ge=1, le=MAX_LIMIT, multiple_of=1)] = DEFAULT_LIMIT
     cursor: (
         Annotated[
@@ -43,6 +49,19 @@ class JobsQuery(msgspec.Struct, forbid_unknown_fields=False):
                 max_length=255,
                 description="Only jobs of this type; a page then examines at most 5,000 jobs "
                 "and may come back short, even empty, with a next_cursor",
+            ),
+        ]
+        | None
+    ) = None
+    group: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=128,
+                pattern="^[ -~]+$",
+                description="Only this group's ready jobs (fair scheduling), in the group's "
+                "claim order; state must be ready (else 400)",
             ),
         ]
         | None
@@ -101,11 +120,16 @@ def _query(request: web.Request, kind: type[T]) -> T:
 
 
 async def list_jobs(request: web.Request) -> web.Response:
-    """GET /api/queues/{queue}/jobs?state=&limit=&cursor=&type="""
+    """GET /api/queues/{queue}/jobs?state=&limit=&cursor=&type=&group="""
     queue = await known_queue(request)
     q = _query(request, JobsQuery)
     page = await state(request).broker.list_jobs(
-        queue, q.state.value, limit=int(q.limit), cursor=q.cursor or None, job_type=q.type
+        queue,
+        q.state.value,
+        limit=int(q.limit),
+        cursor=q.cursor or None,
+        job_type=q.type,
+        group=q.group,
     )
     return reply(page)
 

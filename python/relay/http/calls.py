@@ -252,12 +252,18 @@ def delete_dead_call(queue: str, job_id: str) -> Call[Deleted]:
 
 
 def jobs_call(
-    queue: str, state: str, limit: int, cursor: str | None, job_type: str | None
+    queue: str,
+    state: str,
+    limit: int,
+    cursor: str | None,
+    job_type: str | None,
+    group: str | None = None,
 ) -> Call[JobPage]:
-    st, lim, _, jt = check_page(state, limit, cursor, job_type)
-    query = {"state": st.value, "limit": str(lim)}
+    page = check_page(state, limit, cursor, job_type, group)
+    query = {"state": page.state.value, "limit": str(page.limit)}
     query.update({"cursor": cursor} if cursor else {})
-    query.update({"type": jt} if jt else {})
+    query.update({"type": page.job_type} if page.job_type else {})
+    query.update({"group": page.group} if page.group is not None else {})
     return Call("GET", f"{queue_path(queue)}/jobs", JobPage, query=query)
 
 

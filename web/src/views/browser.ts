@@ -3,6 +3,7 @@
 // the page and the selected row are kept), a type filter, a drawer with the whole job, keyboard
 // navigation, and the actions each state allows (bulk ones after a confirm). In-flight rows name
 // the worker holding the job and have a Cancel button (its worker stops it: "cancelling…").
+// The Ready tab lists the ungrouped jobs, or one group's (showGroup, from the Groups panel).
 
 import type { Api, Counts, JobEvent, JobState } from "../api";
 import { BROWSE_STATES, BrowseApi, type BulkAction, type JobRow, keyTime } from "../browse-api";
@@ -28,6 +29,7 @@ export class JobBrowser {
   private readonly tabs = new Map<JobState, { btn: HTMLButtonElement; count: HTMLElement }>();
   private readonly typeInput: HTMLInputElement;
   private readonly tools: HTMLElement;
+  private readonly groupChip: HTMLElement;
   private readonly confirmBar: HTMLElement;
   private readonly tbody: HTMLTableSectionElement;
   private readonly tableWrap: HTMLElement;
@@ -44,6 +46,8 @@ export class JobBrowser {
 
   private state: JobState = "ready";
   private type = "";
+  /** ready jobs of this group ("" the ungrouped ones): decision 0053 */
+  private group = "";
   private cursors: Array<string | null> = [null];
   private page = 0;
   private nextCursor: string | null = null;
@@ -81,6 +85,7 @@ export class JobBrowser {
       this.setType(this.typeInput.value.trim());
     });
     this.typeInput.addEventListener("search", () => this.setType(this.typeInput.value.trim()));
+    this.groupChip = h("span", { class: "browse-group", testid: "browse-group", hidden: true });
     this.tools = h("div", { class: "browse-tools" });
     this.confirmBar = h("div", { class: "browse-confirm", testid: "browse-confirm", hidden: true, role: "alertdialog" });
 
@@ -118,7 +123,7 @@ export class JobBrowser {
       { class: "panel browse", testid: "job-browser", "aria-labelledby": "browse-title" },
       h("div", { class: "panel-head" }, h("h2", { class: "panel-title", id: "browse-title" }, "Jobs"), h("span", { class: "muted small" }, `times in ${zone}`)),
       tablist,
-      h("div", { class: "browse-bar" }, filter, this.tools),
+      h("div", { class: "browse-bar" }, filter, this.groupChip, this.tools),
       this.confirmBar,
       h("div", { class: "browse-main" }, this.tableWrap, this.drawer.el),
       h("div", { class: "browse-pager" }, this.prevBtn, this.pageLabel, this.nextBtn),
@@ -162,7 +167,26 @@ export class JobBrowser {
     if (state === this.state) return;
     this.state = state;
     for (const [s, tab] of this.tabs) setAttr(tab.btn, "aria-selected", String(s === state));
+    if (state !== "ready") this.group = ""; // only ready jobs are listed by group
     this.restart();
+  }
+
+  /** The Ready tab, listing `group`'s ready jobs ("" back to the ungrouped ones). */
+  showGroup(group: string): void {
+    const same = this.state === "ready" && this.group === group;
+    this.group = group;
+    this.state = "ready";
+    for (const [s, tab] of this.tabs) setAttr(tab.btn, "aria-selected", String(s === "ready"));
+    if (!same) this.restart();
+    if (group !== "") this.el.scrollIntoView({ block: "start" });
+  }
+
+  private renderGroup(): void {
+    this.groupChip.hidden = this.group === "";
+    if (this.group === "") return;
+    const clear = h("button", { type: "button", class: "btn btn-small", testid: "browse-group-clear", title: "List the ungrouped ready jobs", "aria-label": `Stop filtering by group ${this.group}` }, "×");
+    clear.addEventListener("click", () => this.showGroup(""));
+    this.groupChip.replaceChildren(h("span", { class: "muted small" }, "Group "), h("span", { class: "mono", testid: "browse-group-name" }, this.group), clear);
   }
 
   private setType(type: string): void {
@@ -179,6 +203,7 @@ export class JobBrowser {
     this.drawer.close();
     this.confirmBar.hidden = true;
     this.clearRows();
+    this.renderGroup();
     this.renderTools();
     void this.load();
   }
@@ -243,7 +268,7 @@ export class JobBrowser {
     this.lastLoad = Date.now();
     const state = this.state;
     try {
-      const got = await this.browse.list(this.queue, state, PAGE, this.cursors[this.page] ?? null, this.type);
+      const got = await this.browse.list(this.queue, state, PAGE, this.cursors[this.page] ?? null, this.type, this.group);
       if (seq !== this.seq || this.destroyed) return;
       this.nextCursor = got.next_cursor;
       this.show(got.jobs.filter((j) => !this.before.has(j.id)));
@@ -282,7 +307,8 @@ export class JobBrowser {
     this.order = jobs.map((j) => j.id);
     if (this.selected !== null && !keep.has(this.selected)) this.selected = null;
     if (this.selected !== null) this.select(this.selected);
-    const filtered = this.type !== "" ? ` of type “${this.type}”` : "";
+    const grouped = this.state === "ready" ? (this.group !== "" ? ` of group “${this.group}”` : " without a group") : "";
+    const filtered = `${this.type !== "" ? ` of type “${this.type}”` : ""}${grouped}`;
     this.notice.hidden = jobs.length > 0;
     const more = this.nextCursor !== null ? " on this page; there are more on the next" : "";
     setText(this.notice, `No ${this.state === "inflight" ? "in-flight" : this.state} jobs${filtered}${more}.`);
@@ -369,7 +395,9 @@ export class JobBrowser {
     const actions: Array<[BulkAction, string]> = [];
     if (this.state === "delayed") actions.push(["promote", "Run all now"]);
     if (this.state === "dead") actions.push(["requeue", "Requeue all"]);
-    if (this.state === "ready" || this.state === "delayed" || this.state === "dead") actions.push(["delete", "Delete all"]);
+    // The bulk delete walks the ungrouped ready jobs only (decision 0053): not offered for a group.
+    const bulkDelete = this.state === "delayed" || this.state === "dead" || (this.state === "ready" && this.group === "");
+    if (bulkDelete) actions.push(["delete", "Delete all"]);
     this.tools.replaceChildren(
       ...actions.map(([action, label]) => {
         const b = h("button", { type: "button", class: `btn btn-small${action === "delete" ? " btn-danger" : ""}`, testid: `browse-bulk-${action}` }, label);

@@ -1,5 +1,6 @@
 // The groups of one queue (fair scheduling, decision 0053): ready backlog, jobs in flight and
-// limits per group, busiest first. Read only; reloaded every few seconds while shown.
+// limits per group, busiest first. Read only; reloaded every few seconds while shown. A group's
+// name opens the job browser's Ready tab on that group's ready jobs.
 
 import { type Api, type Group, type GroupPage } from "../api";
 import { h, setText } from "../dom";
@@ -39,6 +40,7 @@ export class GroupList {
   constructor(
     private readonly api: Api,
     private readonly queue: string,
+    private readonly onOpen: (group: string) => void = () => undefined,
   ) {
     this.countEl = h("span", { class: "panel-count", testid: "group-count" }, "");
     this.body = h("div", { class: "groups-body" });
@@ -79,6 +81,12 @@ export class GroupList {
     this.render();
   }
 
+  private openButton(name: string): HTMLElement {
+    const b = h("button", { type: "button", class: "link-button mono", testid: `group-open-${name}`, title: `List the ready jobs of ${name}` }, name);
+    b.addEventListener("click", () => this.onOpen(name));
+    return b;
+  }
+
   private render(): void {
     const page = this.page;
     setText(this.countEl, page && page.total > 0 ? compact(page.total) : "");
@@ -113,7 +121,7 @@ export class GroupList {
       h(
         "tr",
         { testid: `group-${g.name}`, "data-group": g.name },
-        h("td", { class: "mono clip" }, g.name),
+        h("td", { class: "mono clip" }, this.openButton(g.name)),
         h("td", { class: "num", testid: `group-backlog-${g.name}`, title: `${g.backlog} ready jobs` }, compact(g.backlog)),
         h("td", { class: "num", testid: `group-inflight-${g.name}` }, compact(g.in_flight)),
         h("td", { class: "small", testid: `group-limits-${g.name}` }, limits(g)),

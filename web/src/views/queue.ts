@@ -119,7 +119,7 @@ export class QueueView {
     this.dead = new DeadSet(api, name, now);
     this.browser = new JobBrowser(api, name, now);
     this.schedules = new ScheduleList(api, name, now);
-    this.groups = new GroupList(api, name);
+    this.groups = new GroupList(api, name, (g) => this.browser.showGroup(g));
 
     this.el = h(
       "div",

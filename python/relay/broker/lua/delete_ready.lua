@@ -10,13 +10,33 @@
   ARGV[2] job id, or '' for a selection: ARGV[3] job type ('' = any), ARGV[4] list (1..10,
           a KEYS index), ARGV[5] index in it to start examining at, ARGV[6] most examined (<= 1000)
   A selection marks the chosen entries with LSET and drops them with one LREM: O(index + chunk).
+  One ready grouped job (decision 0053) leaves its group's list instead: relay:{q}:grp,
+  gq:<p>:<g>, gring:<p> and groups derive from KEYS[11]'s name (a selection walks the plain
+  lists only). Deleted jobs' grp entries go with their records.
   Returns: {1} deleted | {-8} that id is not ready
          | {deleted, next list (0 = done), next index} for a selection ]]
 local TOMB = '\0relay:deleted\0'
 local gone, nlist, nstart = {}, 0, 0
+local pre = string.sub(KEYS[11], 1, -5)  -- relay:{q}:
+
+local function ungroup(id, p)  -- 1 when the job left its group's ready list, else 0
+  local g = redis.call('HGET', pre .. 'grp', id)
+  local list = g and pre .. 'gq:' .. p .. ':' .. g
+  if not list or redis.call('LREM', list, 1, id) == 0 then return 0 end
+  if tonumber(redis.call('ZINCRBY', pre .. 'groups', -1, g)) <= 0 then
+    redis.call('ZREM', pre .. 'groups', g)
+  end
+  redis.call('HINCRBY', KEYS[14], 'gready', -1)
+  if redis.call('EXISTS', list) == 0 then redis.call('ZREM', pre .. 'gring:' .. p, g) end
+  return 1
+end
+
 if ARGV[2] ~= '' then
   local p = string.byte(redis.call('HGET', KEYS[11], ARGV[2]) or '', 2)
-  if not p or p > 9 or redis.call('LREM', KEYS[10 - p], 1, ARGV[2]) == 0 then return {-8} end
+  if not p or p > 9 then return {-8} end
+  if ungroup(ARGV[2], p) == 0 and redis.call('LREM', KEYS[10 - p], 1, ARGV[2]) == 0 then
+    return {-8}
+  end
   gone = {ARGV[2]}
 else
   local list, start = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -42,6 +62,7 @@ if #gone > 0 then
   redis.call('HDEL', KEYS[11], unpack(gone))
   redis.call('HDEL', KEYS[12], unpack(gone))
   redis.call('HDEL', KEYS[13], unpack(gone))
+  redis.call('HDEL', pre .. 'grp', unpack(gone))
   redis.call('HINCRBY', KEYS[14], 'deleted', #gone)
   if tonumber(ARGV[1]) > 0 then
     redis.call('XADD', KEYS[15], 'MAXLEN', '~', ARGV[1], '*', 'k', 'deleted', 'n', #gone,
