@@ -280,6 +280,7 @@ class ScheduleRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_ms: Annotated[float, msgspec.Meta(ge=0, le=2**32 - 1, multiple_of=1)] = 300_000
     paused: bool = False
     misfire: Literal["once", "skip"] = "once"
+    group: GroupName | None = None
 
 
 def refine_schedule_schema(schema: dict[str, Any]) -> None:
