@@ -19,11 +19,12 @@ import msgspec
 from relay import _core
 from relay.errors import ConfigError, PayloadTooLarge
 from relay.job import JobOptions, JsonValue, check_job_type, new_job_ids
-from relay.keys import validate_queue_name
+from relay.keys import validate_group_name, validate_queue_name
 
 MAX_FLOW_JOBS = 10_000
 _ID = re.compile(r"[!-~]{1,128}")  # printable ASCII, no space
 POLICIES = ("fail", "ignore")
+WIDTH = 7  # flow_enqueue's ARGV per job (the 7th, a group, came with decision 0053)
 ChildFailure = Literal["fail", "ignore"]
 
 
@@ -38,7 +39,8 @@ class Flow:
         children: The jobs that must finish first; they run in parallel.
         on_child_failure: "fail" (default): a dead or cancelled child makes this job dead,
             naming the child. "ignore": it runs once every child completed or died.
-        options: Priority, attempts, timeout, delay (`idempotency_key` is not supported).
+        options: Priority, attempts, timeout, delay, group (`idempotency_key` is not
+            supported).
         id: A fixed id (1-128 printable ASCII characters, no space), normally generated: a
             flow resent with the same ids writes nothing twice.
     """
@@ -166,8 +168,8 @@ def check_node(flow: Flow, path: str) -> None:
         raise ConfigError(f"{path}.options: expected relay.JobOptions")
     if flow.options.idempotency_key is not None:
         raise ConfigError(f"{path}.idempotency_key: not supported in a flow")
-    if flow.options.group is not None:  # flow_enqueue writes the plain lists (decision 0050)
-        raise ConfigError(f"{path}.group: not supported in a flow yet")
+    if flow.options.group is not None:
+        validate_group_name(flow.options.group, f"{path}.group")
     if not isinstance(flow.children, Sequence) or isinstance(flow.children, str | bytes):
         raise ConfigError(f"{path}.children: expected a list of relay.Flow")
     if flow.id is not None and not (isinstance(flow.id, str) and _ID.fullmatch(flow.id)):
@@ -208,11 +210,11 @@ def plan(root: Flow, max_payload: int, chunk: int = 500) -> Plan:
             kids = "\n".join([f.on_child_failure, *refs])
         run_at = -1 if o.run_at_ms is None else o.run_at_ms
         args = groups.setdefault((node.depth, f.queue), [])
-        args += [node.id, env, o.delay_ms, run_at, parent, kids]
+        args += [node.id, env, o.delay_ms, run_at, parent, kids, o.group or ""]
     writes = []
     for (_, queue), args in groups.items():
-        for i in range(0, len(args), 6 * chunk):
-            writes.append((queue, args[i : i + 6 * chunk]))
+        for i in range(0, len(args), WIDTH * chunk):
+            writes.append((queue, args[i : i + WIDTH * chunk]))
     jobs = [FlowJob(n.id, n.flow.queue, n.parent.id if n.parent else None) for n in nodes]
     return Plan(root=jobs[0], jobs=jobs, writes=writes)
 

@@ -82,6 +82,7 @@ class Model:
             self.totals["dead"] += 1
         elif not p.kids:
             p.state = "ready"
+            p.lane = p.group  # released into its group's list (relay:{q}:grp)
 
 
 class BrokerMachine(RuleBasedStateMachine):
@@ -337,26 +338,38 @@ class BrokerMachine(RuleBasedStateMachine):
                 self.model.finished(kid)
                 self.cascade(k)
 
-    # Flows (decision 0050): a parent waits in `waiting` for children in the same queue.
+    # Flows (decision 0050): a parent waits in `waiting` for children in the same queue; any
+    # of them may have a group (decision 0053), the parent released into its group's list.
     @rule(
-        kids=st.lists(st.tuples(st.integers(0, 9), st.integers(1, 3)), min_size=1, max_size=3),
+        kids=st.lists(
+            st.tuples(st.integers(0, 9), st.integers(1, 3), st.sampled_from(GROUPS)),
+            min_size=1,
+            max_size=3,
+        ),
         ignore=st.booleans(),
         priority=st.integers(0, 9),
+        group=st.sampled_from(GROUPS),
     )
-    def enqueue_flow(self, kids: list[tuple[int, int]], ignore: bool, priority: int) -> None:
+    def enqueue_flow(
+        self, kids: list[tuple[int, int, str | None]], ignore: bool, priority: int,
+        group: str | None,
+    ) -> None:  # fmt: skip
         pid = f"job-{next(self._ids):06d}"
         children = [
-            Flow(self.queue, "t", options=JobOptions(priority=p, max_attempts=m),
+            Flow(self.queue, "t", options=JobOptions(priority=p, max_attempts=m, group=g),
                  id=f"job-{next(self._ids):06d}")
-            for p, m in kids
+            for p, m, g in kids
         ]  # fmt: skip
         policy: ChildFailure = "ignore" if ignore else "fail"
-        flow = Flow(self.queue, "p", None, children, policy, JobOptions(priority=priority), pid)
+        options = JobOptions(priority=priority, group=group)
+        flow = Flow(self.queue, "p", None, children, policy, options, pid)
         self.run(Producer(self.broker).enqueue_flow(flow))
         ids = {c.id for c in children if c.id}
-        self.model.jobs[pid] = ModelJob(priority, 5, "waiting", kids=ids, ignore=ignore)
-        for c, (p, m) in zip(children, kids, strict=True):
-            self.model.jobs[str(c.id)] = ModelJob(p, m, parent=pid)
+        self.model.jobs[pid] = ModelJob(
+            priority, 5, "waiting", group=group, kids=ids, ignore=ignore
+        )
+        for c, (p, m, g) in zip(children, kids, strict=True):
+            self.model.jobs[str(c.id)] = ModelJob(p, m, group=g, lane=g, parent=pid)
         self.model.totals["enqueued"] += 1 + len(kids)
 
     @invariant()

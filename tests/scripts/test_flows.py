@@ -192,6 +192,21 @@ async def test_a_reaped_child_on_its_last_attempt_kills_the_parent(
     await _check(broker, a)
 
 
+async def test_an_intent_stored_before_groups_is_replayed(broker: Broker, queue: str) -> None:
+    """An intent of 6 ARGV per job (flows before groups) gains an empty group per job."""
+    kids = [Flow(queue, "c", i) for i in range(7)]  # 42 old ARGV: a multiple of 7 as well
+    p = plan(Flow(queue, "p", children=kids), 1 << 20)
+    old = [[q, [a for i, a in enumerate(w) if i % 7 != 6]] for q, w in p.writes]
+    ks = keysets(queue)
+    await broker.redis.hset(ks.keys.intents, p.root.id, b"0 " + msgspec.msgpack.encode(old))
+    await broker.flow_upkeep(queue)
+    assert await broker.redis.hlen(ks.keys.intents) == 0
+    assert await _state(broker, queue, p.root.id) == "waiting"
+    assert len(await _run(broker, queue)) == 7
+    assert await _state(broker, queue, p.root.id) == "ready"
+    await _check(broker, queue)
+
+
 async def test_a_flow_whose_writer_died_is_finished_by_replay(broker: Broker, queue: str) -> None:
     a = _q(queue, 1)
     p = plan(Flow(queue, "p", children=[Flow(a, "c")]), 1 << 20)
@@ -213,6 +228,66 @@ async def test_a_flow_whose_writer_died_is_finished_by_replay(broker: Broker, qu
     await _check(broker, a)
 
 
+def _bad_group() -> JobOptions:
+    """Options whose group JobOptions itself would refuse (forced past its check)."""
+    options = JobOptions()
+    object.__setattr__(options, "group", "tab\there")
+    return options
+
+
+async def _group_of(broker: Broker, queue: str, job_id: str) -> str | None:
+    g = await broker.redis.hget(keysets(queue).keys.group_of, job_id)
+    return g.decode() if g else None
+
+
+async def test_grouped_jobs_of_a_flow_take_turns_and_the_parent_joins_its_group(
+    broker: Broker, queue: str
+) -> None:
+    def node(i: int, group: str) -> Flow:
+        return Flow(queue, "c", i, options=JobOptions(group=group))
+
+    kids = [node(0, "t1"), node(1, "t1"), node(2, "t1"), node(3, "t2"), node(4, "t2")]
+    out = await Producer(broker).enqueue_flow(
+        Flow(queue, "p", children=kids, options=JobOptions(group="t1"))
+    )
+    assert await _group_of(broker, queue, out.id) == "t1"  # recorded while it waits
+    page = await broker.groups(queue)
+    assert sorted((g.name, g.backlog) for g in page.groups) == [("t1", 3), ("t2", 2)]
+    await _check(broker, queue)
+    order = []
+    for _ in range(5):
+        [job] = (await broker.claim(queue, 1, 30_000)).jobs
+        order.append((await _group_of(broker, queue, job.id), job.payload_bytes.decode()))
+        assert await broker.ack(queue, [(job.id, job.token)]) == [True]
+    assert order == [("t1", "0"), ("t2", "3"), ("t1", "1"), ("t2", "4"), ("t1", "2")]
+    assert await _state(broker, queue, out.id) == "ready"
+    gq = keysets(queue).keys.group_ready(5, "t1")
+    assert await broker.redis.lrange(gq, 0, -1) == [out.id.encode()]  # released into t1
+    await _check(broker, queue)
+    [parent] = (await broker.claim(queue, 10, 30_000)).jobs
+    assert parent.id == out.id
+    assert await broker.ack(queue, [(parent.id, parent.token)]) == [True]
+    assert await _state(broker, queue, out.id) == "completed"
+    assert (await broker.groups(queue)).groups == []
+    await _check(broker, queue)
+
+
+async def test_a_delayed_grouped_child_is_promoted_into_its_group(
+    broker: Broker, queue: str
+) -> None:
+    soon = JobOptions(group="t9", delay_ms=60_000)
+    out = await Producer(broker).enqueue_flow(
+        Flow(queue, "p", children=[Flow(queue, "c", options=soon)])
+    )
+    child = out.jobs[1].id
+    assert await _state(broker, queue, child) == "delayed"
+    assert (await broker.get_job(queue, child)).group == "t9"
+    await broker.promote_job(queue, child)  # "run now": routed by its group record
+    gq = keysets(queue).keys.group_ready(5, "t9")
+    assert await broker.redis.lrange(gq, 0, -1) == [child.encode()]
+    await _check(broker, queue)
+
+
 @pytest.mark.parametrize(
     ("flow", "path"),
     [
@@ -230,8 +305,8 @@ async def test_a_flow_whose_writer_died_is_finished_by_replay(broker: Broker, qu
             "$.children[9999]",
         ),
         (
-            lambda q: Flow(q, "p", children=[Flow(q, "a", options=JobOptions(group="t1"))]),
-            "$.children[0].group",  # not yet: flow_enqueue writes the plain ready lists
+            lambda q: Flow(q, "p", children=[Flow(q, "a", options=_bad_group())]),
+            "$.children[0].group",
         ),
     ],
 )

@@ -55,6 +55,8 @@ async def test_upsert_creates_then_replaces_and_an_unchanged_resend_keeps_the_ti
         ({"every_ms": 1000, "priority": 12}, "priority"),
         ({"every_ms": 1000, "timezone": "Europe/Paris"}, "timezone"),
         ({"every_ms": 1000, "misfire": "burst"}, "misfire"),
+        ({"every_ms": 1000, "group": "tab\there"}, "group"),
+        ({"every_ms": 1000, "group": ""}, "group"),
     ],
 )
 async def test_bad_input_names_the_field_and_stores_nothing(
@@ -82,6 +84,39 @@ async def test_a_due_tick_enqueues_one_job_with_the_tick_id(broker: Broker, queu
     assert s.last_run_at == tick / 1000 and s.last_job_id == job.id
     assert s.next_run_at is not None and s.next_run_at * 1000 > now
     assert (await state(broker, queue))["ready"] == [job.id]
+
+
+async def test_a_grouped_schedules_ticks_and_triggers_go_into_its_group(
+    broker: Broker, queue: str
+) -> None:
+    k = QueueKeys.for_queue(queue)
+    await broker.upsert_schedule(queue, Schedule(name="g", every_ms=3_600_000, group="t1"))
+    await broker.upsert_schedule(queue, Schedule(name="h", every_ms=3_600_000, group="t2"))
+    assert (await broker.get_schedule(queue, "g")).group == "t1"
+    tick = (await redis_ms(broker.redis)) // 1000 * 1000 - 1000
+    await _due_now(broker, queue, "g", tick)
+    await _due_now(broker, queue, "h", tick)
+    assert (await broker.fire_schedules(queue)).enqueued == 2
+    first = tick_job_id("g", tick)
+    assert (await broker.get_job(queue, first)).group == "t1"
+    triggered = (await broker.trigger_schedule(queue, "g")).id
+    assert await broker.redis.lrange(k.group_ready(5, "t1"), 0, -1) == [
+        first.encode(),
+        triggered.encode(),
+    ]
+    assert await broker.redis.lrange(k.group_ready(5, "t2"), 0, -1) == [
+        tick_job_id("h", tick).encode()
+    ]
+    assert await broker.redis.llen(k.ready(5)) == 0
+    got = await broker.claim(queue, 10, 30_000)  # the groups take turns
+    assert [j.id for j in got.jobs] == [first, tick_job_id("h", tick), triggered]
+    await state(broker, queue)
+
+
+async def test_an_ungrouped_schedules_record_is_unchanged(broker: Broker, queue: str) -> None:
+    await broker.upsert_schedule(queue, Schedule(name="u", every_ms=60_000))
+    [rec] = (await _stored(broker, queue)).values()
+    assert b"group" not in rec  # records stored before groups keep their SHA1 (the CAS)
 
 
 async def test_workers_racing_on_one_tick_enqueue_exactly_one_job(

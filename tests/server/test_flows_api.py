@@ -60,6 +60,9 @@ async def test_a_flow_is_written_and_its_parent_lists_its_children(
             "$.children[1].id",
         ),
         ([{"queue": "a", "type": "t", "id": "has space"}], "$.children[0].id"),
+        ([{"queue": "a", "type": "t", "group": "tab\there"}], "$.children[0].group"),
+        ([{"queue": "a", "type": "t", "group": "x" * 129}], "$.children[0].group"),
+        ([{"queue": "a", "type": "t", "group": ""}], "$.children[0].group"),
     ],
 )
 async def test_a_bad_flow_is_a_400_naming_the_path_and_writes_nothing(
@@ -70,6 +73,21 @@ async def test_a_bad_flow_is_a_400_naming_the_path_and_writes_nothing(
     assert path in message, message
     assert not await broker.redis.sismember(QUEUES_KEY, queue)
     assert not await broker.redis.exists(f"relay:{{{queue}}}:jobs")
+
+
+async def test_a_flows_nodes_go_into_their_groups(
+    client: Client, broker: Broker, queue: str
+) -> None:
+    kids = [{"queue": queue, "type": "c", "payload": i, "group": f"t{i % 2}"} for i in range(4)]
+    tree = {**_tree(queue, kids), "group": "t1"}
+    body = await _json(await client.post("/api/flows", json=tree), 201)
+    k = keysets(queue).keys
+    assert await broker.redis.hget(k.group_of, body["id"]) == b"t1"
+    assert await broker.redis.llen(k.group_ready(5, "t0")) == 2
+    assert await broker.redis.llen(k.group_ready(5, "t1")) == 2
+    assert await broker.redis.llen(k.ready(5)) == 0
+    got = await _json(await client.get(f"/api/queues/{queue}/jobs/{body['jobs'][1]['id']}"), 200)
+    assert got["group"] == "t0"
 
 
 async def test_the_servers_upkeep_replays_a_childs_outbox(broker: Broker, queue: str) -> None:

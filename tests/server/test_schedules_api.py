@@ -48,6 +48,8 @@ async def test_put_creates_then_replaces_and_get_list_delete(
         ({"every_ms": 1000, "misfire": "burst"}, "misfire"),
         ({"every_ms": 1000, "priority": 10}, "priority"),
         ({"every_ms": 1000, "colour": "red"}, "colour"),
+        ({"every_ms": 1000, "group": "tab\there"}, "group"),
+        ({"every_ms": 1000, "group": "x" * 129}, "group"),
     ],
 )
 async def test_bad_input_is_400_naming_the_field_and_stores_nothing(
@@ -57,6 +59,19 @@ async def test_bad_input_is_400_naming_the_field_and_stores_nothing(
     got = await _json(resp, 400)
     assert got["error"]["code"] == "invalid_request" and field in got["error"]["message"], got
     assert await broker.redis.hgetall(QueueKeys.for_queue(queue).schedules) == {}
+
+
+async def test_a_schedule_with_a_group(client: Client, broker: Broker, queue: str) -> None:
+    url = f"/api/queues/{queue}/schedules/g"
+    got = await _json(await client.put(url, json={"cron": "@hourly", "group": "acme"}), 201)
+    assert got["group"] == "acme"
+    assert (await _json(await client.get(url), 200))["group"] == "acme"
+    job = await _json(await client.post(f"{url}/trigger"), 201)
+    assert (await broker.get_job(queue, job["id"])).group == "acme"
+    k = QueueKeys.for_queue(queue)
+    assert await broker.redis.lrange(k.group_ready(5, "acme"), 0, -1) == [job["id"].encode()]
+    plain = await _json(await client.put(f"{url}x", json={"cron": "@hourly"}), 201)
+    assert plain["group"] is None
 
 
 async def test_trigger_pause_resume(client: Client, broker: Broker, queue: str) -> None:
@@ -84,9 +99,9 @@ async def test_openapi_documents_the_schedule_routes(client: Client) -> None:
 async def test_the_sdk_calls_round_trip(client: Client, queue: str) -> None:
     """The Calls the four producer faces will send (wired by relay.client later)."""
     async with AsyncClient(str(client.make_url("")).rstrip("/")) as sdk:
-        s = Schedule(name="sdk", every_ms=60_000, payload={"x": 1})
+        s = Schedule(name="sdk", every_ms=60_000, payload={"x": 1}, group="acme")
         got = await sdk._send(calls.put_schedule_call(queue, s))
-        assert got.every_ms == 60_000 and got.payload == {"x": 1}
+        assert got.every_ms == 60_000 and got.payload == {"x": 1} and got.group == "acme"
         listed = await sdk._send(calls.list_schedules_call(queue))
         assert [x.name for x in listed.schedules] == ["sdk"]
         assert (await sdk._send(calls.get_schedule_call(queue, "sdk"))) == got

@@ -24,7 +24,7 @@ from relay.broker.lifecycle import cancel_job
 from relay.broker.ops import Command, Eval, Multi, Steps, keysets
 from relay.config import BrokerSettings
 from relay.errors import CodecError, ConfigError, JobFinished, JobNotFound, RelayError
-from relay.flows import MAX_FLOW_JOBS, Flow, FlowNode, FlowResult, FlowTree, plan
+from relay.flows import MAX_FLOW_JOBS, WIDTH, Flow, FlowNode, FlowResult, FlowTree, plan
 from relay.job import FlowChild, JobState, JsonValue
 from relay.keys import QUEUES_KEY
 from relay.results import read_record
@@ -68,12 +68,23 @@ def replay_intents(
             stamp, _, body = value.partition(b" ")
             if now - int(stamp) < older_than_ms:
                 continue
-            writes = [(q, list(a)) for q, a in msgspec.msgpack.decode(body)]
+            writes = [_widen(q, a) for q, a in msgspec.msgpack.decode(body)]
             yield from _write(s, writes)
             yield Command("flow", ("HDEL", key, root))
             done += 1
         if int(cursor) == 0:
             return done
+
+
+def _widen(queue: str, args: list[object]) -> tuple[str, list[object]]:
+    """An intent's write; one stored before flows took groups (6 ARGV per job, a length that
+    is no multiple of 7 or a 7th that is not text) gains an empty group per job."""
+    if len(args) % WIDTH == 0 and all(isinstance(a, str) for a in args[WIDTH - 1 :: WIDTH]):
+        return queue, list(args)
+    out: list[object] = []
+    for i in range(0, len(args), 6):
+        out += [*args[i : i + 6], ""]
+    return queue, out
 
 
 def _pairs(items: list[bytes] | dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:

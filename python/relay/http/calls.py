@@ -378,6 +378,7 @@ def put_schedule_call(queue: str, schedule: Schedule) -> Call[ScheduleInfo]:
         timeout_ms=s.timeout_ms,
         paused=s.paused,
         misfire=s.misfire.value,
+        group=s.group,
     )
     return Call("PUT", _schedule_path(queue, s.name), ScheduleInfo, msgspec.json.encode(body))
 

@@ -61,6 +61,7 @@ def _one(r: FlowRequest, path: str, children: tuple[Flow, ...]) -> Flow:
         timeout_ms=int(r.timeout_ms),
         delay_ms=int(r.delay_ms),
         run_at_ms=None if r.run_at is None else round(r.run_at * 1000),
+        group=r.group,
     )
     return Flow(r.queue, r.type, r.payload, children, r.on_child_failure, options, r.id)
 
@@ -86,6 +87,7 @@ def to_request(root: Flow) -> FlowRequest:
             run_at=None if o.run_at_ms is None else o.run_at_ms / 1000,
             max_attempts=o.max_attempts,
             timeout_ms=o.timeout_ms,
+            group=o.group,
             on_child_failure=node.on_child_failure,
             id=node.id,
             children=[built[id(c)] for c in node.children],

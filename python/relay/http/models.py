@@ -93,13 +93,13 @@ class JobFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         float,
         msgspec.Meta(ge=0, le=2**32 - 1, multiple_of=1, description="Execution limit; 0 = none"),
     ] = 300_000
+    group: GroupName | None = None
 
 
 class EnqueueRequest(JobFields, forbid_unknown_fields=True, kw_only=True):
     """One job to enqueue; the payload is any JSON value and is stored byte for byte."""
 
     idempotency_key: IdempotencyKey | None = None
-    group: GroupName | None = None
 
 
 class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -280,6 +280,7 @@ class ScheduleRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_ms: Annotated[float, msgspec.Meta(ge=0, le=2**32 - 1, multiple_of=1)] = 300_000
     paused: bool = False
     misfire: Literal["once", "skip"] = "once"
+    group: GroupName | None = None
 
 
 def refine_schedule_schema(schema: dict[str, Any]) -> None:

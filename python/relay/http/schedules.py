@@ -41,6 +41,7 @@ def _schedule(name: str, body: ScheduleRequest, max_payload: int) -> Schedule:
         timeout_ms=int(body.timeout_ms),
         paused=body.paused,
         misfire=Misfire(body.misfire),
+        group=body.group,
     )
 
 

@@ -186,6 +186,7 @@ class Plan:
     job_id: str  # "" = no job
     envelope: bytes
     missed: int  # ticks that will get no job of their own
+    group: str = ""  # the job's group ("" none, decision 0053)
 
 
 def tick_job_id(name: str, tick_ms: int) -> str:
@@ -208,11 +209,11 @@ def plan(tick: Tick, now_ms: int) -> Plan | None:
     except (ConfigError, IndexError):
         log.exception("schedule %r is unreadable, not fired", tick.name)
         return None
-    sha = sha1(tick.record)
+    sha, g = sha1(tick.record), s.group or ""
     after = timing.next_after(tick.tick_ms)
     if now_ms - tick.tick_ms <= GRACE_MS:  # on time (or catching up a few seconds): this tick
         job = tick_job_id(s.name, tick.tick_ms)
-        return Plan(s.name, tick.tick_ms, sha, after, job, envelope(s, tick.tick_ms), 0)
+        return Plan(s.name, tick.tick_ms, sha, after, job, envelope(s, tick.tick_ms), 0, g)
     missed = 1
     while after <= now_ms and missed < MAX_COUNTED:
         missed += 1
@@ -221,13 +222,14 @@ def plan(tick: Tick, now_ms: int) -> Plan | None:
     if s.misfire == Misfire.SKIP:
         return Plan(s.name, tick.tick_ms, sha, resume, "", b"", missed)
     job = tick_job_id(s.name, tick.tick_ms)  # a job's created_ms is always the tick it stands for
-    return Plan(s.name, tick.tick_ms, sha, resume, job, envelope(s, tick.tick_ms), missed - 1)
+    env = envelope(s, tick.tick_ms)
+    return Plan(s.name, tick.tick_ms, sha, resume, job, env, missed - 1, g)
 
 
 def fire_args(events_cap: int, plans: Sequence[Plan]) -> list[object]:
     args: list[object] = [events_cap]
     for p in plans:
-        args += [p.name, p.tick_ms, p.sha, p.next_ms, p.job_id, p.envelope]
+        args += [p.name, p.tick_ms, p.sha, p.next_ms, p.job_id, p.envelope, p.group]
     return args
 
 

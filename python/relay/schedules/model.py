@@ -55,6 +55,7 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     paused: bool = False
     misfire: Misfire = Misfire.ONCE
+    group: str | None = None  # fair scheduling's group of the ticks' jobs (decision 0053)
 
     @property
     def job_type(self) -> str:
@@ -68,14 +69,21 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         except ConfigError as exc:
             raise ConfigError(f"type: {exc}") from None
         self.timing()
-        JobOptions(
-            priority=self.priority, max_attempts=self.max_attempts, timeout_ms=self.timeout_ms
-        )
+        self.options()
         if not isinstance(self.paused, bool):
             raise ConfigError(f"paused must be true or false, got {self.paused!r}")
         if self.misfire not in tuple(Misfire):
             raise ConfigError(f"misfire must be 'once' or 'skip', got {self.misfire!r}")
         return self
+
+    def options(self) -> JobOptions:
+        """The options of the ticks' jobs; ConfigError naming a bad one."""
+        return JobOptions(
+            priority=self.priority,
+            max_attempts=self.max_attempts,
+            timeout_ms=self.timeout_ms,
+            group=self.group,
+        )
 
     def timing(self) -> Timing:
         """The tick arithmetic; ConfigError unless exactly one of cron and every_ms is set."""
@@ -117,6 +125,7 @@ class ScheduleInfo(msgspec.Struct, frozen=True, kw_only=True):
     next_run_at: float | None
     last_run_at: float | None
     last_job_id: str | None
+    group: str | None = None
 
 
 def info(
@@ -138,6 +147,7 @@ def info(
         next_run_at=None if next_ms is None else next_ms / 1000,
         last_run_at=None if last_ms is None else last_ms / 1000,
         last_job_id=last_job,
+        group=s.group,
     )
 
 

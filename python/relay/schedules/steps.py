@@ -12,7 +12,6 @@ import msgspec
 from relay.broker.ops import Command, Eval, Steps, enqueue_args, enqueue_reply, keysets
 from relay.config import BrokerSettings
 from relay.errors import ConfigError, PayloadTooLarge, ScheduleNotFound
-from relay.job import JobOptions
 from relay.keys import QUEUES_KEY, QueueKeys
 from relay.schedules import engine
 from relay.schedules.model import Schedule, ScheduleInfo, check_schedule_name, info
@@ -101,8 +100,7 @@ def set_paused(s: BrokerSettings, queue: str, name: str, paused: bool) -> Steps[
 def trigger(s: BrokerSettings, queue: str, name: str) -> Steps[EnqueueResult]:
     """Enqueue the schedule's job now; the schedule and its ticks are unchanged."""
     d = (yield from get_row(s, queue, name)).schedule
-    opts = JobOptions(priority=d.priority, max_attempts=d.max_attempts, timeout_ms=d.timeout_ms)
-    specs = [JobSpec(type=d.job_type, payload=d.payload_bytes(), options=opts)]
+    specs = [JobSpec(type=d.job_type, payload=d.payload_bytes(), options=d.options())]
     ks = keysets(queue)
     reply = yield Eval("enqueue", ks.enqueue, enqueue_args(s, ks.keys.prefix, specs))
     return enqueue_reply(queue, specs, 0, reply)[0]

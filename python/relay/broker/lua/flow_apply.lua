@@ -17,6 +17,9 @@
   ARGV[1] events stream cap (0 = no events)
   ARGV[2] key prefix relay:{q}: (children hashes flow:<id>; wake lists fin:<id>, 60 s)
   ARGV[3] how long the children's outcomes are kept once the parent leaves `waiting` (ms)
+  A released parent with a group (relay:{q}:grp, docs/decisions/0053-fair-groups.md) goes to its
+  group's list gq:<p>:<g>, the group into the ring gring:<p> unless parked; the backlog counts
+  (groups zset, stats field gready) follow. These keys derive from ARGV[2].
   ARGV[4..] 3 per child: parent id, the child's field "<queue> <id>", outcome:
             'c' .. result record (completed) | 'd' .. error (dead) | 'x' (cancelled)
   Returns: {code per child} 0 no such parent or child (trimmed or deleted) | 1 recorded, the
@@ -54,11 +57,26 @@ local function kill(pid, kids, field, outcome)
   died[#died + 1] = pid
 end
 
+-- A grouped parent onto its group's list, the group into its priority's ring unless parked.
+local function gpush(g, p, id)
+  redis.call('RPUSH', prefix .. 'gq:' .. p .. ':' .. g, id)
+  redis.call('ZINCRBY', prefix .. 'groups', 1, g)
+  redis.call('HINCRBY', KEYS[15], 'gready', 1)
+  if not redis.call('HGET', prefix .. 'g:' .. g, 'park') then
+    local ring = prefix .. 'gring:' .. p
+    if not redis.call('ZSCORE', ring, g) then
+      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+    end
+  end
+end
+
 local function release(pid, kids)
   local p = string.byte(redis.call('HGET', KEYS[14], pid) or '', 2)
   if p == nil or p > 9 then p = 5 end
   redis.call('ZREM', KEYS[11], pid)
-  redis.call('RPUSH', KEYS[10 - p], pid)
+  local g = redis.call('HGET', prefix .. 'grp', pid)
+  if g then gpush(g, p, pid) else redis.call('RPUSH', KEYS[10 - p], pid) end
   redis.call('PEXPIRE', kids, keep)
   released[#released + 1] = pid
 end

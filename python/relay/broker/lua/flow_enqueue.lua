@@ -10,25 +10,45 @@
   KEYS[17] parent hash      relay:{q}:parent    child id -> "<parent queue> <parent id>"
   ARGV[1] key prefix relay:{q}: (a parent's children: relay:{q}:flow:<id>, same slot)
   ARGV[2] events stream cap (0 = no events)
-  ARGV[3..] 6 per job: id, envelope, delay (ms), run_at (unix ms, -1 = none),
+  ARGV[3..] 7 per job: id, envelope, delay (ms), run_at (unix ms, -1 = none),
             parent ("<queue> <id>", '' = a root), children ('' = none, else the policy
-            "fail" | "ignore" then one "<queue> <id>" per child, newline-separated)
+            "fail" | "ignore" then one "<queue> <id>" per child, newline-separated),
+            group ('' = none)
   A job already there is left alone (a replay of the flow's intent writes nothing twice).
+  A grouped job (docs/decisions/0053-fair-groups.md) is written as enqueue writes one: its group
+  recorded in relay:{q}:grp (id -> group; a waiting parent's too, so flow_apply and promote
+  route it), and when ready it goes to its group's list gq:<p>:<g>, the group into the ring
+  gring:<p> unless parked (g:<g> has field park), the backlog counted in groups and the stats
+  field gready. These keys derive from ARGV[1].
   Returns: {1, written} | {-5, index} malformed envelope: nothing written ]]
-local W = 6
+local W = 7
 local count = (#ARGV - 2) / W
 for i = 0, count - 1 do
   local v, p = string.byte(ARGV[3 + i * W + 1], 1, 2)
-  if v ~= 1 or p == nil or p > 9 then return {-5, i + 1} end
+  if v ~= 1 or p == nil or p > 9 or #ARGV[3 + i * W + 6] > 128 then return {-5, i + 1} end
+end
+-- A ready grouped job onto its group's list, the group into its priority's ring unless parked.
+local function gpush(pre, g, p, id)
+  redis.call('RPUSH', pre .. 'gq:' .. p .. ':' .. g, id)
+  redis.call('ZINCRBY', pre .. 'groups', 1, g)
+  redis.call('HINCRBY', pre .. 'stats', 'gready', 1)
+  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
+    local ring = pre .. 'gring:' .. p
+    if not redis.call('ZSCORE', ring, g) then
+      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
+    end
+  end
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local fresh, woken = {}, false
 for i = 0, count - 1 do
   local b = 3 + i * W
-  local id, env, parent, kids = ARGV[b], ARGV[b + 1], ARGV[b + 4], ARGV[b + 5]
+  local id, env, parent, kids, g = ARGV[b], ARGV[b + 1], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
   if redis.call('HSETNX', KEYS[12], id, env) == 1 then
     fresh[#fresh + 1] = id
+    if g ~= '' then redis.call('HSET', ARGV[1] .. 'grp', id, g) end
     if parent ~= '' then redis.call('HSET', KEYS[17], id, parent) end
     if kids ~= '' then
       local key, h, n = ARGV[1] .. 'flow:' .. id, nil, 0
@@ -44,6 +64,9 @@ for i = 0, count - 1 do
       if run_at < 0 then run_at = now + tonumber(ARGV[b + 2]) end
       if run_at > now then
         redis.call('ZADD', KEYS[11], run_at, id)
+      elseif g ~= '' then
+        gpush(ARGV[1], g, string.byte(env, 2), id)
+        woken = true
       else
         redis.call('RPUSH', KEYS[10 - string.byte(env, 2)], id)
         woken = true
