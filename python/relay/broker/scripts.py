@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -87,12 +87,26 @@ class Script:
             return await client.eval(self.source, self.nkeys, *keys, *args)
 
 
+_INCLUDE = re.compile(r"^-- #include (\w+)$", re.M)
+
+
+def expand_includes(source: str, read: Callable[[str], str]) -> str:
+    """Paste each `-- #include NAME` line's library (lua/_NAME.lua, read by `read`) in its
+    place: EVALSHA scripts cannot call each other, so a function several scripts need lives
+    once in a library and each script carries a copy of it when loaded."""
+    return _INCLUDE.sub(lambda m: read(m.group(1)).rstrip("\n"), source)
+
+
 def load_scripts() -> dict[str, Script]:
     """Read every script shipped in relay/broker/lua/."""
     root = resources.files("relay.broker") / "lua"
     out: dict[str, Script] = {}
+
+    def library(name: str) -> str:
+        return (root / f"_{name}.lua").read_text(encoding="utf-8")
+
     for name, nkeys in ARITY.items():
-        source = (root / f"{name}.lua").read_text(encoding="utf-8")
+        source = expand_includes((root / f"{name}.lua").read_text(encoding="utf-8"), library)
         sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
         out[name] = Script(name=name, source=source, sha=sha, nkeys=nkeys)
     return out

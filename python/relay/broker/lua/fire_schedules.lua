@@ -36,19 +36,7 @@ for i = 0, count - 1 do
 end
 local pre = string.sub(KEYS[12], 1, -5)  -- relay:{q}:
 -- A grouped job: recorded, onto its group's list, the group into its ring unless parked.
-local function gpush(g, p, id)
-  redis.call('HSET', pre .. 'grp', id, g)
-  redis.call('RPUSH', pre .. 'gq:' .. p .. ':' .. g, id)
-  redis.call('ZINCRBY', pre .. 'groups', 1, g)
-  redis.call('HINCRBY', KEYS[14], 'gready', 1)
-  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
-    local ring = pre .. 'gring:' .. p
-    if not redis.call('ZSCORE', ring, g) then
-      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
-      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
-    end
-  end
-end
+-- #include gpush
 local max_depth = tonumber(redis.call('HGET', KEYS[13], 'max_depth') or '0')
 local depth = -1
 local reply, fresh = {}, {}
@@ -72,7 +60,9 @@ for i = 0, count - 1 do
       else
         out = 1
         if redis.call('HSETNX', KEYS[12], id, env) == 1 then
-          if g ~= '' then gpush(g, string.byte(env, 2), id)
+          if g ~= '' then
+            redis.call('HSET', pre .. 'grp', id, g)
+            gpush(pre, g, string.byte(env, 2), id)
           else redis.call('RPUSH', KEYS[10 - string.byte(env, 2)], id) end
           fresh[#fresh + 1] = id
           depth = depth + 1

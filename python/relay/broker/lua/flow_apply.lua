@@ -58,25 +58,14 @@ local function kill(pid, kids, field, outcome)
 end
 
 -- A grouped parent onto its group's list, the group into its priority's ring unless parked.
-local function gpush(g, p, id)
-  redis.call('RPUSH', prefix .. 'gq:' .. p .. ':' .. g, id)
-  redis.call('ZINCRBY', prefix .. 'groups', 1, g)
-  redis.call('HINCRBY', KEYS[15], 'gready', 1)
-  if not redis.call('HGET', prefix .. 'g:' .. g, 'park') then
-    local ring = prefix .. 'gring:' .. p
-    if not redis.call('ZSCORE', ring, g) then
-      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
-      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
-    end
-  end
-end
+-- #include gpush
 
 local function release(pid, kids)
   local p = string.byte(redis.call('HGET', KEYS[14], pid) or '', 2)
   if p == nil or p > 9 then p = 5 end
   redis.call('ZREM', KEYS[11], pid)
   local g = redis.call('HGET', prefix .. 'grp', pid)
-  if g then gpush(g, p, pid) else redis.call('RPUSH', KEYS[10 - p], pid) end
+  if g then gpush(prefix, g, p, pid) else redis.call('RPUSH', KEYS[10 - p], pid) end
   redis.call('PEXPIRE', kids, keep)
   released[#released + 1] = pid
 end

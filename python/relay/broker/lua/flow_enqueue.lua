@@ -28,18 +28,7 @@ for i = 0, count - 1 do
   if v ~= 1 or p == nil or p > 9 or #ARGV[3 + i * W + 6] > 128 then return {-5, i + 1} end
 end
 -- A ready grouped job onto its group's list, the group into its priority's ring unless parked.
-local function gpush(pre, g, p, id)
-  redis.call('RPUSH', pre .. 'gq:' .. p .. ':' .. g, id)
-  redis.call('ZINCRBY', pre .. 'groups', 1, g)
-  redis.call('HINCRBY', pre .. 'stats', 'gready', 1)
-  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
-    local ring = pre .. 'gring:' .. p
-    if not redis.call('ZSCORE', ring, g) then
-      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
-      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
-    end
-  end
-end
+-- #include gpush
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local fresh, woken = {}, false

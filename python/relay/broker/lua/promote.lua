@@ -12,20 +12,7 @@
   backlog counts (groups zset, stats field gready) follow.
   Returns: {moved, wait_ms, tick_ms} wait_ms until the next delayed job is due | -1 none | 0 more
            due now; tick_ms until the next schedule tick | -1 none | 0 due now ]]
--- Groups (docs/decisions/0053-fair-groups.md): a grouped job goes back onto its group's list
--- (at the head when `head`), the group into its priority's ring unless it is parked.
-local function gpush(pre, g, p, id, head)
-  redis.call(head and 'LPUSH' or 'RPUSH', pre .. 'gq:' .. p .. ':' .. g, id)
-  redis.call('ZINCRBY', pre .. 'groups', 1, g)
-  redis.call('HINCRBY', pre .. 'stats', 'gready', 1)
-  if not redis.call('HGET', pre .. 'g:' .. g, 'park') then
-    local ring = pre .. 'gring:' .. p
-    if not redis.call('ZSCORE', ring, g) then
-      local tail = redis.call('ZRANGE', ring, -1, -1, 'WITHSCORES')
-      redis.call('ZADD', ring, (tonumber(tail[2]) or 0) + 1, g)
-    end
-  end
-end
+-- #include gpush
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- The head of the delayed set says both whether anything is due and when the next is: an idle
