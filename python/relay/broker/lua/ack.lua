@@ -60,25 +60,12 @@ end
 if grelease(ARGV[4], freed) and redis.call('LLEN', ARGV[4] .. 'wake') == 0 then
   redis.call('RPUSH', ARGV[4] .. 'wake', '1')
 end
--- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
--- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
--- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
-local function to_parents(list, tag, detail, out)
-  if #list == 0 then return out end
-  local refs = redis.call('HMGET', KEYS[13], unpack(list))
-  for i, id in ipairs(list) do
-    if refs[i] then
-      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
-      redis.call('HSET', KEYS[14], id, entry)
-      out[#out + 1] = id; out[#out + 1] = entry
-    end
-  end
-  return out
-end
+-- #include to_parents
 if redis.call('HLEN', KEYS[13]) > 0 then
   local rec = {}
   for i = 1, #res, 2 do rec[res[i]] = res[i + 1] end
-  local sent = to_parents(cancelled, 'x', {}, to_parents(ok, 'c', rec, {}))
+  local sent = to_parents(KEYS[13], KEYS[14], ok, 'c', rec, {})
+  sent = to_parents(KEYS[13], KEYS[14], cancelled, 'x', {}, sent)
   if #sent > 0 then reply[#ids + 1] = sent end
 end
 -- end of flows

@@ -84,22 +84,8 @@ if c and c > 0 then
   redis.call('PEXPIRE', key, 60000)
   redis.call('HDEL', KEYS[24], id)
 end
--- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
--- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
--- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
-local function to_parents(list, tag, detail, out)
-  if #list == 0 then return out end
-  local refs = redis.call('HMGET', KEYS[26], unpack(list))
-  for i, id in ipairs(list) do
-    if refs[i] then
-      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
-      redis.call('HSET', KEYS[27], id, entry)
-      out[#out + 1] = id; out[#out + 1] = entry
-    end
-  end
-  return out
-end
-if redis.call('HLEN', KEYS[26]) > 0 then to_parents({id}, 'x', {}, {}) end
+-- #include to_parents
+if redis.call('HLEN', KEYS[26]) > 0 then to_parents(KEYS[26], KEYS[27], {id}, 'x', {}, {}) end
 -- end of flows
 -- Amortised trim, bounded per call: the oldest beyond the count, then those past the age.
 local keep, max_age = tonumber(ARGV[2]), tonumber(ARGV[3])

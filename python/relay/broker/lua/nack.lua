@@ -125,21 +125,7 @@ if redis.call('HLEN', KEYS[23]) > 0 then
     end
   end
 end
--- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
--- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
--- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
-local function to_parents(list, tag, detail, out)
-  if #list == 0 then return out end
-  local refs = redis.call('HMGET', KEYS[24], unpack(list))
-  for i, id in ipairs(list) do
-    if refs[i] then
-      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
-      redis.call('HSET', KEYS[25], id, entry)
-      out[#out + 1] = id; out[#out + 1] = entry
-    end
-  end
-  return out
-end
+-- #include to_parents
 local function errors(list)
   local out = {}
   if #list == 0 then return out end
@@ -148,8 +134,8 @@ local function errors(list)
   return out
 end
 if redis.call('HLEN', KEYS[24]) > 0 then
-  local sent = to_parents(dead_ids, 'd', errors(dead_ids), {})
-  sent = to_parents(cancelled_ids, 'x', {}, sent)
+  local sent = to_parents(KEYS[24], KEYS[25], dead_ids, 'd', errors(dead_ids), {})
+  sent = to_parents(KEYS[24], KEYS[25], cancelled_ids, 'x', {}, sent)
   if #sent > 0 then reply[n + 1] = sent end
 end
 -- end of flows

@@ -108,21 +108,7 @@ if tonumber(ARGV[3]) > 0 then
   redis.call('XADD', KEYS[17], 'MAXLEN', '~', ARGV[3], '*', 'k', 'reaped', 'n', #ids,
     'ids', table.concat(ids, ' ', 1, math.min(#ids, 50)))
 end
--- flows (decision 0050): a finished child leaves an outbox entry for its parent in this slot;
--- the caller applies it to the parent's slot (flow_apply), a promoter replays it after a crash.
--- The link stays (the dashboard climbs it to the root): applying an outcome twice is a no-op.
-local function to_parents(list, tag, detail, out)
-  if #list == 0 then return out end
-  local refs = redis.call('HMGET', KEYS[23], unpack(list))
-  for i, id in ipairs(list) do
-    if refs[i] then
-      local entry = refs[i] .. ' ' .. tag .. (detail[id] or '')
-      redis.call('HSET', KEYS[24], id, entry)
-      out[#out + 1] = id; out[#out + 1] = entry
-    end
-  end
-  return out
-end
+-- #include to_parents
 local function errors(list)
   local out = {}
   if #list == 0 then return out end
@@ -132,7 +118,8 @@ local function errors(list)
 end
 local sent = {}
 if redis.call('HLEN', KEYS[23]) > 0 then
-  sent = to_parents(cancelled, 'x', {}, to_parents(dead, 'd', errors(dead), {}))
+  sent = to_parents(KEYS[23], KEYS[24], dead, 'd', errors(dead), {})
+  sent = to_parents(KEYS[23], KEYS[24], cancelled, 'x', {}, sent)
 end
 -- end of flows
 local more = 0
