@@ -47,7 +47,7 @@ _LAZY: dict[str, str] = {
     "Broker": "relay.broker",
     "Nack": "relay.broker",
     "NackMode": "relay.broker",
-    "AsyncClient": "relay.client",
+    "AsyncClient": "relay.async_client",
     "Client": "relay.client",
     "BrokerSettings": "relay.config",
     "Flow": "relay.flows",
