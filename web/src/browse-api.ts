@@ -6,6 +6,7 @@ import { type Api, type JobState, isObject, num, numOrNull } from "./api";
 export const BROWSE_STATES: ReadonlyArray<readonly [JobState, string]> = [
   ["ready", "Ready"],
   ["delayed", "Delayed"],
+  ["waiting", "Waiting"], // flows' parents waiting for their children (decision 0050)
   ["inflight", "In flight"],
   ["completed", "Completed"],
   ["dead", "Dead"],
@@ -91,6 +92,8 @@ export function keyTime(job: JobRow): { ts: number; label: string } {
       return { ts: job.finished_at ?? job.created_at, label: "died" };
     case "cancelled":
       return { ts: job.finished_at ?? job.created_at, label: "cancelled" };
+    case "waiting":
+      return { ts: job.created_at, label: "created" };
     default:
       return { ts: job.created_at, label: "enqueued" };
   }

@@ -41,6 +41,7 @@ test("the time that matters follows the state", () => {
   assert.ok(job);
   assert.deepEqual(keyTime(job), { ts: 50, label: "lease ends" });
   assert.deepEqual(keyTime({ ...job, state: "ready" }), { ts: 10, label: "enqueued" });
+  assert.deepEqual(keyTime({ ...job, state: "waiting" }), { ts: 10, label: "created" });
 });
 
 test("browser actions arrive as job events", () => {

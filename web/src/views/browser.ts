@@ -4,6 +4,7 @@
 // navigation, and the actions each state allows (bulk ones after a confirm). In-flight rows name
 // the worker holding the job and have a Cancel button (its worker stops it: "cancelling…").
 // The Ready tab lists the ungrouped jobs, or one group's (showGroup, from the Groups panel).
+// The Waiting tab lists flows' parents waiting for their children; the drawer links to the flow.
 
 import type { Api, Counts, JobEvent, JobState } from "../api";
 import { BROWSE_STATES, BrowseApi, type BulkAction, type JobRow, keyTime } from "../browse-api";

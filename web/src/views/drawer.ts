@@ -6,6 +6,7 @@ import type { BrowseApi } from "../browse-api";
 import { ICONS, h, icon, setText } from "../dom";
 import { prettyJson, relative, timestamp } from "../format";
 import { errorMessage, toast } from "../toast";
+import { flowHref } from "./flow";
 import { stateBadge } from "./parts";
 
 export class JobDrawer {
@@ -138,6 +139,8 @@ export class JobDrawer {
     if (state === "dead") button("browse-drawer-requeue", "Requeue", ICONS.retry, () => this.browse.act(this.queue, id, "requeue"), `Job ${id} requeued`);
     if (state === "inflight" && job.cancel_requested) box.append(h("span", { class: "muted small", testid: "browse-drawer-cancelling" }, "cancelling…"));
     else if (state === "inflight") button("browse-drawer-cancel", "Cancel", ICONS.stop, () => this.api.cancel(this.queue, id).then(() => 1), `Job ${id} is being cancelled`);
+    // A waiting job is a flow's parent: its flow shows what it waits for.
+    if (state === "waiting") box.append(h("a", { class: "btn", testid: "browse-drawer-flow", href: flowHref(this.queue, id) }, "View flow"));
     if (state === "ready" || state === "delayed" || state === "dead") {
       button("browse-drawer-delete", "Delete", ICONS.trash, () => this.browse.remove(this.queue, id, state), `Job ${id} deleted`);
     }
