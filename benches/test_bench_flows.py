@@ -16,6 +16,7 @@ import itertools
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from benches.worker_drain import until_completed, until_idle
 from relay import Broker, Flow, Job, JobSpec, Producer, Registry, Worker
 from relay.keys import QueueKeys
 
@@ -42,25 +43,6 @@ async def parent(job: Job) -> int:
 @registry.task("plain")
 async def plain(job: Job) -> int:
     return 1
-
-
-async def _idle(broker: Broker, worker: Worker) -> None:
-    for _ in range(2000):  # the worker is idle once it blocks on the wake-up list
-        clients = await broker.redis.client_list()
-        if any(c.get("cmd") == "blpop" and c.get("name") == worker.wait_name for c in clients):
-            return
-        await asyncio.sleep(0.01)
-    raise TimeoutError("the worker never went idle")
-
-
-async def _completed(broker: Broker, queues: list[str], n: int) -> None:
-    keys = [QueueKeys.for_queue(q).stats for q in queues]
-    for _ in range(60_000):  # the counts live in Redis: look every 2 ms, for 2 minutes at most
-        done = [int(await broker.redis.hget(k, "completed") or 0) for k in keys]
-        if sum(done) >= n:
-            return
-        await asyncio.sleep(0.002)
-    raise TimeoutError("the drain made no progress in 2 minutes")
 
 
 async def _load(broker: Broker, kind: str, parents: str, kids: str) -> None:
@@ -92,7 +74,7 @@ def test_drain_flows_vs_plain(benchmark: BenchmarkFixture, bench_redis_url: str,
         await _load(broker, kind, *queues)
         worker = Worker(registry, queues, redis_url=bench_redis_url, concurrency=64)
         state.update(queues=queues, worker=worker, task=asyncio.create_task(worker.run()))
-        await _idle(broker, worker)
+        await until_idle(broker, worker)
 
     async def stop() -> None:
         if "worker" in state:
@@ -104,7 +86,7 @@ def test_drain_flows_vs_plain(benchmark: BenchmarkFixture, bench_redis_url: str,
         for q in queues:
             await broker.resume(q)
             await broker.redis.rpush(QueueKeys.for_queue(q).wake, b"1")
-        await _completed(broker, queues, JOBS)
+        await until_completed(broker, queues, JOBS)
 
     benchmark.extra_info["jobs_per_round"] = JOBS
     benchmark.pedantic(

@@ -14,6 +14,7 @@ import itertools
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from benches.worker_drain import until_completed, until_idle
 from relay import Broker, Job, JobSpec, Registry, Worker
 from relay.keys import QueueKeys
 
@@ -36,24 +37,6 @@ async def result(job: Job) -> dict[str, object]:
     return RESULT
 
 
-async def _idle(broker: Broker, worker: Worker) -> None:
-    for _ in range(2000):  # the worker is idle once it blocks on the wake-up list
-        clients = await broker.redis.client_list()
-        if any(c.get("cmd") == "blpop" and c.get("name") == worker.wait_name for c in clients):
-            return
-        await asyncio.sleep(0.01)
-    raise TimeoutError("the worker never went idle")
-
-
-async def _completed(broker: Broker, queue: str, n: int) -> None:
-    key = QueueKeys.for_queue(queue).stats
-    for _ in range(60_000):  # the count lives in Redis: look every 2 ms, for 2 minutes at most
-        if int(await broker.redis.hget(key, "completed") or 0) >= n:
-            return
-        await asyncio.sleep(0.002)
-    raise TimeoutError("the drain made no progress in 2 minutes")
-
-
 @pytest.mark.benchmark(group=f"worker drain, results ({JOBS} jobs)")
 @pytest.mark.parametrize("kind", ["none", "result"], ids=["results-off", "result-100B"])
 def test_drain_with_results(benchmark: BenchmarkFixture, bench_redis_url: str, kind: str) -> None:
@@ -68,7 +51,7 @@ def test_drain_with_results(benchmark: BenchmarkFixture, bench_redis_url: str, k
         await broker.enqueue_many(queue, [JobSpec.of(kind, PAYLOAD) for _ in range(JOBS)])
         worker = Worker(registry, [queue], redis_url=bench_redis_url, concurrency=64)
         state.update(queue=queue, worker=worker, task=asyncio.create_task(worker.run()))
-        await _idle(broker, worker)
+        await until_idle(broker, worker)
 
     async def stop() -> None:
         if "worker" in state:
@@ -79,7 +62,7 @@ def test_drain_with_results(benchmark: BenchmarkFixture, bench_redis_url: str, k
         queue = str(state["queue"])
         await broker.resume(queue)
         await broker.redis.rpush(QueueKeys.for_queue(queue).wake, b"1")
-        await _completed(broker, queue, JOBS)
+        await until_completed(broker, [queue], JOBS)
 
     benchmark.extra_info["jobs_per_round"] = JOBS
     benchmark.pedantic(
