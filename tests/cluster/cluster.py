@@ -181,6 +181,13 @@ class Cluster:
         """Ports of the live nodes that are masters now (failovers move them)."""
         return [p for p in self.alive() if self.node(p).info("replication")["role"] == "master"]
 
+    def failovers(self) -> int:
+        """How many times a replica was promoted so far (each winner logs it once)."""
+        logs = (self.root / str(p) / "redis.log" for p in self.ports)
+        return sum(
+            f.read_text(errors="replace").count("Failover election won") for f in logs if f.exists()
+        )
+
     def node_id(self, port: int) -> str:
         return str(self.cmd(port, "CLUSTER", "MYID").decode())
 

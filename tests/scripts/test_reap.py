@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from relay import Broker, BrokerSettings, JobSpec
+from relay.keys import QueueKeys
 from tests.scripts.helpers import state
 
 
@@ -77,3 +78,28 @@ async def test_concurrent_reapers_requeue_each_job_once(broker: Broker, queue: s
     results = await asyncio.gather(*(broker.reap(queue) for _ in range(8)))
     assert sum(r.requeued for r in results) == 300
     assert len((await state(broker, queue))["ready"]) == 300
+
+
+async def test_a_reap_pushes_a_wake_up_a_dead_worker_took_with_it(
+    broker: Broker, queue: str
+) -> None:
+    """A worker that popped the wake-up and died before it claimed leaves a job ready and the
+    other workers asleep; the next reap (every worker runs one each second) wakes them."""
+    wake = QueueKeys.for_queue(queue).wake
+    await broker.enqueue(queue, "t")
+    assert await broker.redis.lpop(wake) == b"1"  # the dead worker's pop
+    await broker.reap(queue)
+    assert await broker.redis.lrange(wake, 0, -1) == [b"1"]
+    await broker.reap(queue)  # one pending wake-up is enough: never a pile of them
+    assert await broker.redis.llen(wake) == 1
+
+
+async def test_a_reap_wakes_no_one_for_an_empty_or_paused_queue(broker: Broker, queue: str) -> None:
+    wake = QueueKeys.for_queue(queue).wake
+    await broker.reap(queue)
+    assert await broker.redis.llen(wake) == 0
+    await broker.enqueue(queue, "t")
+    await broker.pause(queue)
+    await broker.redis.delete(wake)
+    await broker.reap(queue)
+    assert await broker.redis.llen(wake) == 0

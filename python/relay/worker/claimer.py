@@ -15,8 +15,8 @@ ends such a wait with CLIENT UNBLOCK (never a cancel, which could strand the cla
 until their lease ran out). On a cluster the wake-up comes first and the claim follows.
 
 A queue found paused is asked again every 2 s, a rate-limited one when its next
-token is due, and a drained one every 60 s even without a wake-up (a safety net for a wake-up
-lost with a worker that died holding it).
+token is due, and a drained one every 60 s even without a wake-up (a safety net; a wake-up lost
+with a worker that died holding it is pushed again by the next reap, within a second).
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@
   ARGV[1] most jobs per call (≤ 1000)   ARGV[2] crash limit (lost leases before quarantine)
   ARGV[3] events stream cap (0 = no events)
   ARGV[4] key prefix relay:{q}: (wake lists relay:{q}:fin:<id>, expire after 60 s)
+  KEYS[1..10], the paused flag relay:{q}:paused and the rings gring:<p> (from ARGV[4]) are
+  also read to push a wake-up lost with a dead worker (see rewake below).
   Each job goes back to the head of its ready list, or to the dead set when its attempts are
   spent or its worker was lost crash-limit times (a crash loop); a job flagged for cancel is
   cancelled, never requeued. Safe from many workers at once.
@@ -30,7 +32,20 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-if #ids == 0 then return {0, 0, 0, 0, {}} end
+-- A wake-up popped by a worker that died before it claimed (on a cluster the claim is a second
+-- call) leaves jobs ready and idle workers asleep: a reap that finds claimable jobs, no wake-up
+-- pending and the queue not paused pushes one, so such a stall lasts one reap period at most.
+local function rewake()  -- one command when idle (empty lists and zsets do not exist)
+  local work = {}
+  for p = 9, 0, -1 do
+    work[#work + 1] = KEYS[10 - p]; work[#work + 1] = ARGV[4] .. 'gring:' .. p
+  end
+  if redis.call('EXISTS', unpack(work)) > 0
+    and redis.call('EXISTS', KEYS[18], ARGV[4] .. 'paused') == 0 then
+    redis.call('RPUSH', KEYS[18], '1')
+  end
+end
+if #ids == 0 then rewake(); return {0, 0, 0, 0, {}} end
 -- #include grelease
 -- #include gpush
 local gof = {}  -- the group of each grouped job (relay:{q}:grp), where it goes back
@@ -103,6 +118,8 @@ end
 if #requeued > 0 then redis.call('HINCRBY', KEYS[16], 'reaped', #requeued) end
 if (#requeued > 0 or back) and redis.call('LLEN', KEYS[18]) == 0 then
   redis.call('RPUSH', KEYS[18], '1')
+else
+  rewake()
 end
 if tonumber(ARGV[3]) > 0 then
   redis.call('XADD', KEYS[17], 'MAXLEN', '~', ARGV[3], '*', 'k', 'reaped', 'n', #ids,
