@@ -178,6 +178,81 @@ async def test_an_outbox_entry_left_by_a_crash_is_replayed(broker: Broker, queue
     await _check(broker, a)
 
 
+async def test_one_apply_call_settles_many_children_of_many_parents(
+    broker: Broker, queue: str
+) -> None:
+    """flow_apply groups a batch by parent: the codes are those of one child at a time."""
+    a = _q(queue, 1)
+    producer = Producer(broker)
+    doomed = await producer.enqueue_flow(Flow(queue, "p", children=[Flow(a, "c")] * 3))
+    lucky = await producer.enqueue_flow(Flow(queue, "p", children=[Flow(a, "c")] * 2))
+    c1, c2, c3 = (f"{a} {j.id}" for j in doomed.jobs[1:])
+    l1, l2 = (f"{a} {j.id}" for j in lucky.jobs[1:])
+    batch = [(doomed.id, c1, "c=1"), (lucky.id, l1, "c=2"), (doomed.id, c1, "c=1"),
+             (doomed.id, c2, "dboom"), (doomed.id, c3, "c=3"), (lucky.id, l2, "c=4"),
+             ("nope", c1, "c=1")]  # fmt: skip
+    s, ks = broker.settings, keysets(queue)
+
+    def apply() -> Any:
+        args = [s.events_cap, ks.keys.prefix, 60_000, *(x for entry in batch for x in entry)]
+        return (yield Eval("flow_apply", ks.flow_apply, args))
+
+    # recorded and waits, recorded, a replay, kills, recorded after death, releases, unknown
+    assert await broker.perform(apply()) == [1, 1, 2, 4, 5, 3, 0]
+    assert await _state(broker, queue, doomed.id) == "dead"
+    assert await _state(broker, queue, lucky.id) == "ready"
+    kids = await broker.redis.hgetall(ks.keys.flow(doomed.id))
+    assert kids[b"#"] == b"0" and kids[c3.encode()] == b"c=3" and kids[c2.encode()] == b"dboom"
+    assert await broker.perform(apply()) == [2, 2, 2, 2, 2, 2, 0]  # the whole batch replayed
+
+
+async def test_a_deleted_child_is_cancelled_for_its_parent(broker: Broker, queue: str) -> None:
+    """Deleting a ready or delayed child (the browser's delete) never strands its parent."""
+    a = _q(queue, 1)
+    producer = Producer(broker)
+    later = JobOptions(delay_ms=60_000)
+    strict = await producer.enqueue_flow(Flow(queue, "p", children=[Flow(a, "c")] * 2))
+    lenient = await producer.enqueue_flow(
+        Flow(queue, "p", on_child_failure="ignore",
+             children=[Flow(a, "c"), Flow(a, "c", options=later)])
+    )  # fmt: skip
+    await broker.delete_job(a, strict.jobs[1].id)
+    info = await broker.get_job(queue, strict.id)
+    assert info.state == "dead" and info.last_error is not None
+    assert strict.jobs[1].id in info.last_error and "cancelled" in info.last_error
+    assert await broker.delete_jobs(a, "delayed") == 1  # the bulk form
+    assert await _state(broker, queue, lenient.id) == "waiting"
+    await _run(broker, a, "ok")  # the strict flow's sibling and the lenient one's first child
+    assert await _state(broker, queue, lenient.id) == "ready"
+    got = await broker.perform(flows.children_results(broker.settings, queue, lenient.id))
+    assert got == {lenient.jobs[1].id: "ok"}
+    await _check(broker, queue, a)
+
+
+async def test_a_parent_keeps_its_own_delay(broker: Broker, queue: str) -> None:
+    """A parent whose children finish before its delay is over waits, delayed, until then."""
+    a = _q(queue, 1)
+    producer = Producer(broker)
+    slow = await producer.enqueue_flow(
+        Flow(queue, "p", options=JobOptions(delay_ms=3_600_000), children=[Flow(a, "c")])
+    )
+    wake = keysets(queue).keys.wake
+    await broker.redis.delete(wake)
+    await _run(broker, a)
+    assert await _state(broker, queue, slow.id) == "delayed"
+    due = await broker.redis.zscore(keysets(queue).keys.delayed, slow.id)
+    assert due is not None and due > (await _redis_ms(broker)) + 3_500_000
+    assert await broker.redis.llen(wake) == 1  # the promoter must look: it is due first
+    info = await Producer(broker).get_job(queue, slow.id)
+    assert info.children is not None and [c.state for c in info.children] == ["completed"]
+    await _check(broker, queue, a)
+
+
+async def _redis_ms(broker: Broker) -> int:
+    sec, usec = await broker.redis.time()
+    return int(sec) * 1000 + int(usec) // 1000
+
+
 async def test_a_reaped_child_on_its_last_attempt_kills_the_parent(
     broker: Broker, queue: str
 ) -> None:

@@ -378,11 +378,18 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods, GroupMethods):
         if isinstance(step, ops.Eval):
             return await SCRIPTS[step.name].run(self.redis, step.keys, step.args)
         if isinstance(step, ops.Command):
-            return await self.redis.execute_command(*step.args)
+            return await self.redis.execute_command(*self._packed(step.args))
         async with self.redis.pipeline(transaction=True) as pipe:
             for command in step.commands:
-                pipe.execute_command(*command)
+                pipe.execute_command(*self._packed(command))
             return await pipe.execute()
+
+    def _packed(self, args: tuple[object, ...]) -> tuple[object, ...]:
+        """On one Redis, a command packed by the Rust core (a few µs less per argument); a
+        two-word name ("SCRIPT EXISTS") goes to redis-py, which splits it."""
+        if " " in str(args[0]) or not packed.packs(self.redis):
+            return args
+        return (packed.packed(args),)  # type: ignore[arg-type]
 
     async def get_job(self, queue: str, job_id: str) -> JobInfo:
         """A job and its state; JobNotFound when unknown or trimmed."""

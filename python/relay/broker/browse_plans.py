@@ -8,7 +8,7 @@ raises JobStateConflict naming where it is now, or JobNotFound.
 
 from __future__ import annotations
 
-from relay.broker import ops
+from relay.broker import flows, ops
 from relay.broker.ops import Eval, Steps
 from relay.broker.types import Code
 from relay.browse import ALLOWED, DELETABLE, check_action, check_job_id, check_type_filter
@@ -60,6 +60,13 @@ def delete_args(
     return Eval("delete_scored", keys, args)
 
 
+def _tell_parents(s: BrokerSettings, queue: str, told: int) -> Steps[None]:
+    """Deleted flow children are cancelled for their parents: apply the outbox entries the
+    delete wrote (decision 0050)."""
+    if int(told) > 0:
+        yield from flows.settle(s, queue)
+
+
 def _state_of(s: BrokerSettings, queue: str, job_id: str) -> Steps[JobState]:
     """Where the job is now; JobNotFound when it is gone."""
     return (yield from ops.job_info(s, queue, job_id)).state
@@ -80,6 +87,7 @@ def one_plan(
         if st in DELETABLE:
             r = yield delete_args(s, k, st, job_id, "", (0, 0))
             if int(r[0]) != Code.NOT_IN_STATE:
+                yield from _tell_parents(s, queue, r[-1])
                 return
     else:
         [source] = wanted = ALLOWED[action]
@@ -111,6 +119,7 @@ def bulk_plan(
         while True:
             r = yield delete_args(s, k, st, "", jt, position)
             done += int(r[0])
+            yield from _tell_parents(s, queue, r[3])
             if int(r[1]) == 0:
                 return done
             position = (int(r[1]), int(r[2]))
@@ -118,6 +127,7 @@ def bulk_plan(
     while True:
         if action == "delete":
             r = yield delete_args(s, k, st, "", jt, (0, start))
+            yield from _tell_parents(s, queue, r[3])
         else:
             r = yield move_args(s, k, st, "", jt, start)
         done += int(r[0])

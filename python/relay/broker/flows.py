@@ -31,6 +31,7 @@ from relay.results import read_record
 
 INTENT_REPLAY_MS = 30_000  # an intent this old belongs to a writer that died: replay it
 MIN_KEEP_MS = 7 * 86_400_000  # children's outcomes outlive a released parent at least this long
+_NOT_CHILDREN = (b"#", b"?", b"@")  # a children hash's count, policy, parent's due time
 _OUTCOMES = {b"c": JobState.COMPLETED, b"d": JobState.DEAD, b"x": JobState.CANCELLED}
 
 
@@ -158,7 +159,7 @@ def settle(s: BrokerSettings, queue: str, written: list[bytes] | None = None) ->
 def _children_raw(queue: str, job_id: str) -> Steps[dict[bytes, bytes]]:
     items = yield Command("flow", ("HGETALL", keysets(queue).keys.flow(job_id)))
     pairs = _pairs(items)
-    return {f: v for f, v in pairs if f not in (b"#", b"?")}
+    return {f: v for f, v in pairs if f not in _NOT_CHILDREN}
 
 
 def children(s: BrokerSettings, queue: str, job_id: str) -> Steps[list[FlowChild] | None]:
@@ -217,16 +218,12 @@ def children_results_many(
     s: BrokerSettings, queue: str, job_ids: list[str]
 ) -> Steps[list[dict[str, JsonValue]]]:
     """`children_results` of several parents of one queue, in one round trip."""
-    k = keysets(queue).keys
-    hashes = yield Multi("flow", tuple(("HGETALL", k.flow(i)) for i in job_ids))
-    out = []
-    for items in hashes:
-        got: dict[str, JsonValue] = {}
-        for field, value in _pairs(items):
-            if value[:1] == b"c" and field not in (b"#", b"?"):
-                got[field.decode().split(" ", 1)[1]] = read_record(value[1:])[0]
-        out.append(got)
-    return out
+    ks = keysets(queue)
+    lists = yield Eval("flow_results", ks.flow_results, [ks.keys.prefix, *job_ids])
+    return [
+        {cid.decode(): read_record(rec)[0] for cid, rec in zip(r[::2], r[1::2], strict=True)}
+        for r in lists
+    ]
 
 
 def cancel_children(s: BrokerSettings, queue: str, job_id: str, depth: int = 0) -> Steps[int]:
@@ -297,7 +294,7 @@ def _level(
             state = outcome  # trimmed since, but its parent recorded how it ended
         nodes.append(FlowNode(id=jid, queue=q, parent=parent, state=state, type=_type(env)))
         for field, value in kids[n].items():
-            if field in (b"#", b"?"):
+            if field in _NOT_CHILDREN:
                 continue
             cq, cid = field.decode().split(" ", 1)
             below.append((cq, cid, jid, _OUTCOMES[value[:1]].value if value else ""))

@@ -140,6 +140,7 @@ class QueueKeySets:
         self.flow_enqueue += [k.parent]
         self.flow_apply = [*ready, k.blocked, k.dead, k.err, k.jobs, k.stats, k.events, k.wake]
         self.flow_apply += [k.waiting, k.parent, k.outbox]
+        self.flow_results = [k.jobs]
 
 
 @lru_cache(maxsize=4096)

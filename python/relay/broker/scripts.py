@@ -50,6 +50,7 @@ ARITY: dict[str, int] = {
     # flows (relay.broker.flows, decision 0050)
     "flow_enqueue": 17,
     "flow_apply": 20,
+    "flow_results": 1,
 }
 
 

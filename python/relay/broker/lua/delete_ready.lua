@@ -13,8 +13,11 @@
   One ready grouped job (decision 0053) leaves its group's list instead: relay:{q}:grp,
   gq:<p>:<g>, gring:<p> and groups derive from KEYS[11]'s name (a selection walks the plain
   lists only). Deleted jobs' grp entries go with their records.
-  Returns: {1} deleted | {-8} that id is not ready
-         | {deleted, next list (0 = done), next index} for a selection ]]
+  A deleted flow child is cancelled for its parent (decision 0050): an outbox entry in
+  relay:{q}:outbox, its link in relay:{q}:parent dropped (both derived from KEYS[11]).
+  Returns: {1, told} deleted | {-8} that id is not ready
+         | {deleted, next list (0 = done), next index, told} for a selection; told = outbox
+           entries written (the caller applies them) ]]
 local TOMB = '\0relay:deleted\0'
 local gone, nlist, nstart = {}, 0, 0
 local pre = string.sub(KEYS[11], 1, -5)  -- relay:{q}:
@@ -46,7 +49,7 @@ else
     if #ids > 0 then break end
     list, start = list + 1, 0
   end
-  if list > 10 then return {0, 0, 0} end
+  if list > 10 then return {0, 0, 0, 0} end
   local envs = redis.call('HMGET', KEYS[11], unpack(ids))
   for i, id in ipairs(ids) do
     local tn = string.byte(envs[i] or '', 17)
@@ -69,5 +72,7 @@ if #gone > 0 then
       'ids', table.concat(gone, ' ', 1, math.min(#gone, 50)))
   end
 end
-if ARGV[2] ~= '' then return {1} end
-return {#gone, nlist, nstart}
+-- #include to_parents
+local told = tell_parents(pre, gone)
+if ARGV[2] ~= '' then return {1, told} end
+return {#gone, nlist, nstart, told}

@@ -10,9 +10,13 @@
   ARGV[2] job id, or '' for a selection: ARGV[3] job type ('' = any), ARGV[4] rank to start
           examining at (oldest first), ARGV[5] most jobs examined (<= 1000)
   Their group records (relay:{q}:grp, derived from KEYS[2], decision 0053) go too.
-  Returns: {1} deleted | {-8} that id is not in this state
-         | {deleted, next rank, left in the state} for a selection (next rank >= left: done) ]]
+  A deleted flow child is cancelled for its parent (decision 0050): an outbox entry in
+  relay:{q}:outbox, its link in relay:{q}:parent dropped (both derived from KEYS[2]).
+  Returns: {1, told} deleted | {-8} that id is not in this state
+         | {deleted, next rank, left in the state, told} for a selection (next rank >= left:
+           done); told = outbox entries written (the caller applies them) ]]
 local key = KEYS[1]
+local pre = string.sub(KEYS[2], 1, -5)  -- relay:{q}:
 local ids, gone = nil, {}
 if ARGV[2] ~= '' then
   if not redis.call('ZSCORE', key, ARGV[2]) then return {-8} end
@@ -20,7 +24,7 @@ if ARGV[2] ~= '' then
 else
   local start = tonumber(ARGV[4])
   ids = redis.call('ZRANGE', key, start, start + tonumber(ARGV[5]) - 1)
-  if #ids == 0 then return {0, start, redis.call('ZCARD', key)} end
+  if #ids == 0 then return {0, start, redis.call('ZCARD', key), 0} end
   if ARGV[3] == '' then
     gone = ids
   else
@@ -36,12 +40,14 @@ if #gone > 0 then
   redis.call('HDEL', KEYS[2], unpack(gone))
   redis.call('HDEL', KEYS[3], unpack(gone))
   redis.call('HDEL', KEYS[4], unpack(gone))
-  redis.call('HDEL', string.sub(KEYS[2], 1, -5) .. 'grp', unpack(gone))
+  redis.call('HDEL', pre .. 'grp', unpack(gone))
   redis.call('HINCRBY', KEYS[5], 'deleted', #gone)
   if tonumber(ARGV[1]) > 0 then
     redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[1], '*', 'k', 'deleted', 'n', #gone,
       'ids', table.concat(gone, ' ', 1, math.min(#gone, 50)))
   end
 end
-if ARGV[2] ~= '' then return {1} end
-return {#gone, tonumber(ARGV[4]) + #ids - #gone, redis.call('ZCARD', key)}
+-- #include to_parents
+local told = tell_parents(pre, gone)
+if ARGV[2] ~= '' then return {1, told} end
+return {#gone, tonumber(ARGV[4]) + #ids - #gone, redis.call('ZCARD', key), told}

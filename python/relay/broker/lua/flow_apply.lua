@@ -17,6 +17,9 @@
   ARGV[1] events stream cap (0 = no events)
   ARGV[2] key prefix relay:{q}: (children hashes flow:<id>; wake lists fin:<id>, 60 s)
   ARGV[3] how long the children's outcomes are kept once the parent leaves `waiting` (ms)
+  A released parent whose own delay is not over (its children hash's '@', ms) goes to the
+  delayed zset relay:{q}:delayed (derived from ARGV[2]) instead, with a wake-up when it is due
+  before every other delayed job (the promoter's sleep is stale).
   A released parent with a group (relay:{q}:grp, docs/decisions/0053-fair-groups.md) goes to its
   group's list gq:<p>:<g>, the group into the ring gring:<p> unless parked; the backlog counts
   (groups zset, stats field gready) follow. These keys derive from ARGV[2].
@@ -60,34 +63,66 @@ end
 -- A grouped parent onto its group's list, the group into its priority's ring unless parked.
 -- #include gpush
 
+local woken = false
 local function release(pid, kids)
-  local p = string.byte(redis.call('HGET', KEYS[14], pid) or '', 2)
-  if p == nil or p > 9 then p = 5 end
   redis.call('ZREM', KEYS[11], pid)
-  local g = redis.call('HGET', prefix .. 'grp', pid)
-  if g then gpush(prefix, g, p, pid) else redis.call('RPUSH', KEYS[10 - p], pid) end
   redis.call('PEXPIRE', kids, keep)
   released[#released + 1] = pid
+  local at = tonumber(redis.call('HGET', kids, '@'))
+  if at and at > now then  -- its own delay is not over: delayed until then, as enqueue does
+    local head = redis.call('ZRANGE', prefix .. 'delayed', 0, 0, 'WITHSCORES')
+    woken = woken or #head == 0 or at < tonumber(head[2])
+    redis.call('ZADD', prefix .. 'delayed', at, pid)
+    return
+  end
+  local p = string.byte(redis.call('HGET', KEYS[14], pid) or '', 2)
+  if p == nil or p > 9 then p = 5 end
+  local g = redis.call('HGET', prefix .. 'grp', pid)
+  if g then gpush(prefix, g, p, pid) else redis.call('RPUSH', KEYS[10 - p], pid) end
+  woken = true
 end
 
+-- The children of one parent are applied together: one HMGET, ZSCORE, HSET and HINCRBY per
+-- parent, however many of its children the batch has (a worker's acks come in batches).
+local order, of = {}, {}
 for b = 4, #ARGV, 3 do
-  local pid, field, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
-  local kids = prefix .. 'flow:' .. pid
-  local cur = redis.call('HGET', kids, field)
-  local code
-  if not cur then code = 0
-  elseif cur ~= '' then code = 2
-  else
-    redis.call('HSET', kids, field, outcome)
-    local left = redis.call('HINCRBY', kids, '#', -1)
-    if not redis.call('ZSCORE', KEYS[11], pid) then code = 5
-    elseif string.sub(outcome, 1, 1) ~= 'c' and redis.call('HGET', kids, '?') ~= 'ignore' then
-      kill(pid, kids, field, outcome); code = 4
-    elseif left > 0 then code = 1
-    else release(pid, kids); code = 3 end
-  end
-  reply[#reply + 1] = code
+  local pid = ARGV[b]
+  if not of[pid] then of[pid] = {}; order[#order + 1] = pid end
+  local l = of[pid]
+  l[#l + 1] = b
 end
+local code = {}
+for _, pid in ipairs(order) do
+  local kids, bs, fields = prefix .. 'flow:' .. pid, of[pid], {}
+  for i, b in ipairs(bs) do fields[i] = ARGV[b + 1] end
+  local cur = redis.call('HMGET', kids, unpack(fields))
+  local waiting = redis.call('ZSCORE', KEYS[11], pid)
+  local set, seen, last, fatal, policy = {}, {}, nil, nil, nil
+  for i, b in ipairs(bs) do
+    local field, outcome = ARGV[b + 1], ARGV[b + 2]
+    if not cur[i] then code[b] = 0
+    elseif cur[i] ~= '' or seen[field] then code[b] = 2
+    else
+      seen[field] = true
+      set[#set + 1] = field; set[#set + 1] = outcome
+      if not waiting or fatal then code[b] = 5
+      else
+        code[b] = 1; last = b
+        if string.sub(outcome, 1, 1) ~= 'c' then
+          policy = policy or redis.call('HGET', kids, '?') or 'fail'
+          if policy ~= 'ignore' then fatal = b; code[b] = 4 end
+        end
+      end
+    end
+  end
+  if #set > 0 then
+    redis.call('HSET', kids, unpack(set))
+    local left = redis.call('HINCRBY', kids, '#', -(#set / 2))
+    if fatal then kill(pid, kids, ARGV[fatal + 1], ARGV[fatal + 2])
+    elseif waiting and left <= 0 then release(pid, kids); code[last] = 3 end
+  end
+end
+for b = 4, #ARGV, 3 do reply[#reply + 1] = code[b] end
 
 local function event(kind, list)
   if cap > 0 and #list > 0 then
@@ -98,5 +133,5 @@ end
 if #died > 0 then redis.call('HINCRBY', KEYS[15], 'dead', #died) end
 event('dead', died)
 event('released', released)
-if #released > 0 and redis.call('LLEN', KEYS[17]) == 0 then redis.call('RPUSH', KEYS[17], '1') end
+if woken and redis.call('LLEN', KEYS[17]) == 0 then redis.call('RPUSH', KEYS[17], '1') end
 return reply

@@ -12,7 +12,8 @@
   ARGV[2] events stream cap (0 = no events)
   ARGV[3..] 7 per job: id, envelope, delay (ms), run_at (unix ms, -1 = none),
             parent ("<queue> <id>", '' = a root), children ('' = none, else the policy
-            "fail" | "ignore" then one "<queue> <id>" per child, newline-separated),
+            "fail" | "ignore" then one "<queue> <id>" per child, newline-separated; a
+            parent's delay or run_at is kept in its children hash as '@' = due at, ms),
             group ('' = none)
   A job already there is left alone (a replay of the flow's intent writes nothing twice).
   A grouped job (docs/decisions/0053-fair-groups.md) is written as enqueue writes one: its group
@@ -46,6 +47,9 @@ for i = 0, count - 1 do
         if #h >= 1000 then redis.call('HSET', key, unpack(h)); h = {} end
       end
       h[#h + 1] = '#'; h[#h + 1] = n
+      local at = tonumber(ARGV[b + 3])  -- a parent's own delay: released no sooner than this
+      if at < 0 then at = now + tonumber(ARGV[b + 2]) end
+      if at > now then h[#h + 1] = '@'; h[#h + 1] = at end
       redis.call('HSET', key, unpack(h))
       redis.call('ZADD', KEYS[16], now, id)
     else
