@@ -192,11 +192,11 @@ def _killing_settle(settle: Callable[..., Any], chance: float) -> Callable[..., 
     """flows.settle, but the process kills itself first now and then: a kill -9 after a child's
     ack script wrote its outbox entry and before the parent's slot was told (decision 0050)."""
 
-    def settle_or_die(*args: Any) -> Any:
+    def settle_or_die(*args: Any, **kwargs: Any) -> Any:
         if random.random() < chance:
             _emit("fault_point", name="flow_crash_window")
             os.kill(os.getpid(), signal.SIGKILL)
-        return settle(*args)
+        return settle(*args, **kwargs)
 
     return settle_or_die
 

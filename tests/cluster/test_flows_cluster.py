@@ -45,7 +45,7 @@ async def test_a_crash_after_the_childs_ack_is_replayed(
 
     def ack_only() -> Any:  # the child's script alone: the worker is killed right after it
         args = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix]
-        yield Eval("ack", ks.ack, [*args, child.id, child.token, b"=1"])
+        yield Eval("ack", ks.ack, [*args, b"", child.id, child.token, b"=1"])
 
     await broker.perform(ack_only())
     assert (await broker.get_job(root_q, out.id)).state == "waiting"

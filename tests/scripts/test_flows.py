@@ -163,7 +163,7 @@ async def test_an_outbox_entry_left_by_a_crash_is_replayed(broker: Broker, queue
     args = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix]
 
     def ack_only() -> Any:  # the ack script alone: the worker dies before telling the parent
-        yield Eval("ack", ks.ack, [*args, child.id, child.token, b"=5"])
+        yield Eval("ack", ks.ack, [*args, b"", child.id, child.token, b"=5"])
 
     await broker.perform(ack_only())
     assert await broker.redis.hlen(ks.keys.outbox) == 1
@@ -194,11 +194,15 @@ async def test_one_apply_call_settles_many_children_of_many_parents(
     s, ks = broker.settings, keysets(queue)
 
     def apply() -> Any:
-        args = [s.events_cap, ks.keys.prefix, 60_000, *(x for entry in batch for x in entry)]
+        args: list[object] = [s.events_cap, ks.keys.prefix, 60_000]
+        for pid in (doomed.id, lucky.id, "nope"):  # each parent's children together
+            mine = [(f, o) for p, f, o in batch if p == pid]
+            args += [pid, len(mine), *(x for pair in mine for x in pair)]
         return (yield Eval("flow_apply", ks.flow_apply, args))
 
-    # recorded and waits, recorded, a replay, kills, recorded after death, releases, unknown
-    assert await broker.perform(apply()) == [1, 1, 2, 4, 5, 3, 0]
+    # doomed: recorded and waits, a replay, kills, recorded after death;
+    # lucky: recorded, releases; nope: unknown
+    assert await broker.perform(apply()) == [1, 2, 4, 5, 1, 3, 0]
     assert await _state(broker, queue, doomed.id) == "dead"
     assert await _state(broker, queue, lucky.id) == "ready"
     kids = await broker.redis.hgetall(ks.keys.flow(doomed.id))
@@ -251,6 +255,45 @@ async def test_a_parent_keeps_its_own_delay(broker: Broker, queue: str) -> None:
 async def _redis_ms(broker: Broker) -> int:
     sec, usec = await broker.redis.time()
     return int(sec) * 1000 + int(usec) // 1000
+
+
+async def test_children_results_survive_odd_ids_and_a_broken_record(
+    broker: Broker, queue: str
+) -> None:
+    a = _q(queue, 1)
+    odd = ['q"uote', "back\\slash", "plain"]
+    out = await Producer(broker).enqueue_flow(
+        Flow(queue, "p", children=[Flow(a, "c", id=i) for i in odd])
+    )
+    await _run(broker, a, {"n": [1, "x"]})
+    read = flows.children_results(broker.settings, queue, out.id)
+    assert await broker.perform(read) == {i: {"n": [1, "x"]} for i in odd}
+    await broker.redis.hset(keysets(queue).keys.flow(out.id), f"{a} plain", b"c={broken")
+    got = await broker.perform(flows.children_results(broker.settings, queue, out.id))
+    assert got == {odd[0]: {"n": [1, "x"]}, odd[1]: {"n": [1, "x"]}, "plain": None}
+
+
+async def test_a_workers_next_ack_deletes_the_entries_it_applied(
+    broker: Broker, queue: str
+) -> None:
+    """In a worker, outbox entries are applied beside the acks and deleted by the next ack of
+    their queue (no HDEL of their own); whatever is left goes when the broker closes."""
+    a = _q(queue, 1)
+    out = await Producer(broker).enqueue_flow(Flow(queue, "p", children=[Flow(a, "c")] * 2))
+    outbox = keysets(a).keys.outbox
+    broker.settler.background = True
+    [c1, c2] = (await broker.claim(a, 10, 30_000)).jobs
+    await broker.ack(a, [(c1.id, c1.token)])
+    await broker.settler.settled()
+    assert await broker.redis.hkeys(outbox) == [c1.id.encode()]  # applied, not yet deleted
+    assert await _state(broker, queue, out.id) == "waiting"
+    await broker.ack(a, [(c2.id, c2.token)])  # deletes c1's entry, writes c2's
+    await broker.settler.settled()
+    assert await broker.redis.hkeys(outbox) == [c2.id.encode()]
+    assert await _state(broker, queue, out.id) == "ready"
+    await broker.settler.close()
+    assert await broker.redis.hlen(outbox) == 0
+    await _check(broker, queue, a)
 
 
 async def test_a_reaped_child_on_its_last_attempt_kills_the_parent(

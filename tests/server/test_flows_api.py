@@ -99,7 +99,7 @@ async def test_the_servers_upkeep_replays_a_childs_outbox(broker: Broker, queue:
 
     def ack_only() -> Any:  # the ack script alone: the server died before telling the parent
         args = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix]
-        yield Eval("ack", ks.ack, [*args, child.id, child.token, b""])
+        yield Eval("ack", ks.ack, [*args, b"", child.id, child.token, b""])
 
     await broker.perform(ack_only())
     assert (await broker.get_job(queue, out.id)).state == "waiting"

@@ -200,12 +200,14 @@ class Broker(AsyncEnqueue, BrowseOps, ScheduleMethods, GroupMethods):
         ks = self._ks(queue)
         s = self.settings
         args: list[object] = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix]
+        args.append(b"")  # flows: the applied outbox entries it deletes, taken below
         for item in held:
             args += item if len(item) == 3 else (*item, b"")
-        if len(args) == 4:
+        if len(args) == 5:
             return []
+        args[4] = self.settler.take_applied(queue)
         reply = await self._run("ack", ks.ack, args)
-        n = (len(args) - 4) // 3
+        n = (len(args) - 5) // 3
         if len(reply) > n:  # flows: children's outbox entries, for their parents (0050)
             await self.settler.settle(s, queue, reply[n])
         return [c in _ACKED for c in reply[:n]]

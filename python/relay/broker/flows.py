@@ -110,24 +110,36 @@ def drain_outbox(s: BrokerSettings, queue: str, depth: int = 0) -> Steps[int]:
 
 
 def apply_entries(
-    s: BrokerSettings, queue: str, entries: list[Entry], depth: int = 0
+    s: BrokerSettings, queue: str, entries: list[Entry], depth: int = 0, delete: bool = True
 ) -> Steps[int]:
     """Apply outbox entries of `queue` (one flow_apply call per parents' queue), then delete
-    them from the outbox (only then: a crash in between leaves them to be replayed)."""
+    them from the outbox (only then: a crash in between leaves them to be replayed), unless
+    `delete` is False (the caller deletes them later: a worker's next ack does)."""
     if not entries:
         return 0
-    by_parent_queue: dict[str, list[object]] = defaultdict(list)
+    by_parent: dict[bytes, dict[bytes, list[bytes]]] = defaultdict(lambda: defaultdict(list))
+    here = f"{queue} ".encode()
     for child, value in entries:
-        raw_queue, pid, outcome = value.split(b" ", 2)
-        by_parent_queue[raw_queue.decode()] += [pid, f"{queue} {child.decode()}", outcome]
+        parents_queue, pid, outcome = value.split(b" ", 2)
+        by_parent[parents_queue][pid] += (here + child, outcome)
     keep = max(s.keep_completed_ms, MIN_KEEP_MS)
-    for parents, args in by_parent_queue.items():
+    for raw, kids in by_parent.items():
+        parents = raw.decode()
         ks = keysets(parents)
-        codes = yield Eval("flow_apply", ks.flow_apply, [s.events_cap, ks.keys.prefix, keep, *args])
+        args: list[object] = [s.events_cap, ks.keys.prefix, keep]
+        for pid, pairs in kids.items():
+            args += (pid, len(pairs) // 2, *pairs)
+        codes = yield Eval("flow_apply", ks.flow_apply, args)
         if 4 in codes and depth < 100:  # a parent made dead tells its own parent
             yield from drain_outbox(s, parents, depth + 1)
-    yield Command("flow", ("HDEL", keysets(queue).keys.outbox, *(c for c, _ in entries)))
+    if delete:
+        yield from forget(queue, [c for c, _ in entries])
     return len(entries)
+
+
+def forget(queue: str, children: list[bytes]) -> Steps[None]:
+    """Delete applied outbox entries of `queue`."""
+    yield Command("flow", ("HDEL", keysets(queue).keys.outbox, *children))
 
 
 def upkeep(s: BrokerSettings, queue: str) -> Steps[int]:
@@ -141,14 +153,17 @@ def upkeep(s: BrokerSettings, queue: str) -> Steps[int]:
     return applied
 
 
-def settle(s: BrokerSettings, queue: str, written: list[bytes] | None = None) -> Steps[int]:
+def settle(
+    s: BrokerSettings, queue: str, written: list[bytes] | None = None, delete: bool = True
+) -> Steps[int]:
     """Apply the outbox entries a call just wrote (`written`: its reply's flat list of child
-    id, entry; None: the whole outbox). A Redis error is left to the promoters, which replay
-    the entries: the call that wrote them has landed."""
+    id, entry; None: the whole outbox); how many (0 when that failed). A Redis error is left to
+    the promoters, which replay the entries: the call that wrote them has landed. `delete`:
+    as for `apply_entries`."""
     try:
         if written is None:
             return (yield from drain_outbox(s, queue))
-        return (yield from apply_entries(s, queue, _pairs(written)))
+        return (yield from apply_entries(s, queue, _pairs(written), delete=delete))
     except RelayError:
         return 0
 
@@ -219,11 +234,28 @@ def children_results_many(
 ) -> Steps[list[dict[str, JsonValue]]]:
     """`children_results` of several parents of one queue, in one round trip."""
     ks = keysets(queue)
-    lists = yield Eval("flow_results", ks.flow_results, [ks.keys.prefix, *job_ids])
-    return [
-        {cid.decode(): read_record(rec)[0] for cid, rec in zip(r[::2], r[1::2], strict=True)}
-        for r in lists
-    ]
+    hashes = yield Eval("flow_results", ks.flow_results, [ks.keys.prefix, *job_ids])
+    return [_completed_results(h) for h in hashes]
+
+
+def _completed_results(flat: list[bytes]) -> dict[str, JsonValue]:
+    """{child id: result} of a children hash's completed children: their results decoded as
+    one JSON array (a record that is no JSON value, '!' why it was not kept, gives None)."""
+    fields, docs = [], []
+    for field, value in zip(flat[::2], flat[1::2], strict=True):
+        if value.startswith(b"c="):
+            fields.append(field)
+            docs.append(value[2:])
+        elif value[:1] == b"c":
+            fields.append(field)
+            docs.append(b"null")
+    try:
+        values = msgspec.json.decode(b"[" + b",".join(docs) + b"]")
+    except msgspec.DecodeError:  # one stored result that does not decode: that one is None
+        values = []
+    if len(values) != len(docs):  # or a record that held several values ("1,2"): one by one
+        values = [read_record(b"=" + d)[0] for d in docs]
+    return {f.partition(b" ")[2].decode(): v for f, v in zip(fields, values, strict=True)}
 
 
 def cancel_children(s: BrokerSettings, queue: str, job_id: str, depth: int = 0) -> Steps[int]:

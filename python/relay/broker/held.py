@@ -55,7 +55,7 @@ def ack(s: BrokerSettings, queue: str, held: Sequence[tuple[str, int, bytes]]) -
     if not held:
         return []
     ks = keysets(queue)
-    args: list[object] = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix]
+    args: list[object] = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix, b""]
     for job_id, token, record in held:
         args += [job_id, token, record]
     codes = yield Eval("ack", ks.ack, args)

@@ -17,7 +17,9 @@
   ARGV[1] completed jobs kept (count, 0 = none)  ARGV[2] completed jobs kept (max age, ms)
   ARGV[3] events stream cap (0 = no events)     ARGV[4] key prefix relay:{q}: (wake lists
   relay:{q}:fin:<id>, one token per waiter, expire after 60 s)
-  ARGV[5..] 3 per job: id, claim token, result record ('' = no result)
+  ARGV[5] flows: outbox entries already applied to their parents, ids space-separated ('' =
+          none): deleted here, so a worker's ack carries the HDEL of its last settle
+  ARGV[6..] 3 per job: id, claim token, result record ('' = no result)
   Grouped jobs (docs/decisions/0053-fair-groups.md): relay:{q}:gin, gn, gconf, g:<g>, gq:<p>:<g>,
   gring:<p>, grp and wake, derived from ARGV[4].
   A job flagged for cancel ends cancelled, not completed (the cancel was acknowledged first).
@@ -26,14 +28,19 @@
            the job is cancelled already (a resend of the ack that cancelled it is stale too)
   When a finished job is a flow's child, one more element follows the codes: the outbox
   entries this call wrote, {child id, entry, ...} (the caller applies them to the parents). ]]
+if ARGV[5] ~= '' then
+  local applied = {}
+  for id in string.gmatch(ARGV[5], '%S+') do applied[#applied + 1] = id end
+  redis.call('HDEL', KEYS[14], unpack(applied))
+end
 local ids, seen = {}, {}
-for i = 5, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+for i = 6, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
 local runs = redis.call('HMGET', KEYS[2], unpack(ids))
 local flagged = redis.call('SCARD', KEYS[10]) > 0
 local ok, res, cancelled, reply = {}, {}, {}, {}
 for i, id in ipairs(ids) do
-  local b = 3 * i + 2
+  local b = 3 * i + 3
   local token = runs[i] and string.match(runs[i], '^%d+ (%d+) ')
   local mine = token == ARGV[b + 1] and not seen[id]
   if scores[i] and mine then

@@ -23,9 +23,11 @@
   A released parent with a group (relay:{q}:grp, docs/decisions/0053-fair-groups.md) goes to its
   group's list gq:<p>:<g>, the group into the ring gring:<p> unless parked; the backlog counts
   (groups zset, stats field gready) follow. These keys derive from ARGV[2].
-  ARGV[4..] 3 per child: parent id, the child's field "<queue> <id>", outcome:
-            'c' .. result record (completed) | 'd' .. error (dead) | 'x' (cancelled)
-  Returns: {code per child} 0 no such parent or child (trimmed or deleted) | 1 recorded, the
+  ARGV[4..] per parent: its id, n, then n children as pairs: the child's field
+            "<queue> <id>", its outcome = 'c' .. result record (completed) | 'd' .. error
+            (dead) | 'x' (cancelled); one parent's children go together (the caller groups
+            them: one HMGET, ZSCORE, HSET and HINCRBY per parent, however many children)
+  Returns: {code per child, in ARGV order} 0 no such parent or child (trimmed or deleted) | 1 recorded, the
            parent still waits | 2 recorded before (a replay) | 3 released: the parent is ready
          | 4 the parent is dead (a child failed under "fail"); when it is a child itself its own
            parent has an outbox entry here (the caller drains this queue's outbox)
@@ -64,11 +66,10 @@ end
 -- #include gpush
 
 local woken = false
-local function release(pid, kids)
+local function release(pid, kids, at)
   redis.call('ZREM', KEYS[11], pid)
   redis.call('PEXPIRE', kids, keep)
   released[#released + 1] = pid
-  local at = tonumber(redis.call('HGET', kids, '@'))
   if at and at > now then  -- its own delay is not over: delayed until then, as enqueue does
     local head = redis.call('ZRANGE', prefix .. 'delayed', 0, 0, 'WITHSCORES')
     woken = woken or #head == 0 or at < tonumber(head[2])
@@ -82,47 +83,40 @@ local function release(pid, kids)
   woken = true
 end
 
--- The children of one parent are applied together: one HMGET, ZSCORE, HSET and HINCRBY per
--- parent, however many of its children the batch has (a worker's acks come in batches).
-local order, of = {}, {}
-for b = 4, #ARGV, 3 do
-  local pid = ARGV[b]
-  if not of[pid] then of[pid] = {}; order[#order + 1] = pid end
-  local l = of[pid]
-  l[#l + 1] = b
-end
-local code = {}
-for _, pid in ipairs(order) do
-  local kids, bs, fields = prefix .. 'flow:' .. pid, of[pid], {}
-  for i, b in ipairs(bs) do fields[i] = ARGV[b + 1] end
+-- The children of one parent are applied together: one HMGET (with the policy '?' and the
+-- parent's due time '@'), ZSCORE, HSET and HINCRBY per parent (a worker's acks come in batches).
+local b = 4
+while b <= #ARGV do
+  local pid, n = ARGV[b], tonumber(ARGV[b + 1])
+  local kids, fields = prefix .. 'flow:' .. pid, {'?', '@'}
+  for i = 1, n do fields[i + 2] = ARGV[b + 2 * i] end
   local cur = redis.call('HMGET', kids, unpack(fields))
   local waiting = redis.call('ZSCORE', KEYS[11], pid)
-  local set, seen, last, fatal, policy = {}, {}, nil, nil, nil
-  for i, b in ipairs(bs) do
-    local field, outcome = ARGV[b + 1], ARGV[b + 2]
-    if not cur[i] then code[b] = 0
-    elseif cur[i] ~= '' or seen[field] then code[b] = 2
+  local set, seen, last, fatal = {}, {}, nil, nil
+  for i = 1, n do
+    local field, outcome, code = ARGV[b + 2 * i], ARGV[b + 2 * i + 1], 5
+    if not cur[i + 2] then code = 0
+    elseif cur[i + 2] ~= '' or seen[field] then code = 2
     else
       seen[field] = true
       set[#set + 1] = field; set[#set + 1] = outcome
-      if not waiting or fatal then code[b] = 5
-      else
-        code[b] = 1; last = b
-        if string.sub(outcome, 1, 1) ~= 'c' then
-          policy = policy or redis.call('HGET', kids, '?') or 'fail'
-          if policy ~= 'ignore' then fatal = b; code[b] = 4 end
+      if waiting and not fatal then
+        code = 1; last = #reply + 1
+        if string.sub(outcome, 1, 1) ~= 'c' and cur[1] ~= 'ignore' then
+          fatal = {field, outcome}; code = 4
         end
       end
     end
+    reply[#reply + 1] = code
   end
   if #set > 0 then
     redis.call('HSET', kids, unpack(set))
     local left = redis.call('HINCRBY', kids, '#', -(#set / 2))
-    if fatal then kill(pid, kids, ARGV[fatal + 1], ARGV[fatal + 2])
-    elseif waiting and left <= 0 then release(pid, kids); code[last] = 3 end
+    if fatal then kill(pid, kids, fatal[1], fatal[2])
+    elseif waiting and left <= 0 then release(pid, kids, tonumber(cur[2])); reply[last] = 3 end
   end
+  b = b + 2 + 2 * n
 end
-for b = 4, #ARGV, 3 do reply[#reply + 1] = code[b] end
 
 local function event(kind, list)
   if cap > 0 and #list > 0 then
