@@ -1,8 +1,8 @@
 """What a worker adds for workflows (decision 0050): a parent's handler reads its children's
 results through the worker's broker, from async handlers and from sync ones (threads).
 
-Reads asked for in the same turn of the event loop go out together, one MULTI per queue: a
-worker running many parents at once pays one round trip for all of them, not one each."""
+Reads asked for within GATHER_S of each other go out together, one `flow_results` call per
+queue: a worker running many parents at once pays one round trip for all of them, not one each."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from relay.broker import Broker, flows
 from relay.job import Job, JsonValue
 
 Results = dict[str, JsonValue]
+# Reads asked for within this long go out together: a claim's parents start over a few loop
+# turns (the runner wakes its slots 1, 2, 4… at a time), so one loop turn alone would split them.
+GATHER_S = 0.001
 
 
 class ChildrenReader:
@@ -27,7 +30,7 @@ class ChildrenReader:
         """{child id: result} of the job's completed children ({} for a job without)."""
         fut: asyncio.Future[Results] = self._loop.create_future()
         if not self._pending:
-            self._loop.call_soon(self._flush)
+            self._loop.call_later(GATHER_S, self._flush)
         self._pending.setdefault(job.queue, []).append((job.id, fut))
         return await fut
 
