@@ -467,3 +467,21 @@ async def test_the_whole_flow_is_reachable_from_any_job(broker: Broker, queue: s
     with pytest.raises(JobNotFound):
         await Producer(broker).get_flow(queue, "no-such-job")
     await _check(broker, a, b)
+
+
+async def test_an_ack_deletes_any_number_of_applied_entries(broker: Broker, queue: str) -> None:
+    """The applied entries an ack deletes are not bounded by Lua's unpack (~8,000)."""
+    outbox = keysets(queue).keys.outbox
+    ids = [f"c{i}".encode() for i in range(12_000)]
+    await broker.redis.hset(outbox, mapping={i: b"x" for i in ids})
+    job = await broker.enqueue(queue, "t")
+    [claimed] = (await broker.claim(queue, 1, 30_000)).jobs
+    s, ks = broker.settings, keysets(queue)
+    args = [s.keep_completed, s.keep_completed_ms, s.events_cap, ks.keys.prefix, b" ".join(ids)]
+
+    def ack() -> Any:
+        return (yield Eval("ack", ks.ack, [*args, claimed.id, claimed.token, b""]))
+
+    assert await broker.perform(ack()) == [1]
+    assert await broker.redis.hlen(outbox) == 0
+    assert await _state(broker, queue, job.id) == "completed"

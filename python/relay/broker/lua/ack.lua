@@ -28,10 +28,13 @@
            the job is cancelled already (a resend of the ack that cancelled it is stale too)
   When a finished job is a flow's child, one more element follows the codes: the outbox
   entries this call wrote, {child id, entry, ...} (the caller applies them to the parents). ]]
-if ARGV[5] ~= '' then
+if ARGV[5] ~= '' then  -- in chunks: unpack has a limit, and a worker's backlog may not
   local applied = {}
-  for id in string.gmatch(ARGV[5], '%S+') do applied[#applied + 1] = id end
-  redis.call('HDEL', KEYS[14], unpack(applied))
+  for id in string.gmatch(ARGV[5], '%S+') do
+    applied[#applied + 1] = id
+    if #applied == 1000 then redis.call('HDEL', KEYS[14], unpack(applied)); applied = {} end
+  end
+  if #applied > 0 then redis.call('HDEL', KEYS[14], unpack(applied)) end
 end
 local ids, seen = {}, {}
 for i = 6, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end

@@ -27,8 +27,9 @@
             "<queue> <id>", its outcome = 'c' .. result record (completed) | 'd' .. error
             (dead) | 'x' (cancelled); one parent's children go together (the caller groups
             them: one HMGET, ZSCORE, HSET and HINCRBY per parent, however many children)
-  Returns: {code per child, in ARGV order} 0 no such parent or child (trimmed or deleted) | 1 recorded, the
-           parent still waits | 2 recorded before (a replay) | 3 released: the parent is ready
+  Returns: {code per child, in ARGV order} 0 no such parent or child (trimmed or deleted)
+         | 1 recorded, the parent still waits | 2 recorded before (a replay)
+         | 3 released: the parent is ready (or delayed, when its own delay is not over)
          | 4 the parent is dead (a child failed under "fail"); when it is a child itself its own
            parent has an outbox entry here (the caller drains this queue's outbox)
          | 5 recorded, the parent left `waiting` already (cancelled, dead) ]]
