@@ -1,5 +1,6 @@
 """The job browser and groups (decision 0053): a group's ready jobs are listed with `group=`,
-in the group's claim order, and a grouped ready job can be deleted like any ready job."""
+in the group's claim order, and a grouped ready job can be deleted like any ready job, alone or
+in a bulk delete."""
 
 from __future__ import annotations
 
@@ -111,5 +112,29 @@ async def test_deleting_a_grouped_ready_job_keeps_the_group_counters(
     assert await broker.redis.zscore(k.group_ring(3), "b") is not None  # still has a job
     claimed = (await broker.claim(queue, 10, 30_000)).jobs
     assert [j.id for j in claimed] == [c.id]
+    await broker.ack(queue, [(j.id, j.token) for j in claimed])
+    await state(broker, queue)
+
+
+async def test_a_bulk_delete_of_ready_jobs_reaches_every_groups_lists(
+    broker: Broker, queue: str
+) -> None:
+    """ "Delete all ready of type t" leaves no grouped job behind, keeps other types, and
+    leaves the groups' counters as the claims need them."""
+    k = QueueKeys.for_queue(queue)
+    specs = [JobSpec.of("t", i, group=f"g{i % 3}", priority=i % 2 * 5) for i in range(30)]
+    specs += [JobSpec.of("t", 1), JobSpec.of("t", 2), JobSpec.of("keep", 3, group="g1")]
+    keep = (await broker.enqueue_many(queue, specs))[-1]
+    assert await broker.delete_jobs(queue, "ready", "t") == 32
+    assert _ids(await _pages(broker, queue, 100, None)) == []
+    assert [_ids(await _pages(broker, queue, 100, g)) for g in ("g0", "g1", "g2")] == [
+        [],
+        [keep.id],
+        [],
+    ]
+    assert await broker.redis.zrange(k.groups, 0, -1, withscores=True) == [(b"g1", 1.0)]
+    assert (await broker.stats(queue)).counts.ready == 1
+    claimed = (await broker.claim(queue, 10, 30_000)).jobs
+    assert [j.id for j in claimed] == [keep.id]
     await broker.ack(queue, [(j.id, j.token) for j in claimed])
     await state(broker, queue)

@@ -9,7 +9,7 @@ raises JobStateConflict naming where it is now, or JobNotFound.
 from __future__ import annotations
 
 from relay.broker import flows, ops
-from relay.broker.ops import Eval, Steps
+from relay.broker.ops import Command, Eval, Steps
 from relay.broker.types import Code
 from relay.browse import ALLOWED, DELETABLE, check_action, check_job_id, check_type_filter
 from relay.config import BrokerSettings
@@ -48,13 +48,15 @@ def delete_args(
     job_id: str,
     job_type: str,
     position: tuple[int, int],
+    group: str | None = None,
 ) -> Eval:
     """Delete one job (or a chunk of a selection) of a deletable state; position = (list,
-    index) for ready, (0, rank) for the others."""
+    index) for ready (in `group`'s lists when given), (0, rank) for the others."""
     if state is JobState.READY:
-        keys = [*k.ready_all(), k.jobs, k.run, k.err, k.stats, k.events]
+        lists = k.ready_all() if group is None else k.group_ready_all(group)
+        keys = [*lists, k.jobs, k.run, k.err, k.stats, k.events]
         args: list[object] = [s.events_cap, job_id, job_type, *position, s.batch_limit]
-        return Eval("delete_ready", keys, args)
+        return Eval("delete_ready", keys, args if group is None else [*args, group])
     keys = [zset_key(k, state), k.jobs, k.run, k.err, k.stats, k.events]
     args = [s.events_cap, job_id, job_type, position[1], s.batch_limit]
     return Eval("delete_scored", keys, args)
@@ -65,6 +67,16 @@ def _tell_parents(s: BrokerSettings, queue: str, told: int) -> Steps[None]:
     delete wrote (decision 0050)."""
     if int(told) > 0:
         yield from flows.settle(s, queue)
+
+
+def _backlogged_groups(k: QueueKeys) -> Steps[list[str]]:
+    """The groups with ready jobs (decision 0053: the `groups` zset holds only those)."""
+    out: list[str] = []
+    while True:
+        chunk = yield Command("browse", ("ZRANGE", k.groups, len(out), len(out) + 999))
+        out += [g.decode() for g in chunk]
+        if len(chunk) < 1000:
+            return out
 
 
 def _state_of(s: BrokerSettings, queue: str, job_id: str) -> Steps[JobState]:
@@ -114,15 +126,15 @@ def bulk_plan(
     st, jt = check_bulk(action, state, job_type)
     k = QueueKeys.for_queue(queue)
     done = 0
-    if st is JobState.READY:
-        position = (1, 0)
-        while True:
-            r = yield delete_args(s, k, st, "", jt, position)
-            done += int(r[0])
-            yield from _tell_parents(s, queue, r[3])
-            if int(r[1]) == 0:
-                return done
-            position = (int(r[1]), int(r[2]))
+    if st is JobState.READY:  # the plain lists, then each group's with a backlog
+        for group in (None, *(yield from _backlogged_groups(k))):
+            position = (1, 0)
+            while position[0]:
+                r = yield delete_args(s, k, st, "", jt, position, group)
+                done += int(r[0])
+                yield from _tell_parents(s, queue, r[3])
+                position = (int(r[1]), int(r[2]))
+        return done
     start = 0
     while True:
         if action == "delete":

@@ -396,7 +396,7 @@ export class JobBrowser {
     const actions: Array<[BulkAction, string]> = [];
     if (this.state === "delayed") actions.push(["promote", "Run all now"]);
     if (this.state === "dead") actions.push(["requeue", "Requeue all"]);
-    // The bulk delete walks the ungrouped ready jobs only (decision 0053): not offered for a group.
+    // The bulk delete takes no group (it deletes every group's ready jobs): not offered on a group.
     const bulkDelete = this.state === "delayed" || this.state === "dead" || (this.state === "ready" && this.group === "");
     if (bulkDelete) actions.push(["delete", "Delete all"]);
     this.tools.replaceChildren(

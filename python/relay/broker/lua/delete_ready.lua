@@ -8,11 +8,14 @@
   KEYS[15] events stream   relay:{q}:events
   ARGV[1] events stream cap (0 = no events)
   ARGV[2] job id, or '' for a selection: ARGV[3] job type ('' = any), ARGV[4] list (1..10,
-          a KEYS index), ARGV[5] index in it to start examining at, ARGV[6] most examined (<= 1000)
+          a KEYS index), ARGV[5] index in it to start examining at, ARGV[6] most examined (<= 1000),
+          ARGV[7] a group's name when KEYS[1..10] are that group's lists gq:9:<g> .. gq:0:<g>
+          ('' or absent: the plain lists)
   A selection marks the chosen entries with LSET and drops them with one LREM: O(index + chunk).
   One ready grouped job (decision 0053) leaves its group's list instead: relay:{q}:grp,
-  gq:<p>:<g>, gring:<p> and groups derive from KEYS[11]'s name (a selection walks the plain
-  lists only). Deleted jobs' grp entries go with their records.
+  gq:<p>:<g>, gring:<p> and groups derive from KEYS[11]'s name; so does a selection in a group's
+  lists, with the same bookkeeping (backlog in groups and the stats field gready, the group out
+  of its ring once its list is empty). Deleted jobs' grp entries go with their records.
   A deleted flow child is cancelled for its parent (decision 0050): an outbox entry in
   relay:{q}:outbox, its link in relay:{q}:parent dropped (both derived from KEYS[11]).
   Returns: {1, told} deleted | {-8} that id is not ready
@@ -22,15 +25,19 @@ local TOMB = '\0relay:deleted\0'
 local gone, nlist, nstart = {}, 0, 0
 local pre = string.sub(KEYS[11], 1, -5)  -- relay:{q}:
 
+local function left_group(g, p, list, n)  -- n jobs left group g's list of priority p
+  if tonumber(redis.call('ZINCRBY', pre .. 'groups', -n, g)) <= 0 then
+    redis.call('ZREM', pre .. 'groups', g)
+  end
+  redis.call('HINCRBY', KEYS[14], 'gready', -n)
+  if redis.call('EXISTS', list) == 0 then redis.call('ZREM', pre .. 'gring:' .. p, g) end
+end
+
 local function ungroup(id, p)  -- 1 when the job left its group's ready list, else 0
   local g = redis.call('HGET', pre .. 'grp', id)
   local list = g and pre .. 'gq:' .. p .. ':' .. g
   if not list or redis.call('LREM', list, 1, id) == 0 then return 0 end
-  if tonumber(redis.call('ZINCRBY', pre .. 'groups', -1, g)) <= 0 then
-    redis.call('ZREM', pre .. 'groups', g)
-  end
-  redis.call('HINCRBY', KEYS[14], 'gready', -1)
-  if redis.call('EXISTS', list) == 0 then redis.call('ZREM', pre .. 'gring:' .. p, g) end
+  left_group(g, p, list, 1)
   return 1
 end
 
@@ -58,7 +65,11 @@ else
       redis.call('LSET', KEYS[list], start + i - 1, TOMB)
     end
   end
-  if #gone > 0 then redis.call('LREM', KEYS[list], #gone, TOMB) end
+  if #gone > 0 then
+    redis.call('LREM', KEYS[list], #gone, TOMB)
+    local g = ARGV[7] or ''
+    if g ~= '' then left_group(g, 10 - list, KEYS[list], #gone) end
+  end
   nlist, nstart = list, start + #ids - #gone
 end
 if #gone > 0 then
