@@ -8,9 +8,10 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from itertools import pairwise
 
+import pytest
 from prometheus_client import generate_latest
 
-from relay import Broker, Every, Job, Registry, Schedule, Worker
+from relay import Broker, ConfigError, Cron, Every, Job, Registry, Schedule, Worker
 from tests.integration.worker_apps.harness import eventually
 
 
@@ -99,3 +100,26 @@ async def test_a_schedule_is_removed_only_when_the_app_says_so(
             return names == ["kept", "new"]
 
         await eventually(synced, 10)
+
+
+async def test_a_declared_schedule_takes_a_group(
+    broker: Broker, queue: str, redis_url: str
+) -> None:
+    """`relay.Every(..., group=...)` (and Cron): its jobs run in that group (decision 0053)."""
+    reg = Registry()
+    ids: list[str] = []
+
+    @reg.task("tenant_beat", schedule=Every(ms=200, group="acme"))
+    async def tenant_beat(job: Job) -> None:
+        ids.append(job.id)
+
+    async with running(reg, [queue], redis_url):
+
+        async def ran() -> bool:
+            return len(ids) >= 1
+
+        await eventually(ran, 10)
+    assert (await broker.get_schedule(queue, "tenant_beat")).group == "acme"
+    assert (await broker.get_job(queue, ids[0])).group == "acme"
+    with pytest.raises(ConfigError, match="group"):
+        Cron("0 6 * * *", group="bad group name with spaces and \x00")

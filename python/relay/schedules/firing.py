@@ -44,6 +44,7 @@ class Declared:
             name=w.name or self.job_type,
             type=self.job_type,
             payload=w.payload,
+            group=w.group,
             **w.fields(),
         )
 

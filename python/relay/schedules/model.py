@@ -18,7 +18,7 @@ from relay.job import (
     JsonValue,
     check_job_type,
 )
-from relay.keys import validate_queue_name
+from relay.keys import validate_group_name, validate_queue_name
 from relay.schedules.timing import CronTiming, EveryTiming, Timing
 
 _NAME = re.compile(r"[A-Za-z0-9._\-@+=~!$%^&*()\[\]<>?|#]{1,128}")
@@ -166,7 +166,8 @@ class Cron:
     """`@task(..., schedule=relay.Cron("0 6 * * *", timezone="Europe/Paris"))`.
 
     The worker creates or updates the schedule when it starts: in `queue` (default: the
-    worker's first queue), named `name` (default: the task's job type), enqueuing `payload`.
+    worker's first queue), named `name` (default: the task's job type), enqueuing `payload`
+    (in `group`, when given: fair scheduling, decision 0053).
     """
 
     expr: str
@@ -176,10 +177,11 @@ class Cron:
     queue: str | None = None
     name: str | None = None
     payload: JsonValue = None
+    group: str | None = None
 
     def __post_init__(self) -> None:
         CronTiming.of(self.expr, self.timezone)
-        _check_declared(self.misfire, self.queue, self.name)
+        _check_declared(self.misfire, self.queue, self.name, self.group)
 
     def fields(self) -> dict[str, Any]:
         return {"cron": self.expr, "timezone": self.timezone, "misfire": Misfire(self.misfire)}
@@ -194,19 +196,24 @@ class Every:
     queue: str | None = None
     name: str | None = None
     payload: JsonValue = None
+    group: str | None = None
 
     def __post_init__(self) -> None:
         EveryTiming(self.ms)
-        _check_declared(self.misfire, self.queue, self.name)
+        _check_declared(self.misfire, self.queue, self.name, self.group)
 
     def fields(self) -> dict[str, Any]:
         return {"every_ms": self.ms, "misfire": Misfire(self.misfire)}
 
 
-def _check_declared(misfire: object, queue: str | None, name: str | None) -> None:
+def _check_declared(
+    misfire: object, queue: str | None, name: str | None, group: str | None
+) -> None:
     if misfire not in tuple(Misfire):
         raise ConfigError(f"misfire must be 'once' or 'skip', got {misfire!r}")
     if queue is not None:
         validate_queue_name(queue)
     if name is not None:
         check_schedule_name(name)
+    if group is not None:
+        validate_group_name(group)
