@@ -121,6 +121,7 @@ class Job:
         "_sink",
         "attempts",
         "created_ms",
+        "group",
         "id",
         "idempotency_key",
         "max_attempts",
@@ -157,6 +158,7 @@ class Job:
         self.created_ms = created_ms
         self.token = token
         self.idempotency_key = idempotency_key
+        self.group: str | None = None  # its group (fair scheduling, decision 0053), if any
         self._payload: JsonValue = _UNSET
         self._cancel = False  # set (from any thread) once the worker learns of a cancel
         self._sink: Callable[[Job, bytes], None] | None = None  # where progress goes

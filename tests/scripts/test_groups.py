@@ -255,3 +255,13 @@ async def test_the_queue_limiter_gives_back_tokens_a_capped_group_left(
     limited = await broker.claim(queue, 10, 30_000)
     assert limited.jobs == [] and limited.wait_ms > 0
     await state(broker, queue)
+
+
+async def test_a_claimed_job_knows_its_group(broker: Broker, queue: str) -> None:
+    """Job.group: the group it was enqueued in (None for an ungrouped job), on every claim."""
+    await broker.enqueue_many(queue, [JobSpec.of("t", 1, group="acme"), JobSpec.of("t", 2)])
+    await broker.set_group(queue, "capped", GroupLimits(max_inflight=5))
+    await broker.enqueue(queue, "t", 3, group="capped")
+    jobs = (await broker.claim(queue, 10, 30_000)).jobs
+    assert sorted((j.payload, j.group) for j in jobs) == [(1, "acme"), (2, None), (3, "capped")]
+    await broker.ack(queue, [(j.id, j.token) for j in jobs])

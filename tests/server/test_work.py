@@ -39,6 +39,7 @@ async def test_claim_then_ack_completes_with_the_same_fencing_as_python_workers(
     assert [j["payload"] for j in jobs] == [{"i": 2}, {"i": 1}, {"i": 0}]  # priority first
     j = jobs[0]
     assert j["type"] == "email" and j["attempts"] == 1 and j["max_attempts"] == 5
+    assert j["group"] is None
     assert j["timeout_ms"] == 300_000 and isinstance(j["token"], int) and j["priority"] == 2
     now = await broker.redis.time()
     assert abs(j["lease_until"] - (now[0] + now[1] / 1e6 + 5)) < 1  # Redis now + lease_ms
@@ -256,3 +257,11 @@ async def test_the_inflight_listing_names_the_http_claimer(
     assert one["worker"] == "http:go-worker 7" and one["lease_deadline"] > one["started_at"]
     acks = [{"id": j["id"], "token": j["token"]} for j in (named, anon)]
     await _json(await client.post(f"/api/queues/{queue}/ack", json={"jobs": acks}), 200)
+
+
+async def test_a_claimed_grouped_job_names_its_group(
+    client: Client, broker: Broker, queue: str
+) -> None:
+    await broker.enqueue(queue, "email", {"i": 1}, group="acme")
+    [j] = await _claim(client, queue, max=10, lease_ms=5000)
+    assert j["group"] == "acme"

@@ -28,8 +28,14 @@ def claimed(queue: str, reply: Sequence[object]) -> Claimed:
         return Claimed(paused=True)
     if head == -6:
         return Claimed(wait_ms=max(1, int(reply[1])))  # type: ignore[call-overload]
-    rows, bad = _core.decode_claim(reply[2:])  # type: ignore[arg-type]
+    tail = reply[2:]
+    named = tail[-1] if tail and isinstance(tail[-1], list) else None  # grouped jobs' groups
+    rows, bad = _core.decode_claim(tail[:-1] if named is not None else tail)  # type: ignore[arg-type]
     jobs = [Job(queue, *row) for row in rows]
+    if named is not None:
+        groups = {i.decode(): g.decode() for i, g in zip(named[::2], named[1::2], strict=True)}
+        for j in jobs:
+            j.group = groups.get(j.id)
     undecodable = [Undecodable(id=i, token=t, reason=r) for i, t, r in bad]
     return Claimed(jobs=jobs, undecodable=undecodable, now_ms=int(reply[1]))  # type: ignore[call-overload]
 

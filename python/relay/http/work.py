@@ -172,6 +172,7 @@ def _claimed(j: Job, lease_until: float) -> ClaimedJob:
         created_at=j.created_ms / 1000,
         lease_until=lease_until,
         idempotency_key=j.idempotency_key,
+        group=j.group,
     )
 
 

@@ -71,6 +71,7 @@ class ClaimedJob(msgspec.Struct, kw_only=True):
     created_at: float
     lease_until: float  # unix seconds (Redis time): ack, nack or extend before then
     idempotency_key: str | None
+    group: str | None = None  # its group (fair scheduling), None for an ungrouped job
 
 
 class ClaimResponse(msgspec.Struct, kw_only=True):

@@ -22,7 +22,8 @@
     gn hash limited group -> jobs in flight (> 0)   gin hash id -> limited group in flight
     gturn hash round-robin state
   Ungrouped jobs (the ready lists) take one turn among the groups of their priority.
-  Returns: {1, now_ms, id, envelope, attempts, token, ...} claimed jobs ({1, now_ms}: none)
+  Returns: {1, now_ms, id, envelope, attempts, token, ...} claimed jobs ({1, now_ms}: none),
+           then, when some came from groups, one more element: {id, group, ...} of those
          | {-1} paused | {-6, wait_ms} rate limited: the next token is due in wait_ms (the
            queue's, or a group's when nothing else is claimable)
   An id whose envelope is missing comes back with envelope '' so the caller dead-letters it. ]]
@@ -83,7 +84,7 @@ if rate then
   want = granted
 end
 
-local ids, gof, taken = {}, {}, 0  -- taken: grouped jobs claimed
+local ids, gof, gname, taken = {}, {}, {}, 0  -- taken: grouped jobs claimed
 -- Jobs of groups with limits are counted: gin (id -> group) and gn (group -> in flight), so
 -- their cap holds; other groups' jobs cost no bookkeeping in flight (decision 0053).
 local claimed = {}  -- limited group -> jobs claimed by this call (gn is written at the end)
@@ -122,7 +123,7 @@ local function visit(p, g, served, limited, alone)
     end
   end
   local got = redis.call('LPOP', pre .. 'gq:' .. p .. ':' .. g, take) or {}
-  for _, id in ipairs(got) do ids[#ids + 1] = id; gof[#ids] = limited and g end
+  for _, id in ipairs(got) do ids[#ids + 1] = id; gof[#ids] = limited and g; gname[#ids] = g end
   if limited then claimed[g] = (claimed[g] or 0) + #got end
   taken, served, n = taken + #got, served + #got, n + #got
   if grate then
@@ -262,7 +263,7 @@ local runs = redis.call('HMGET', KEYS[13], unpack(ids))
 local base = math.max(tonumber(redis.call('HGET', KEYS[16], 'tokens')) or 0, now * 1024)
 redis.call('HSET', KEYS[16], 'tokens', string.format('%d', base + #ids))
 local deadline = now + tonumber(ARGV[2])
-local reply, z, h, gh = {1, now}, {}, {}, {}
+local reply, z, h, gh, named = {1, now}, {}, {}, {}, {}
 local who = (ARGV[4] and ARGV[4] ~= '') and (' ' .. ARGV[4]) or ''
 for i, id in ipairs(ids) do
   local attempts, crashes = 0, 0
@@ -278,7 +279,9 @@ for i, id in ipairs(ids) do
   reply[#reply + 1] = id; reply[#reply + 1] = envs[i] or ''
   reply[#reply + 1] = attempts; reply[#reply + 1] = token
   if gof[i] then gh[#gh + 1] = id; gh[#gh + 1] = gof[i] end
+  if gname[i] then named[#named + 1] = id; named[#named + 1] = gname[i] end
 end
+if #named > 0 then reply[#reply + 1] = named end
 redis.call('ZADD', KEYS[11], unpack(z))
 redis.call('HSET', KEYS[13], unpack(h))
 if #gh > 0 then redis.call('HSET', pre .. 'gin', unpack(gh)) end
