@@ -5,8 +5,7 @@
 import { type Api, type Group, type GroupPage } from "../api";
 import { h, setText } from "../dom";
 import { compact, exact } from "../format";
-import { errorMessage } from "../toast";
-import { emptyState } from "./parts";
+import { Reloader, countedPanel, emptyState } from "./parts";
 
 /** the list is reloaded at most this often */
 const REFRESH_MS = 2000;
@@ -31,54 +30,27 @@ export class GroupList {
   readonly el: HTMLElement;
   private readonly body: HTMLElement;
   private readonly countEl: HTMLElement;
-  private page: GroupPage | null = null;
-  private loadError: string | null = null;
-  private lastRefresh = 0;
-  private inFlight = false;
-  private destroyed = false;
+  private readonly data: Reloader<GroupPage>;
 
   constructor(
     private readonly api: Api,
     private readonly queue: string,
     private readonly onOpen: (group: string) => void = () => undefined,
   ) {
-    this.countEl = h("span", { class: "panel-count", testid: "group-count" }, "");
-    this.body = h("div", { class: "groups-body" });
-    this.el = h(
-      "section",
-      { class: "panel groups", testid: "groups", "aria-labelledby": "groups-title" },
-      h("div", { class: "panel-head" }, h("h2", { class: "panel-title", id: "groups-title" }, "Groups", this.countEl)),
-      this.body,
-    );
+    const panel = countedPanel({ cls: "groups", testid: "groups", id: "groups-title", title: "Groups", countTestid: "group-count", bodyCls: "groups-body" });
+    ({ el: this.el, count: this.countEl, body: this.body } = panel);
+    this.data = new Reloader(() => this.api.groups(this.queue, SHOWN), REFRESH_MS, () => this.render());
     this.render();
-    void this.refresh();
+    void this.data.reload();
   }
 
   destroy(): void {
-    this.destroyed = true;
+    this.data.stop();
   }
 
   /** Every second: a reload when the last one is old enough. */
   tick(): void {
-    if (Date.now() - this.lastRefresh >= REFRESH_MS) void this.refresh();
-  }
-
-  private async refresh(): Promise<void> {
-    if (this.inFlight || this.destroyed) return;
-    this.inFlight = true;
-    this.lastRefresh = Date.now();
-    try {
-      const got = await this.api.groups(this.queue, SHOWN);
-      if (this.destroyed) return;
-      this.page = got;
-      this.loadError = null;
-    } catch (err) {
-      if (this.destroyed) return;
-      this.loadError = errorMessage(err);
-    } finally {
-      this.inFlight = false;
-    }
-    this.render();
+    this.data.tick();
   }
 
   private openButton(name: string): HTMLElement {
@@ -88,11 +60,11 @@ export class GroupList {
   }
 
   private render(): void {
-    const page = this.page;
+    const page = this.data.value;
     setText(this.countEl, page && page.total > 0 ? compact(page.total) : "");
     if (!page) {
       this.body.replaceChildren(
-        this.loadError ? emptyState("Could not load the groups", this.loadError) : h("p", { class: "muted loading" }, "Loading groups…"),
+        this.data.error ? emptyState("Could not load the groups", this.data.error) : h("p", { class: "muted loading" }, "Loading groups…"),
       );
       return;
     }

@@ -3,6 +3,7 @@
 import type { JobState } from "../api";
 import { h } from "../dom";
 import { bytes, clip } from "../format";
+import { errorMessage } from "../toast";
 
 export interface ExpandableOptions {
   testid?: string;
@@ -56,4 +57,65 @@ export function stateBadge(state: JobState): HTMLElement {
 
 export function emptyState(title: string, ...body: (Node | string)[]): HTMLElement {
   return h("div", { class: "empty" }, h("p", { class: "empty-title" }, title), ...body.map((b) => (typeof b === "string" ? h("p", { class: "muted" }, b) : b)));
+}
+
+/** A panel with a title, a count beside it and a body (the queue page's list panels). */
+export function countedPanel(o: { cls: string; testid: string; id: string; title: string; countTestid: string; bodyCls: string }): {
+  el: HTMLElement;
+  count: HTMLElement;
+  body: HTMLElement;
+} {
+  const count = h("span", { class: "panel-count", testid: o.countTestid }, "");
+  const body = h("div", { class: o.bodyCls });
+  const el = h(
+    "section",
+    { class: `panel ${o.cls}`, testid: o.testid, "aria-labelledby": o.id },
+    h("div", { class: "panel-head" }, h("h2", { class: "panel-title", id: o.id }, o.title, count)),
+    body,
+  );
+  return { el, count, body };
+}
+
+/**
+ * A panel's data, loaded by `load` at most every `everyMs` (on `tick`, once a second) or at
+ * once (`reload`); one load at a time, none after `stop`. `changed` redraws after each load.
+ */
+export class Reloader<T> {
+  value: T | null = null;
+  error: string | null = null;
+  private last = 0;
+  private inFlight = false;
+  private stopped = false;
+
+  constructor(
+    private readonly load: () => Promise<T>,
+    private readonly everyMs: number,
+    private readonly changed: () => void,
+  ) {}
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  tick(): void {
+    if (Date.now() - this.last >= this.everyMs) void this.reload();
+  }
+
+  async reload(): Promise<void> {
+    if (this.inFlight || this.stopped) return;
+    this.inFlight = true;
+    this.last = Date.now();
+    try {
+      const got = await this.load();
+      if (this.stopped) return;
+      this.value = got;
+      this.error = null;
+    } catch (err) {
+      if (this.stopped) return;
+      this.error = errorMessage(err);
+    } finally {
+      this.inFlight = false;
+    }
+    this.changed();
+  }
 }

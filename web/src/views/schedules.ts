@@ -6,7 +6,7 @@ import { type Api, ApiError, type Schedule } from "../api";
 import { ICONS, h, icon, setText } from "../dom";
 import { relative, timestamp } from "../format";
 import { errorMessage, toast } from "../toast";
-import { emptyState } from "./parts";
+import { Reloader, countedPanel, emptyState } from "./parts";
 
 /** the list is reloaded at most this often */
 const REFRESH_MS = 3000;
@@ -27,33 +27,27 @@ export class ScheduleList {
   readonly el: HTMLElement;
   private readonly body: HTMLElement;
   private readonly countEl: HTMLElement;
-  private schedules: Schedule[] = [];
+  private readonly data: Reloader<Schedule[]>;
   private readonly rows = new Map<string, Row>();
-  private loaded = false;
-  private loadError: string | null = null;
-  private lastRefresh = 0;
-  private inFlight = false;
-  private destroyed = false;
 
   constructor(
     private readonly api: Api,
     private readonly queue: string,
     private readonly now: () => number,
   ) {
-    this.countEl = h("span", { class: "panel-count", testid: "schedule-count" }, "");
-    this.body = h("div", { class: "sched-body" });
-    this.el = h(
-      "section",
-      { class: "panel sched", testid: "schedules", "aria-labelledby": "sched-title" },
-      h("div", { class: "panel-head" }, h("h2", { class: "panel-title", id: "sched-title" }, "Schedules", this.countEl)),
-      this.body,
-    );
+    const panel = countedPanel({ cls: "sched", testid: "schedules", id: "sched-title", title: "Schedules", countTestid: "schedule-count", bodyCls: "sched-body" });
+    ({ el: this.el, count: this.countEl, body: this.body } = panel);
+    this.data = new Reloader(() => this.api.schedules(this.queue), REFRESH_MS, () => this.render());
     this.render();
-    void this.refresh();
+    void this.data.reload();
   }
 
   destroy(): void {
-    this.destroyed = true;
+    this.data.stop();
+  }
+
+  private get schedules(): Schedule[] {
+    return this.data.value ?? [];
   }
 
   /** Every second: relative times, and a reload when the last one is old enough. */
@@ -65,35 +59,16 @@ export class ScheduleList {
       setText(row.next, s.paused ? "paused" : s.next_run_at === null ? "–" : s.next_run_at <= now ? "due now" : relative(s.next_run_at, now));
       setText(row.last, s.last_run_at !== null ? relative(s.last_run_at, now) : "never");
     }
-    if (Date.now() - this.lastRefresh >= REFRESH_MS) void this.refresh();
-  }
-
-  private async refresh(): Promise<void> {
-    if (this.inFlight || this.destroyed) return;
-    this.inFlight = true;
-    this.lastRefresh = Date.now();
-    try {
-      const got = await this.api.schedules(this.queue);
-      if (this.destroyed) return;
-      this.schedules = got;
-      this.loaded = true;
-      this.loadError = null;
-    } catch (err) {
-      if (this.destroyed) return;
-      this.loadError = errorMessage(err);
-    } finally {
-      this.inFlight = false;
-    }
-    this.render();
+    this.data.tick();
   }
 
   private render(): void {
-    setText(this.countEl, this.loaded && this.schedules.length > 0 ? String(this.schedules.length) : "");
-    if (!this.loaded) {
+    setText(this.countEl, this.schedules.length > 0 ? String(this.schedules.length) : "");
+    if (this.data.value === null) {
       this.rows.clear();
       this.body.replaceChildren(
-        this.loadError
-          ? emptyState("Could not load the schedules", this.loadError)
+        this.data.error
+          ? emptyState("Could not load the schedules", this.data.error)
           : h("p", { class: "muted loading" }, "Loading schedules…"),
       );
       return;
@@ -205,8 +180,7 @@ export class ScheduleList {
       toast(gone ? `Schedule ${s.name} no longer exists` : `Could not ${kind} ${s.name}: ${errorMessage(err)}`, gone ? "info" : "error");
     } finally {
       for (const b of buttons) b.disabled = false;
-      this.lastRefresh = 0;
-      await this.refresh();
+      await this.data.reload();
     }
   }
 }
