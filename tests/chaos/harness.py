@@ -15,11 +15,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+import redis
 
 from relay import Broker, JobSpec
 from relay.errors import RedisUnavailable
@@ -77,6 +80,57 @@ async def wait_while_progressing(
         elif time.monotonic() - since > stall_s:
             raise AssertionError(f"no progress for {stall_s}s, stuck at {measure!r}")
         await asyncio.sleep(0.05)
+
+
+class StallWatch:
+    """An outside observer of Redis' clock, for tests that measure lateness: a thread of the
+    test process reads Redis TIME every 20 ms and records each gap over `threshold_ms` between
+    two answers (Redis time, ms). A gap means that neither this process nor Redis ran for that
+    long: the machine stalled, not relay, and lateness measured across it says nothing about
+    relay. Tests report the gaps beside their figures, so that a late job can be told apart."""
+
+    def __init__(self, url: str, threshold_ms: int = 250) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=30)
+        self._threshold = threshold_ms
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="stall-watch", daemon=True)
+        self.gaps: list[tuple[int, int]] = []
+
+    def __enter__(self) -> StallWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._client.close()
+
+    def _now_ms(self) -> int:
+        sec, usec = self._client.time()
+        return int(sec) * 1000 + int(usec) // 1000
+
+    def _watch(self) -> None:
+        last = self._now_ms()
+        while not self._stop.wait(0.02):
+            now = self._now_ms()
+            if now - last > self._threshold:
+                self.gaps.append((last, now))
+            last = now
+
+    def overlap(self, start_ms: float, end_ms: float) -> int:
+        """Milliseconds of recorded gaps inside [start_ms, end_ms]."""
+        return int(sum(max(0.0, min(b, end_ms) - max(a, start_ms)) for a, b in self.gaps))
+
+
+async def idle_waiters(broker: Broker, n: int, within: float = 20.0) -> None:
+    """Wait until `n` clients are blocked in Redis (idle workers in their wake-up wait): the
+    workers are connected and waiting, not merely started."""
+
+    async def blocked() -> bool:
+        info = await broker.redis.info("clients")
+        return int(info.get("blocked_clients", 0)) >= n
+
+    await wait_for(blocked, within)
 
 
 def faketime_env(offset: str) -> dict[str, str]:

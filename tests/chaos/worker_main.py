@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from relay.config import BrokerSettings
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-completed", type=int, default=BrokerSettings().keep_completed)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # A test that measures timing asks for relay's debug lines (each idle wait, claim and
+    # promote), so that a failure's log shows where the time went.
+    logging.getLogger("relay").setLevel(os.environ.get("RELAY_CHAOS_LOG_LEVEL", "INFO"))
     worker = Worker(
         command.load_app(args.app),
         args.queues or ["default"],

@@ -267,6 +267,8 @@ class Upkeep:
         while True:
             p = await self._broker.promote(queue)
             self.schedules.note(queue, p.tick_ms)
+            if p.moved:
+                log.debug("promoted %d in %s; the next is due in %d ms", p.moved, queue, p.wait_ms)
             if p.wait_ms < 0:
                 return cap
             if p.wait_ms > 0 or p.moved == 0:
