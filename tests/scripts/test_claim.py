@@ -51,12 +51,13 @@ async def test_paused_queue_claims_nothing_until_resumed(broker: Broker, queue: 
 
 
 async def test_rate_limit_grants_the_burst_then_says_when(broker: Broker, queue: str) -> None:
-    await broker.set_rate_limit(queue, rate=10, burst=5)
+    # One token a second: the second claim finds none unless a whole second passes between.
+    await broker.set_rate_limit(queue, rate=1, burst=5)
     await broker.enqueue_many(queue, [JobSpec.of("t", i) for i in range(20)])
     first = await broker.claim(queue, 100, 1000)
     assert len(first.jobs) == 5
     second = await broker.claim(queue, 100, 1000)
-    assert second.jobs == [] and 1 <= second.wait_ms <= 100
+    assert second.jobs == [] and 1 <= second.wait_ms <= 1000
     st = await broker.stats(queue)
     assert st.rate_limit is not None and st.rate_limit.burst == 5
     assert st.totals.failed == 0  # being limited is not a failure
