@@ -48,6 +48,20 @@ class JobStateConflict(RelayError):
         self.wanted = wanted
 
 
+class FlowIdConflict(RelayError):
+    """A flow's fixed id names a job that exists and is not that flow's: a parent would wait
+    for a child that never tells it. Nothing of the flow was written."""
+
+    def __init__(self, path: str, job_id: str, queue: str) -> None:
+        super().__init__(
+            f"{path}.id: job {job_id!r} already exists in queue {queue!r} and is not this "
+            "flow's (a fixed id must be new, or the same flow sent again); nothing was written"
+        )
+        self.path = path
+        self.job_id = job_id
+        self.queue = queue
+
+
 class QueueFull(RelayError):
     """The queue is at its configured maximum depth; try again later."""
 

@@ -177,13 +177,25 @@ def check_node(flow: Flow, path: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Fixed:
+    """A node whose id the caller chose: it may name a job that exists already."""
+
+    path: str
+    queue: str
+    id: str
+    parent: str  # "<parent queue> <parent id>", '' for the root
+    has_children: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """A checked flow: the root's id, the jobs, and the writes (queue, ARGV of flow_enqueue)
-    in order, parents before children."""
+    in order, parents before children; the nodes with fixed ids, to check before writing."""
 
     root: FlowJob
     jobs: list[FlowJob]
     writes: list[tuple[str, list[object]]]
+    fixed: list[Fixed] = field(default_factory=list)
 
 
 def plan(root: Flow, max_payload: int, chunk: int = 500) -> Plan:
@@ -198,12 +210,15 @@ def plan(root: Flow, max_payload: int, chunk: int = 500) -> Plan:
             raise ConfigError(f"{node.path}.id: {node.id!r} is used twice in the flow")
         seen.add(node.id)
     groups: dict[tuple[int, str], list[object]] = {}
+    fixed: list[Fixed] = []
     for node, payload in zip(nodes, payloads, strict=True):
         f, o = node.flow, node.flow.options
         env = _core.encode_job(
             f.type, payload, o.priority, o.max_attempts, o.timeout_ms, now_ns // 1_000_000, None
         )
         parent = f"{node.parent.flow.queue} {node.parent.id}" if node.parent else ""
+        if f.id is not None:
+            fixed.append(Fixed(node.path, f.queue, node.id, parent, bool(node.children)))
         kids = ""
         if node.children:
             refs = [f"{k.flow.queue} {k.id}" for k in node.children]
@@ -216,7 +231,7 @@ def plan(root: Flow, max_payload: int, chunk: int = 500) -> Plan:
         for i in range(0, len(args), WIDTH * chunk):
             writes.append((queue, args[i : i + WIDTH * chunk]))
     jobs = [FlowJob(n.id, n.flow.queue, n.parent.id if n.parent else None) for n in nodes]
-    return Plan(root=jobs[0], jobs=jobs, writes=writes)
+    return Plan(root=jobs[0], jobs=jobs, writes=writes, fixed=fixed)
 
 
 def _payload(node: Node, max_payload: int) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from relay import Broker, ConfigError, Flow, JobNotFound, JobOptions, Producer
+from relay import Broker, ConfigError, Flow, FlowIdConflict, JobNotFound, JobOptions, Producer
 from relay.broker import Nack, NackMode, flows
 from relay.broker.ops import Eval, keysets
 from relay.flows import plan
@@ -437,6 +437,47 @@ async def test_a_bad_flow_names_the_path_and_writes_nothing(
         await Producer(broker).enqueue_flow(flow(queue))
     assert not await broker.redis.sismember(QUEUES_KEY, queue)
     assert await broker.redis.hlen(keysets(queue).keys.jobs) == 0
+
+
+async def test_a_fixed_id_of_another_job_is_refused_and_nothing_is_written(
+    broker: Broker, queue: str
+) -> None:
+    """Skipping the existing job would leave its new parent waiting for ever: 409-style
+    FlowIdConflict naming the node, before anything is written."""
+    a = _q(queue, 1)
+    plain = (await broker.enqueue(a, "t")).id
+    producer = Producer(broker)
+    kid = Flow(a, "c", id=plain)
+    with pytest.raises(FlowIdConflict, match=rf"\$\.children\[1\]\.id: job '{plain}'") as err:
+        await producer.enqueue_flow(Flow(queue, "p", children=[Flow(a, "c"), kid]))
+    assert (err.value.path, err.value.job_id, err.value.queue) == ("$.children[1]", plain, a)
+    busy = (await broker.enqueue(queue, "t")).id
+    with pytest.raises(FlowIdConflict, match=rf"^\$\.id: job '{busy}'"):  # a parent, no children
+        await producer.enqueue_flow(Flow(queue, "p", id=busy, children=[Flow(a, "c")]))
+    assert (await broker.stats(queue)).counts.waiting == 0
+    assert await broker.redis.hlen(keysets(queue).keys.jobs) == 1  # only the plain jobs
+    assert await broker.redis.hlen(keysets(a).keys.jobs) == 1
+    assert not await broker.redis.exists(keysets(queue).keys.intents)
+
+
+async def test_the_same_flow_sent_again_with_fixed_ids_is_a_no_op(
+    broker: Broker, queue: str
+) -> None:
+    a = _q(queue, 1)
+    flow = Flow(queue, "p", id="root", children=[Flow(a, "c", id=f"k{i}") for i in range(2)])
+    producer = Producer(broker)
+    first = await producer.enqueue_flow(flow)
+    again = await producer.enqueue_flow(flow)
+    assert first == again and first.id == "root"
+    assert (await broker.stats(a)).counts.ready == 2
+    await _run(broker, a, "done")
+    assert await _state(broker, queue, "root") == "ready"
+    with pytest.raises(FlowIdConflict, match=r"\$\.children\[0\]\.id: job 'k0'"):
+        # the same child ids under another parent: those jobs are the first flow's
+        await producer.enqueue_flow(
+            Flow(queue, "p", children=[Flow(a, "c", id=f"k{i}") for i in range(2)])
+        )
+    await _check(broker, queue, a)
 
 
 async def test_a_cycle_is_refused(broker: Broker, queue: str) -> None:

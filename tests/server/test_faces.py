@@ -20,6 +20,7 @@ from relay import (
     Client,
     ConfigError,
     Flow,
+    FlowIdConflict,
     IdempotencyConflict,
     JobCancelled,
     JobFailed,
@@ -319,6 +320,12 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
             {},
             PayloadTooLarge,
         ),
+        (
+            "enqueue_flow",
+            (Flow(queue, "p", children=[Flow(queue, "c", id=ready)]),),
+            {},
+            FlowIdConflict,
+        ),
     ]
     for name, args, kwargs, error in table:
         for face_name, face in faces.items():
@@ -329,13 +336,15 @@ async def test_the_same_failure_raises_the_same_exception_from_every_face(
                 assert got.state == ("ready" if args[1] == ready else "dead"), got
             if isinstance(got, JobFailed):
                 assert (got.job_id, got.last_error) == (dead, "boom"), got
+            if isinstance(got, FlowIdConflict):  # names the node and the job
+                assert (got.path, got.job_id, got.queue) == ("$.children[0]", ready, queue), got
     await broker.set_max_depth(queue, 1)
     for face_name, face in faces.items():
         got = await error_of(face, "enqueue", queue, "t")
         assert isinstance(got, QueueFull), f"{face_name}.enqueue: {got!r}"
     await broker.set_max_depth(queue, None)
     counts = (await broker.stats(queue)).counts  # none of the refusals wrote or moved a job
-    assert (counts.ready, counts.dead, counts.cancelled) == (1, 1, 1)
+    assert (counts.ready, counts.dead, counts.cancelled, counts.waiting) == (1, 1, 1, 0)
     assert await broker.schedules(queue) == []
     for face_name, face in faces.items():  # this Redis has no replica to confirm a write
         got = await error_of(face, "enqueue", queue, "t", wait_replicas=1)

@@ -75,6 +75,19 @@ async def test_a_bad_flow_is_a_400_naming_the_path_and_writes_nothing(
     assert not await broker.redis.exists(f"relay:{{{queue}}}:jobs")
 
 
+async def test_a_fixed_id_of_another_job_is_a_409_naming_the_node(
+    client: Client, broker: Broker, queue: str
+) -> None:
+    other = f"{queue}-img"
+    taken = (await broker.enqueue(other, "resize")).id
+    kids = [{"queue": other, "type": "resize"}, {"queue": other, "type": "resize", "id": taken}]
+    body = await _json(await client.post("/api/flows", json=_tree(queue, kids)), 409)
+    message = _error(body, "id_conflict")
+    assert message.startswith(f"$.children[1].id: job '{taken}' already exists"), message
+    assert not await broker.redis.exists(f"relay:{{{queue}}}:jobs")
+    assert await broker.redis.hlen(f"relay:{{{other}}}:jobs") == 1
+
+
 async def test_a_flows_nodes_go_into_their_groups(
     client: Client, broker: Broker, queue: str
 ) -> None:

@@ -23,8 +23,24 @@ from relay import _core
 from relay.broker.lifecycle import cancel_job
 from relay.broker.ops import Command, Eval, Multi, Steps, keysets
 from relay.config import BrokerSettings
-from relay.errors import CodecError, ConfigError, JobFinished, JobNotFound, RelayError
-from relay.flows import MAX_FLOW_JOBS, WIDTH, Flow, FlowNode, FlowResult, FlowTree, plan
+from relay.errors import (
+    CodecError,
+    ConfigError,
+    FlowIdConflict,
+    JobFinished,
+    JobNotFound,
+    RelayError,
+)
+from relay.flows import (
+    MAX_FLOW_JOBS,
+    WIDTH,
+    Fixed,
+    Flow,
+    FlowNode,
+    FlowResult,
+    FlowTree,
+    plan,
+)
 from relay.job import FlowChild, JobState, JsonValue
 from relay.keys import QUEUES_KEY
 from relay.results import read_record
@@ -38,6 +54,7 @@ _OUTCOMES = {b"c": JobState.COMPLETED, b"d": JobState.DEAD, b"x": JobState.CANCE
 def enqueue_flow(s: BrokerSettings, flow: Flow) -> Steps[FlowResult]:
     """Write a whole flow; ConfigError naming the bad node's path before anything is written."""
     p = plan(flow, s.max_payload_bytes, chunk=min(s.batch_limit, 500))
+    yield from _check_fixed(p.fixed)
     root_keys = keysets(p.root.queue).keys
     intent = msgspec.msgpack.encode([[q, a] for q, a in p.writes])
     stamp = f"{int(time.time() * 1000)} ".encode()
@@ -45,6 +62,30 @@ def enqueue_flow(s: BrokerSettings, flow: Flow) -> Steps[FlowResult]:
     yield from _write(s, p.writes)
     yield Command("flow", ("HDEL", root_keys.intents, p.root.id))
     return FlowResult(id=p.root.id, jobs=p.jobs)
+
+
+def _check_fixed(fixed: list[Fixed]) -> Steps[None]:
+    """FlowIdConflict when a fixed id names a job that is there and not this flow's: a child
+    not linked to this parent, or a parent without its children (the write would skip it, and
+    its parent would wait for ever). The same flow sent again passes. One MULTI per queue;
+    generated ids are new by construction and cost nothing."""
+    by_queue: dict[str, list[Fixed]] = defaultdict(list)
+    for f in fixed:
+        by_queue[f.queue].append(f)
+    for queue, nodes in by_queue.items():
+        k = keysets(queue).keys
+        cmds: list[tuple[object, ...]] = []
+        for f in nodes:
+            cmds += [("HSTRLEN", k.jobs, f.id), ("HGET", k.parent, f.id), ("EXISTS", k.flow(f.id))]
+        r = yield Multi("flow", tuple(cmds))
+        for i, f in enumerate(nodes):
+            there, link, has_flow = r[3 * i : 3 * i + 3]
+            if not there:
+                continue
+            if (f.parent and (link or b"").decode() != f.parent) or (
+                f.has_children and not has_flow
+            ):
+                raise FlowIdConflict(f.path, f.id, queue)
 
 
 def _write(s: BrokerSettings, writes: list[tuple[str, list[object]]]) -> Steps[None]:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from relay.errors import (
     ConfigError,
+    FlowIdConflict,
     IdempotencyConflict,
     JobFinished,
     JobNotFound,
@@ -74,6 +75,7 @@ _RELAY_ERRORS: tuple[tuple[type[RelayError], int, str, dict[str, str]], ...] = (
     (IdempotencyConflict, 409, "idempotency_conflict", {}),
     (JobFinished, 409, "job_finished", {}),
     (JobStateConflict, 409, "state_conflict", {}),
+    (FlowIdConflict, 409, "id_conflict", {}),
     (PayloadTooLarge, 413, "payload_too_large", {}),
     (JobNotFound, 404, "not_found", {}),
     (ScheduleNotFound, 404, "not_found", {}),

@@ -36,8 +36,8 @@ _REASONS = {
     403: "A cross-site state change was refused",
     404: "No such queue, job, schedule or route",
     409: "Conflict: an idempotency key used with another payload, or a job that has moved on "
-    "from the state the action needs (the message names its state), or a cancel of a "
-    "finished job",
+    "from the state the action needs (the message names its state), a cancel of a "
+    "finished job, or a flow's fixed id naming a job that is not that flow's",
     413: "The request body or payload is over the limit",
     429: "Queue full or producer rate limit reached; see Retry-After",
     503: "Redis unavailable, or too many event subscribers; see Retry-After",

@@ -85,7 +85,7 @@ ROUTES: tuple[Route, ...] = (
           {201: BatchResponse}, PRODUCE, BatchRequest, query=EnqueueQuery, tag="jobs"),
     Route("POST", "/api/flows", flows.enqueue_flow, "enqueueFlow",
           "Enqueue a workflow: jobs that wait for their children, in any queues, all or nothing",
-          {201: FlowResult}, (*WITH_BODY, 429), FlowRequest, tag="jobs"),
+          {201: FlowResult}, (*WITH_BODY, 409, 429), FlowRequest, tag="jobs"),
     Route("GET", "/api/queues/{queue}/jobs/{id}/flow", flows.get_flow, "getFlow",
           "The whole flow a job belongs to, from its root: each job's queue, parent and state",
           {200: FlowTree}, tag="jobs"),

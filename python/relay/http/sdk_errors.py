@@ -8,6 +8,7 @@ import msgspec
 
 from relay.errors import (
     ConfigError,
+    FlowIdConflict,
     IdempotencyConflict,
     JobFinished,
     JobNotFound,
@@ -89,6 +90,18 @@ class StateConflict(ApiError, JobStateConflict):
         self.wanted = tuple(m.group(3).split(" or ")) if m else ()
 
 
+class IdConflict(ApiError, FlowIdConflict):
+    """409 id_conflict: a flow's fixed id names a job that exists and is not that flow's;
+    nothing of the flow was written."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None) -> None:
+        ApiError.__init__(self, status, code, message, retry_after)
+        m = re.search(r"^(\S+)\.id: job '(.*)' already exists in queue '(.*)' and", message)
+        self.path = m.group(1) if m else ""
+        self.job_id = m.group(2) if m else ""
+        self.queue = m.group(3) if m else ""
+
+
 class TooLarge(ApiError, PayloadTooLarge):
     """413: the body or a payload is over the limit; nothing was written."""
 
@@ -154,6 +167,8 @@ def error_from_response(status: int, body: bytes, retry_after: str | None) -> Ap
         kind = QueueIsFull
     if status == 409 and code == "state_conflict":
         kind = StateConflict
+    if status == 409 and code == "id_conflict":
+        kind = IdConflict
     if status == 404 and _NO_SCHEDULE.search(message):
         kind = UnknownSchedule
     if status == 503 and _REPLICAS.search(message):
