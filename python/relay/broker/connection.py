@@ -216,9 +216,11 @@ async def blpop_any(
     """BLPOP on `keys`, which may live in different cluster slots; the first pop wins.
 
     A cluster refuses one BLPOP over several slots, so each slot gets its own BLPOP, all
-    waiting at once. The losers are unblocked (CLIENT UNBLOCK, not a cancel: a cancel could
-    drop a signal already popped and on the wire), and any signal they popped meanwhile is
-    pushed back for the next waiter.
+    waiting at once. When one pops or fails, the others are unblocked (CLIENT UNBLOCK, not a
+    cancel: a cancel could drop a signal already popped and on the wire) and awaited, and any
+    signal they popped meanwhile is pushed back for the next waiter. A failure is raised only
+    when no slot popped. Cancelled, this still ends every wait and puts back every pop, so no
+    BLPOP outlives it to swallow a later signal.
     """
     if not is_cluster(client):
         got = await client.blpop(list(keys), timeout=timeout_s)
@@ -229,20 +231,45 @@ async def blpop_any(
         groups.setdefault(client.keyslot(key), []).append(key)
     waits = [_SlotWait(client, g) for g in groups.values()]
     tasks = [asyncio.create_task(w.run(timeout_s)) for w in waits]
-    winner: tuple[bytes, bytes] | None = None
-    pending: set[asyncio.Task[tuple[bytes, bytes] | None]] = set(tasks)
+    for t in tasks:  # a failure is read even if the settling below is itself cut short
+        t.add_done_callback(_read_outcome)
     try:
-        while pending and winner is None:
+        pending: set[asyncio.Task[tuple[bytes, bytes] | None]] = set(tasks)
+        while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            winner = next((r for r in (t.result() for t in done) if r is not None), None)
-    finally:
-        for w, t in zip(waits, tasks, strict=True):
-            await w.stop(t)
-    for t in tasks:
-        r = None if t.cancelled() or t.exception() else t.result()
-        if r is not None and r is not winner:
-            await client.rpush(r[0], r[1])
-    return winner
+            if any(t.cancelled() or t.exception() or t.result() for t in done):
+                break
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # cancelled: what matters is that the waits end
+            await asyncio.shield(_settle(client, waits, tasks, keep=False))
+        raise
+    return await _settle(client, waits, tasks, keep=True)
+
+
+def _read_outcome(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+async def _settle(
+    client: Any,
+    waits: list[_SlotWait],
+    tasks: list[asyncio.Task[tuple[bytes, bytes] | None]],
+    keep: bool,
+) -> tuple[bytes, bytes] | None:
+    """End every wait; push back every pop but the one kept (the first, if `keep`). The first
+    failure is raised when nothing was kept."""
+    for w, t in zip(waits, tasks, strict=True):
+        await w.stop(t)
+    ended = [t for t in tasks if not t.cancelled()]
+    pops = [r for t in ended if not t.exception() and (r := t.result()) is not None]
+    errors = [e for t in ended if (e := t.exception()) is not None]
+    kept = pops.pop(0) if keep and pops else None
+    for key, value in pops:
+        await client.rpush(key, value)
+    if kept is None and keep and errors:
+        raise errors[0]
+    return kept
 
 
 class _SlotWait:
