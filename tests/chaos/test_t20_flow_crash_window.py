@@ -31,7 +31,8 @@ KILL_EVERY_S, KILLS = 2.0, size(6, 20)
 # Per application of a worker's outbox entries (right after a child's ack; a worker applies
 # what accumulated while the previous application ran, together): a kill -9 in the window.
 # Kills every few seconds at most: more, and children lost with 3 killed workers are
-# quarantined as a crash loop (dead, by design), which kills their parents.
+# quarantined as a crash loop (dead, by design), which kills their parents. It still happens
+# now and then (4 of 1,200 jobs in one CI run): such jobs are counted, their reasons checked.
 FAULT_CHANCE = 0.02
 VISIBILITY = "2s"
 SETTLE_WITHIN_S = 30.0
@@ -124,9 +125,10 @@ async def _run(
 
     async def all_done() -> bool:
         replace_dead()
-        c = (await broker.stats(queue)).counts
-        last.update(parents_queue=c, kids_queue=(await broker.stats(kids)).counts)
-        return c.completed == 2 * FLOWS and c.waiting == 0
+        c, k = (await broker.stats(queue)).counts, (await broker.stats(kids)).counts
+        last.update(parents_queue=c, kids_queue=k)
+        # Every job finished: completed, or dead (each death's reason is checked in _check).
+        return all(x.completed + x.dead == 2 * FLOWS and x.waiting == 0 for x in (c, k))
 
     def explain() -> str:  # what was still open, then the workers' logs
         return f"last counts: {last}, Redis failovers: {failovers()}\n{run.logs()}"
@@ -164,20 +166,43 @@ async def _check(
     events = read_history(run.history_dir)
     starts = [e for e in events if e.kind == "parent_start"]
     early = [e for e in starts if len(e.extra.get("children", [])) != 3]
-    states = [(await broker.get_job(queue, r.id)).state for r in roots]
-    kid_states = {(await broker.get_job(j.queue, j.id)).state for r in roots for j in r.jobs[1:]}
+    parents = [await broker.get_job(queue, r.id) for r in roots]
+    states = [p.state for p in parents]
+    kids = [await broker.get_job(j.queue, j.id) for r in roots for j in r.jobs[1:]]
+    # The one death allowed: a job whose workers were killed crash-limit times is quarantined
+    # (by design), and its parent dies naming it. Any other death is a broken promise.
+    quarantined = {
+        k.id for k in kids if k.state == "dead" and "quarantined" in (k.last_error or "")
+    }
+    quarantined |= {
+        p.id for p in parents if p.state == "dead" and "quarantined" in (p.last_error or "")
+    }
+    bad_kids = [
+        (k.id, k.state, k.last_error)
+        for k in kids
+        if k.state != "completed" and k.id not in quarantined
+    ]
+    bad_parents = [
+        (p.id, p.last_error)
+        for p in parents
+        if p.state == "dead"
+        and p.id not in quarantined
+        and not any(f"{k} is dead: quarantined" in (p.last_error or "") for k in quarantined)
+    ]
     figures: dict[str, object] = {
         "flows": FLOWS,
         "jobs": 4 * FLOWS,
         "workers": WORKERS,
         "fault_point_kills": sum(1 for e in events if e.kind == "fault_point"),
         "parents_completed": sum(1 for s in states if s == "completed"),
+        "parents_dead_by_a_quarantined_child": sum(1 for s in states if s == "dead"),
+        "jobs_quarantined_as_crash_loops": len(quarantined),
         "parents_waiting_at_end": sum(1 for s in states if s == "waiting"),
         "parent_starts": len(starts),
         "parent_starts_before_all_children_completed": len(early),
     }
-    assert figures["parents_completed"] == FLOWS, figures
+    assert not bad_kids and not bad_parents, (bad_kids, bad_parents)
     assert figures["parents_waiting_at_end"] == 0
+    assert set(states) <= {"completed", "dead"}, states
     assert not early, early[:5]
-    assert kid_states == {"completed"}, kid_states
     return figures
